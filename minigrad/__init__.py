@@ -1,0 +1,42 @@
+"""minigrad: a small, fast, PyTorch-shaped deep-learning framework.
+
+`import minigrad as torch` gives tensors with autograd (reverse and forward mode)
+under PyTorch's names.
+"""
+import builtins as _builtins
+
+from minigrad import autograd, func
+from minigrad._device import device
+from minigrad._dtype import ALIASES as _DTYPE_ALIASES
+from minigrad._dtype import dtype, float32, float64, int64
+from minigrad._size import Size
+from minigrad.autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from minigrad.creation import (arange, as_tensor, empty, empty_like, eye, from_numpy, full, full_like, linspace,
+                               normal, ones, ones_like, rand, randint, randn, randperm, tensor, zeros, zeros_like)
+from minigrad.functions import METHOD_FUNCTIONS as _METHOD_FUNCTIONS
+from minigrad.functions import bmm, cat, concat, is_tensor, mm, stack
+from minigrad.random import Generator, default_generator, initial_seed, manual_seed, seed
+from minigrad.tensor import Tensor, matmul, where
+
+__version__ = "0.1.0"
+
+# minigrad.exp(x), minigrad.mean(x, dim) ...: module functions for Tensor methods. Those whose
+# names are Python builtins (sum, max, abs, float, bool ...) are served by __getattr__ below,
+# so that this module never shadows a builtin.
+globals().update({name: fn for name, fn in _METHOD_FUNCTIONS.items() if not hasattr(_builtins, name)})
+
+
+def __getattr__(name):
+    if name in _DTYPE_ALIASES:
+        return _DTYPE_ALIASES[name]
+    if name in _METHOD_FUNCTIONS:
+        return _METHOD_FUNCTIONS[name]
+    raise AttributeError(f"module 'minigrad' has no attribute '{name}'")
+
+
+__all__ = ["autograd", "func", "device", "dtype", "float32", "float64", "int64", "Size", "enable_grad",
+           "is_grad_enabled", "no_grad", "set_grad_enabled", "arange", "as_tensor", "empty", "empty_like", "eye",
+           "from_numpy", "full", "full_like", "linspace", "normal", "ones", "ones_like", "rand", "randint",
+           "randn", "randperm", "tensor", "zeros", "zeros_like", "bmm", "cat", "concat", "is_tensor", "mm",
+           "stack", "Generator", "default_generator", "initial_seed", "manual_seed", "seed", "Tensor", "matmul",
+           "where"] + sorted(_METHOD_FUNCTIONS) + sorted(_DTYPE_ALIASES)

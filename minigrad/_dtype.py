@@ -1,0 +1,62 @@
+"""dtypes: float32 (the default), float64, int64 and bool, mapped onto numpy."""
+import numpy as np
+
+
+class dtype:
+    """A tensor element type, printed as PyTorch prints it (``minigrad.float32``)."""
+
+    __slots__ = ("name", "numpy", "is_floating_point", "itemsize", "category")
+
+    def __init__(self, name, numpy_dtype, category):
+        self.name = name
+        self.numpy = np.dtype(numpy_dtype)
+        self.is_floating_point = category == 2
+        self.itemsize = self.numpy.itemsize
+        self.category = category  # 0 bool, 1 integer, 2 floating: for type promotion
+
+    def __repr__(self):
+        return "minigrad." + self.name
+
+    def __reduce__(self):
+        return (from_numpy_dtype, (self.numpy,))
+
+
+float32 = dtype("float32", np.float32, 2)
+float64 = dtype("float64", np.float64, 2)
+int64 = dtype("int64", np.int64, 1)
+bool_ = dtype("bool", np.bool_, 0)
+# PyTorch's aliases (minigrad.float, .double, .long, .bool), served by the
+# package's module __getattr__ so that no builtin name is shadowed.
+ALIASES = {"float": float32, "double": float64, "long": int64, "bool": bool_}
+
+_BY_NUMPY = {d.numpy: d for d in (float32, float64, int64, bool_)}
+_BY_NAME = {"float32": float32, "float": float32, "float64": float64, "double": float64,
+            "int64": int64, "long": int64, "bool": bool_}
+
+
+def from_numpy_dtype(np_dtype):
+    """The minigrad dtype of a numpy dtype; other numpy dtypes raise TypeError."""
+    found = _BY_NUMPY.get(np.dtype(np_dtype))
+    if found is None:
+        raise TypeError(
+            f"dtype: expected one of float32, float64, int64, bool, got numpy dtype {np.dtype(np_dtype)}")
+    return found
+
+
+def as_dtype(value, argument="dtype"):
+    """Accept a minigrad dtype, a numpy dtype/type, a name, or Python's float/int/bool."""
+    if isinstance(value, dtype):
+        return value
+    if value is bool:
+        return bool_
+    if value is int:
+        return int64
+    if value is float:
+        return float32
+    if isinstance(value, str) and value in _BY_NAME:
+        return _BY_NAME[value]
+    try:
+        return from_numpy_dtype(value)
+    except TypeError:
+        raise TypeError(
+            f"{argument}: expected a minigrad dtype (float32, float64, int64, bool), got {value!r}") from None

@@ -1,0 +1,216 @@
+"""Function: an op with a forward, a VJP rule (backward) and a JVP rule (jvp).
+
+`Function.apply` runs `forward` with recording off, then, when grad mode is on
+and an input requires grad, records a Node on the tape whose edges point at the
+inputs' nodes. When an input carries a forward-mode tangent, it also runs the
+`jvp` rule and attaches the output tangents.
+
+The rules are written with Tensor operations, so a gradient can itself be
+differentiated (`create_graph=True`) and tangents can be pulled back.
+"""
+import weakref
+
+from minigrad.autograd.grad_mode import STATE
+from minigrad.autograd.variable import TensorBase
+from minigrad_kernels._tape import Node
+
+_FREED = ("Trying to backward through the graph a second time (or directly access saved tensors "
+          "after they have already been freed). Saved intermediate values of the graph are freed "
+          "when you call .backward() or autograd.grad(). Specify retain_graph=True if you need "
+          "to backward through the graph a second time or if you need to access saved tensors "
+          "after calling backward.")
+
+
+class _SavedOutput:
+    """An output saved for backward, held without a reference to the output tensor.
+
+    Holding the tensor itself would make a cycle (tensor -> node -> ctx -> tensor);
+    on unpacking, an alias of the output is rebuilt with the node as its grad_fn.
+    """
+    __slots__ = ("like", "output_nr")
+
+    def __init__(self, output, output_nr):
+        self.like = output._alias_without_graph()
+        self.output_nr = output_nr
+
+    def unpack(self, node):
+        alias = self.like._alias_without_graph()
+        alias._tangent = self.like._tangent
+        if node is not None:
+            alias._attach(node, self.output_nr)
+        return alias
+
+
+class Context:
+    """What forward passes to backward and jvp: saved tensors and any attributes set on it."""
+
+    def __init__(self):
+        self.needs_input_grad = ()
+        self.materialize_grads = True
+        self._saved = ()
+        self._versions = ()
+        self._node = None  # weak reference to this op's node, set when recorded
+        self._non_differentiable = ()
+        self._released = False
+        self._function = None
+        self._input_shapes = ()
+        self._output_meta = ()
+
+    def save_for_backward(self, *tensors):
+        """Keep tensors (inputs or outputs of forward, or None) for backward and jvp."""
+        for t in tensors:
+            if t is not None and not isinstance(t, TensorBase):
+                raise TypeError(f"save_for_backward: expected tensors or None, got {type(t).__name__}")
+        self._saved = tensors
+        self._versions = tuple(None if t is None else t._version.value for t in tensors)
+
+    def mark_non_differentiable(self, *tensors):
+        """Outputs that get no gradient (e.g. indices)."""
+        self._non_differentiable = tensors
+
+    def set_materialize_grads(self, value):
+        """With False, backward gets None (not zeros) for outputs that received no gradient."""
+        self.materialize_grads = bool(value)
+
+    @property
+    def saved_tensors(self):
+        if self._released:
+            raise RuntimeError(_FREED)
+        node = None if self._node is None else self._node()
+        unpacked = []
+        for item, version in zip(self._saved, self._versions):
+            if isinstance(item, _SavedOutput):
+                tensor = item.unpack(node)
+                current = item.like._version.value
+            else:
+                tensor = item
+                current = None if item is None else item._version.value
+            if current != version:
+                raise RuntimeError(
+                    "one of the variables needed for gradient computation has been modified by an "
+                    f"inplace operation: a tensor saved by {self._function.__name__} is at version "
+                    f"{current}; expected version {version} instead.")
+            unpacked.append(tensor)
+        return tuple(unpacked)
+
+    # called by the tape engine
+    def apply_backward(self, grads):
+        if self._released:
+            raise RuntimeError(_FREED)
+        if self.materialize_grads:
+            grads = tuple(g if g is not None else _zeros_for_output(self._output_meta[i])
+                          for i, g in enumerate(grads))
+        result = self._function.backward(self, *grads)
+        if not isinstance(result, tuple):
+            result = (result,)
+        return _check_grads(self._function, result, self._input_shapes)
+
+    def release(self):
+        self._saved = ()
+        self._released = True
+
+
+def _zeros_for_output(meta):
+    tensor_type, shape, dtype, device = meta
+    return tensor_type._zeros(shape, dtype, device)
+
+
+def _check_grads(function, grads, input_shapes):
+    if len(grads) != len(input_shapes):
+        raise RuntimeError(f"function {function.__name__}Backward returned an incorrect number of "
+                           f"gradients (expected {len(input_shapes)}, got {len(grads)})")
+    for i, (g, shape) in enumerate(zip(grads, input_shapes)):
+        if g is not None and shape is not None and g.shape != shape:
+            raise RuntimeError(f"function {function.__name__}Backward returned an invalid gradient at "
+                               f"index {i} - got {list(g.shape)} but expected shape compatible with {list(shape)}")
+    return grads
+
+
+class Function:
+    """Subclass with static `forward(ctx, *args)`, `backward(ctx, *grads)` and
+    `jvp(ctx, *tangents)`, then call `MyFunction.apply(*args)`."""
+
+    @staticmethod
+    def forward(ctx, *args):
+        raise NotImplementedError("a Function subclass must implement forward(ctx, *args)")
+
+    @staticmethod
+    def backward(ctx, *grad_outputs):
+        raise NotImplementedError("a Function subclass must implement backward(ctx, *grad_outputs) "
+                                  "to be differentiated in reverse mode")
+
+    @staticmethod
+    def jvp(ctx, *tangents):
+        raise NotImplementedError("a Function subclass must implement jvp(ctx, *tangents) "
+                                  "to be differentiated in forward mode")
+
+    @classmethod
+    def apply(cls, *args):
+        state = STATE
+        ctx = Context()
+        ctx._function = cls
+        record = False
+        with_tangent = False
+        for a in args:
+            if isinstance(a, TensorBase):
+                record = record or a._requires_grad
+                with_tangent = with_tangent or a._tangent is not None
+        record = record and state.grad_enabled
+        with_tangent = with_tangent and state.forward_ad_enabled
+        if record:
+            ctx.needs_input_grad = tuple(isinstance(a, TensorBase) and a._requires_grad for a in args)
+        else:
+            ctx.needs_input_grad = (False,) * len(args)
+
+        previous = state.grad_enabled
+        state.grad_enabled = False
+        try:
+            result = cls.forward(ctx, *args)
+        finally:
+            state.grad_enabled = previous
+        outputs = result if isinstance(result, tuple) else (result,)
+
+        if record:
+            _record(cls, ctx, args, outputs)
+        if with_tangent:
+            _push_tangents(cls, ctx, args, outputs)
+        return result
+
+
+def _differentiable(ctx, output):
+    return output._dtype.is_floating_point and not any(output is t for t in ctx._non_differentiable)
+
+
+def _record(cls, ctx, args, outputs):
+    edges = tuple(a._grad_edge() if isinstance(a, TensorBase) and a._requires_grad else None for a in args)
+    node = Node(ctx, edges, len(outputs), cls.__name__ + "Backward")
+    ctx._node = weakref.ref(node)
+    ctx._input_shapes = tuple(a.shape if isinstance(a, TensorBase) else None for a in args)
+    ctx._output_meta = tuple((type(out), out.shape, out._dtype, out._device) for out in outputs)
+    saved = list(ctx._saved)
+    for i, out in enumerate(outputs):
+        for j, item in enumerate(saved):
+            if item is out:
+                saved[j] = _SavedOutput(out, i)
+        if _differentiable(ctx, out):
+            out._attach(node, i)
+    ctx._saved = tuple(saved)
+
+
+def _push_tangents(cls, ctx, args, outputs):
+    tangents = tuple(
+        (a._tangent if a._tangent is not None else a._zeros_like())
+        if isinstance(a, TensorBase) and a._dtype.is_floating_point else None
+        for a in args)
+    STATE.forward_ad_enabled = False
+    try:
+        result = cls.jvp(ctx, *tangents)
+    finally:
+        STATE.forward_ad_enabled = True
+    out_tangents = result if isinstance(result, tuple) else (result,)
+    for i, (out, tangent) in enumerate(zip(outputs, out_tangents)):
+        if tangent is not None and _differentiable(ctx, out):
+            out._tangent = tangent
+            for item in ctx._saved:  # a saved output carries its tangent into backward (for gradgradcheck's JVP)
+                if isinstance(item, _SavedOutput) and item.output_nr == i:
+                    item.like._tangent = tangent

@@ -1,0 +1,184 @@
+"""TensorBase: the autograd half of a Tensor (its place on the tape).
+
+minigrad.tensor.Tensor adds the arithmetic on top. Keeping this half here lets
+Function.apply and the engine handle tensors without importing minigrad.tensor.
+"""
+import weakref
+
+from minigrad.autograd.grad_mode import STATE
+from minigrad_kernels._tape import Node
+
+
+class VersionCounter:
+    """Shared by a tensor and its views; every in-place change bumps it."""
+    __slots__ = ("value",)
+
+    def __init__(self):
+        self.value = 0
+
+
+class TensorBase:
+    __slots__ = ("_data", "_dtype", "_device", "_requires_grad", "_node", "_output_nr", "_grad",
+                 "_version", "_tangent", "_accumulator", "_base", "__weakref__")
+
+    # --- what a subclass must provide --------------------------------------------------
+    def _wrap(self, array):
+        """A new tensor on this tensor's device holding `array`."""
+        raise NotImplementedError
+
+    @classmethod
+    def _zeros(cls, shape, dtype, device):
+        raise NotImplementedError
+
+    # --- graph bookkeeping ---------------------------------------------------------------
+    def _alias_without_graph(self):
+        """A tensor sharing storage and version counter, with no place on the tape."""
+        alias = self._wrap(self._data)
+        alias._version = self._version
+        alias._base = self if self._base is None else self._base
+        return alias
+
+    def _alias_with_graph(self):
+        """A tensor sharing storage, whose gradient flows on to this tensor."""
+        alias = self._alias_without_graph()
+        if self._requires_grad:
+            node, slot = self._grad_edge()
+            alias._attach(node, slot)
+        return alias
+
+    def _zeros_like(self):
+        return self._zeros(self.shape, self._dtype, self._device)
+
+    def _attach(self, node, output_nr):
+        self._node = node
+        self._output_nr = output_nr
+        self._requires_grad = True
+
+    def _grad_edge(self):
+        """(node, slot) through which gradients reach this tensor."""
+        if self._node is not None:
+            return (self._node, self._output_nr)
+        if self._accumulator is None or self._accumulator() is None:
+            node = Node(_AccumulateGrad(self), (), 1, "AccumulateGrad")
+            self._accumulator = weakref.ref(node)
+            return (node, 0)
+        return (self._accumulator(), 0)
+
+    def _accumulate_grad(self, grad, keep_graph):
+        if not keep_graph:
+            grad = grad.detach()
+        if self._grad is None:
+            self._grad = grad if keep_graph else grad.clone()
+        else:
+            self._grad = self._grad + grad
+
+    # --- public autograd API ---------------------------------------------------------------
+    @property
+    def requires_grad(self):
+        return self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, value):
+        if self._node is not None:
+            raise RuntimeError("requires_grad: you can only change requires_grad flags of leaf variables.")
+        if value and not self._dtype.is_floating_point:
+            raise RuntimeError(f"requires_grad: only Tensors of floating point dtype can require "
+                               f"gradients, got {self._dtype}")
+        self._requires_grad = bool(value)
+
+    def requires_grad_(self, requires_grad=True):
+        self.requires_grad = requires_grad
+        return self
+
+    @property
+    def is_leaf(self):
+        return self._node is None
+
+    @property
+    def grad_fn(self):
+        return self._node
+
+    @property
+    def grad(self):
+        return self._grad
+
+    @grad.setter
+    def grad(self, value):
+        if value is not None and value.shape != self.shape:
+            raise RuntimeError(f"grad: assigned grad has shape {list(value.shape)}, "
+                               f"expected {list(self.shape)}")
+        self._grad = value
+
+    @property
+    def _version_value(self):
+        return self._version.value
+
+    def register_hook(self, hook):
+        """Call `hook(grad)` when this tensor's gradient is computed; a non-None result replaces it."""
+        if not self._requires_grad:
+            raise RuntimeError("register_hook: cannot register a hook on a tensor that doesn't require gradient")
+        node, slot = self._grad_edge()
+        if self._node is None:
+            self._accumulator_keepalive(node)
+        node.register_prehook(slot, hook)
+        return _HookHandle(node, slot, hook)
+
+    def _accumulator_keepalive(self, node):
+        # A leaf's accumulator node lives only as long as a graph uses it; a hook must outlive that.
+        self._accumulator = _Strong(node)
+
+    def retain_grad(self):
+        """Keep .grad of a non-leaf tensor after backward."""
+        if self._node is None:
+            return
+        ref = weakref.ref(self)
+
+        def store(grad):
+            tensor = ref()
+            if tensor is not None:
+                tensor._accumulate_grad(grad, False)
+        self.register_hook(store)
+
+    def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
+        from minigrad.autograd.engine import backward
+        backward((self,), None if gradient is None else (gradient,), retain_graph, create_graph, inputs)
+
+
+class _AccumulateGrad:
+    """The node function of a leaf: adds the incoming gradient into `leaf.grad`."""
+    __slots__ = ("leaf_ref",)
+
+    def __init__(self, leaf):
+        self.leaf_ref = weakref.ref(leaf)
+
+    def apply_backward(self, grads):
+        leaf = self.leaf_ref()
+        if leaf is not None:
+            leaf._accumulate_grad(grads[0], STATE.grad_enabled)
+        return ()
+
+    def release(self):
+        pass
+
+
+class _Strong:
+    """Stands in for a weakref.ref, holding its object strongly."""
+    __slots__ = ("obj",)
+
+    def __init__(self, obj):
+        self.obj = obj
+
+    def __call__(self):
+        return self.obj
+
+
+class _HookHandle:
+    def __init__(self, node, slot, hook):
+        self.node_ref = weakref.ref(node)
+        self.slot = slot
+        self.hook = hook
+
+    def remove(self):
+        node = self.node_ref()
+        if node is not None and node.pre_hooks and self.hook in node.pre_hooks.get(self.slot, ()):
+            node.pre_hooks[self.slot].remove(self.hook)

@@ -1,0 +1,185 @@
+"""Tensor factories: tensor, from_numpy, zeros, ones, full, arange, ..., rand, randn, randint, normal."""
+import numbers
+
+import numpy as np
+
+from minigrad import _dtype as dtypes
+from minigrad._device import CPU, device as Device
+from minigrad.backends import backend_for
+from minigrad.random import generator_or_default
+from minigrad.tensor import Tensor, _shape_args, array_from_data
+
+
+def _finish(array, device, requires_grad):
+    """Wrap a host array as a tensor on `device`."""
+    device = CPU if device is None else Device(device)
+    t = Tensor._from_array(backend_for(device).from_numpy(array), device)
+    if requires_grad:
+        t.requires_grad_(True)
+    return t
+
+
+def _dtype_or(dtype, default):
+    return default if dtype is None else dtypes.as_dtype(dtype)
+
+
+def _check_size(size):
+    for n in size:
+        if n < 0:
+            raise RuntimeError(f"size: Trying to create tensor with negative dimension {n}: {list(size)}")
+    return size
+
+
+def tensor(data, dtype=None, requires_grad=False, device=None):
+    """A new tensor holding a copy of `data` (nested lists, scalars, numpy arrays)."""
+    array, _ = array_from_data(data, dtype)
+    return _finish(np.array(array, copy=True), device, requires_grad)
+
+
+def as_tensor(data, dtype=None, device=None):
+    if isinstance(data, Tensor) and (dtype is None or dtypes.as_dtype(dtype) is data.dtype):
+        return data if device is None else data.to(device)
+    array, _ = array_from_data(data, dtype)
+    return _finish(array, device, False)
+
+
+def from_numpy(array):
+    """A tensor sharing memory with a numpy array (float32, float64, int64 or bool)."""
+    if not isinstance(array, np.ndarray):
+        raise TypeError(f"from_numpy: expected np.ndarray, got {type(array).__name__}")
+    dtypes.from_numpy_dtype(array.dtype)
+    return Tensor._from_array(array, CPU)
+
+
+def _filled(size, value, dtype, device, requires_grad):
+    size = _check_size(_shape_args(size))
+    return _finish(np.full(size, value, dtype=dtype.numpy), device, requires_grad)
+
+
+def zeros(*size, dtype=None, device=None, requires_grad=False):
+    return _filled(size, 0, _dtype_or(dtype, dtypes.float32), device, requires_grad)
+
+
+def ones(*size, dtype=None, device=None, requires_grad=False):
+    return _filled(size, 1, _dtype_or(dtype, dtypes.float32), device, requires_grad)
+
+
+def empty(*size, dtype=None, device=None, requires_grad=False):
+    return _filled(size, 0, _dtype_or(dtype, dtypes.float32), device, requires_grad)
+
+
+def full(size, fill_value, dtype=None, device=None, requires_grad=False):
+    if dtype is None:
+        dtype = dtypes.bool_ if isinstance(fill_value, bool) else \
+            dtypes.int64 if isinstance(fill_value, numbers.Integral) else dtypes.float32
+    return _filled((size,), fill_value, dtypes.as_dtype(dtype), device, requires_grad)
+
+
+def _like(fn, other, dtype, device, requires_grad, *args):
+    if not isinstance(other, Tensor):
+        raise TypeError(f"input: expected a Tensor, got {type(other).__name__}")
+    return fn(other.shape, *args, dtype=other.dtype if dtype is None else dtype,
+              device=other.device if device is None else device, requires_grad=requires_grad)
+
+
+def zeros_like(input, dtype=None, device=None, requires_grad=False):  # noqa: A002
+    return _like(zeros, input, dtype, device, requires_grad)
+
+
+def ones_like(input, dtype=None, device=None, requires_grad=False):  # noqa: A002
+    return _like(ones, input, dtype, device, requires_grad)
+
+
+def empty_like(input, dtype=None, device=None, requires_grad=False):  # noqa: A002
+    return _like(empty, input, dtype, device, requires_grad)
+
+
+def full_like(input, fill_value, dtype=None, device=None, requires_grad=False):  # noqa: A002
+    return _like(full, input, dtype, device, requires_grad, fill_value)
+
+
+def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False):
+    """Values from start (default 0) up to but excluding end, as in PyTorch."""
+    if end is None:
+        start, end = 0, start
+    values = [v.item() if isinstance(v, Tensor) else v for v in (start, end, step)]
+    if values[2] == 0:
+        raise RuntimeError("arange: step must be nonzero")
+    if (values[1] - values[0]) * values[2] < 0:
+        raise RuntimeError(f"arange: upper bound and larger bound inconsistent with step sign "
+                           f"(start={values[0]}, end={values[1]}, step={values[2]})")
+    integral = all(isinstance(v, numbers.Integral) for v in values)
+    dtype = _dtype_or(dtype, dtypes.int64 if integral else dtypes.float32)
+    return _finish(np.arange(*values).astype(dtype.numpy), device, requires_grad)
+
+
+def linspace(start, end, steps, dtype=None, device=None, requires_grad=False):
+    if not isinstance(steps, numbers.Integral) or steps < 0:
+        raise RuntimeError(f"linspace: expected steps to be a non-negative int, got {steps!r}")
+    array = np.linspace(start, end, steps).astype(_dtype_or(dtype, dtypes.float32).numpy)
+    return _finish(array, device, requires_grad)
+
+
+def eye(n, m=None, dtype=None, device=None, requires_grad=False):
+    for name, value in (("n", n), ("m", m)):
+        if value is not None and (not isinstance(value, numbers.Integral) or value < 0):
+            raise RuntimeError(f"eye: expected {name} to be a non-negative int, got {value!r}")
+    return _finish(np.eye(n, m, dtype=_dtype_or(dtype, dtypes.float32).numpy), device, requires_grad)
+
+
+def _random_dtype(dtype):
+    dtype = _dtype_or(dtype, dtypes.float32)
+    if not dtype.is_floating_point:
+        raise TypeError(f"dtype: random floats need a floating dtype, got {dtype}")
+    return dtype
+
+
+def rand(*size, generator=None, dtype=None, device=None, requires_grad=False):
+    """Uniform samples on [0, 1)."""
+    dtype, size = _random_dtype(dtype), _check_size(_shape_args(size))
+    array = generator_or_default(generator).numpy.random(size, dtype=dtype.numpy)
+    return _finish(array, device, requires_grad)
+
+
+def randn(*size, generator=None, dtype=None, device=None, requires_grad=False):
+    """Standard normal samples."""
+    dtype, size = _random_dtype(dtype), _check_size(_shape_args(size))
+    array = generator_or_default(generator).numpy.standard_normal(size, dtype=dtype.numpy)
+    return _finish(array, device, requires_grad)
+
+
+def randint(low=0, high=None, size=None, generator=None, dtype=None, device=None, requires_grad=False):
+    """Integers drawn uniformly from [low, high); randint(high, size) also works, as in PyTorch."""
+    if size is None and isinstance(high, (tuple, list)):
+        low, high, size = 0, low, high
+    if high is None or size is None:
+        raise TypeError("randint: expected randint(low=0, high, size), got no high or no size")
+    if high <= low:
+        raise RuntimeError(f"randint: expected low < high, got low={low}, high={high}")
+    array = generator_or_default(generator).numpy.integers(low, high, size=_check_size(_shape_args((size,))))
+    return _finish(array.astype(_dtype_or(dtype, dtypes.int64).numpy), device, requires_grad)
+
+
+def randperm(n, generator=None, dtype=None, device=None):
+    array = generator_or_default(generator).numpy.permutation(n)
+    return _finish(array.astype(_dtype_or(dtype, dtypes.int64).numpy), device, False)
+
+
+def normal(mean, std, size=None, generator=None, dtype=None, device=None, requires_grad=False):
+    """Normal samples: normal(mean, std, size) with numbers, or elementwise with tensor mean/std."""
+    rng = generator_or_default(generator).numpy
+    if isinstance(mean, Tensor) or isinstance(std, Tensor):
+        mean_array = mean.detach().cpu().numpy() if isinstance(mean, Tensor) else mean
+        std_array = std.detach().cpu().numpy() if isinstance(std, Tensor) else std
+        shape = np.broadcast_shapes(np.shape(mean_array), np.shape(std_array))
+        like = mean if isinstance(mean, Tensor) else std
+        dtype = like.dtype if dtype is None else dtypes.as_dtype(dtype)
+        array = rng.normal(mean_array, std_array, size=shape).astype(dtype.numpy)
+        return _finish(array, like.device if device is None else device, requires_grad)
+    if size is None:
+        raise TypeError("normal: with number mean and std, size is required")
+    if std < 0:
+        raise RuntimeError(f"normal: expected std >= 0.0, got {std}")
+    dtype = _random_dtype(dtype)
+    array = rng.normal(mean, std, size=_check_size(_shape_args((size,)))).astype(dtype.numpy)
+    return _finish(array, device, requires_grad)

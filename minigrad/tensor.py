@@ -1,0 +1,989 @@
+"""Tensor: an n-d array on a device that records the ops applied to it, with PyTorch's semantics."""
+import builtins
+import collections
+import numbers
+
+import numpy as np
+
+from minigrad import _dtype as dtypes
+from minigrad._device import CPU, device as Device
+from minigrad._size import Size
+from minigrad.autograd.grad_mode import STATE
+from minigrad.autograd.variable import TensorBase, VersionCounter
+from minigrad.backends import backend_for
+from minigrad.ops import elementwise as ew
+from minigrad.ops import linalg, reduction, shape as shape_ops
+
+ValuesIndices = collections.namedtuple("ValuesIndices", ["values", "indices"])
+
+_DTYPE_OF_NUMPY = {d.numpy: d for d in (dtypes.float32, dtypes.float64, dtypes.int64, dtypes.bool_)}
+_FLOAT = dtypes.float32
+
+
+# --- conversion of user data -----------------------------------------------------------------
+
+def _python_scalar_dtype(value):
+    if isinstance(value, (bool, np.bool_)):
+        return dtypes.bool_
+    if isinstance(value, numbers.Integral):
+        return dtypes.int64
+    if isinstance(value, numbers.Real):
+        return _FLOAT
+    raise TypeError(f"data: expected a number, a nested sequence of numbers, an array or a Tensor, "
+                    f"got {type(value).__name__}")
+
+
+def array_from_data(data, dtype=None):
+    """(array, dtype) for nested lists, scalars, numpy arrays or Tensors, with PyTorch's dtype rules:
+    Python floats become float32, ints int64; a numpy array keeps float64 (other ints become int64).
+    The array may share memory with `data`."""
+    from_numpy = isinstance(data, (np.ndarray, np.generic))
+    if isinstance(data, Tensor):
+        array, from_numpy = data._backend.to_numpy(data._data), True
+    elif from_numpy:
+        array = np.asarray(data)
+    else:
+        array = np.asarray(_unwrap_nested(data))
+    if dtype is not None:
+        dtype = dtypes.as_dtype(dtype)
+    elif array.dtype.kind == "b":
+        dtype = dtypes.bool_
+    elif array.dtype.kind in "iu":
+        dtype = dtypes.int64
+    elif array.dtype.kind == "f":
+        dtype = dtypes.float64 if from_numpy and array.dtype == np.float64 else _FLOAT
+    else:
+        raise TypeError(f"data: can't convert numpy dtype {array.dtype}; expected numbers or booleans")
+    return array.astype(dtype.numpy, copy=False), dtype
+
+
+def _unwrap_nested(data):
+    if isinstance(data, Tensor):
+        return data.tolist()
+    if isinstance(data, (list, tuple)):
+        return [_unwrap_nested(item) for item in data]
+    if isinstance(data, np.ndarray) or isinstance(data, np.generic):
+        return data
+    _python_scalar_dtype(data)  # raises TypeError for anything that isn't a number
+    return data
+
+
+def _normalize_dim(dim, ndim, argument="dim"):
+    if not isinstance(dim, (int, np.integer)) or isinstance(dim, bool):
+        raise TypeError(f"{argument}: expected an int, got {type(dim).__name__}")
+    rank = builtins.max(ndim, 1)
+    if not -rank <= dim < rank:
+        raise IndexError(f"{argument}: Dimension out of range (expected to be in range of "
+                         f"[{-rank}, {rank - 1}], but got {dim})")
+    return int(dim) % rank
+
+
+def _normalize_dims(dim, ndim):
+    if dim is None:
+        return tuple(range(ndim))
+    if isinstance(dim, (tuple, list)):
+        dims = tuple(_normalize_dim(d, ndim) for d in dim)
+        if len(set(dims)) != len(dims):
+            raise RuntimeError(f"dim: dim {list(dim)} appears multiple times in the list of dims")
+        return tuple(sorted(dims)) if ndim else ()
+    return (_normalize_dim(dim, ndim),) if ndim else ()
+
+
+def _shape_args(args, argument="size"):
+    if len(args) == 1 and isinstance(args[0], (tuple, list)):
+        args = tuple(args[0])
+    for n in args:
+        if not isinstance(n, (int, np.integer)) or isinstance(n, bool):
+            raise TypeError(f"{argument}: expected a sequence of ints, got {list(args)!r}")
+    return tuple(int(n) for n in args)
+
+
+# --- type promotion (PyTorch's rules: dimensioned tensors > 0-d tensors > Python scalars) --------
+
+def _result_dtype(a, b):
+    tiers = ([], [], [])  # dimensioned tensors, 0-d tensors, Python scalars
+    for operand in (a, b):
+        if isinstance(operand, Tensor):
+            tiers[0 if operand.ndim else 1].append(operand._dtype)
+        else:
+            tiers[2].append(_python_scalar_dtype(operand))
+    result = None
+    for tier in tiers[:2]:
+        if tier:
+            best = builtins.max(tier, key=lambda d: (d.category, d.itemsize))
+            if result is None or best.category > result.category:
+                result = best
+    if tiers[2]:
+        best = builtins.max(tiers[2], key=lambda d: d.category)
+        if result is None or best.category > result.category:
+            result = best
+    return result
+
+
+def _as_operand(value, dtype, like):
+    if isinstance(value, Tensor):
+        if value._device != like._device:
+            raise RuntimeError(f"Expected all tensors to be on the same device, but found at least two "
+                               f"devices, {like._device} and {value._device}!")
+        return value if value._dtype is dtype else value.to(dtype)
+    return like._wrap(like._backend.asarray(value, dtype=dtype.numpy))
+
+
+def _promote(a, b):
+    """Two tensors of a common dtype and device from a tensor and a tensor or Python number."""
+    if isinstance(b, Tensor) and a._dtype is b._dtype and a._device == b._device:
+        return a, b
+    if not isinstance(b, (Tensor, numbers.Number, np.generic)):
+        raise TypeError(f"other: expected a Tensor or a number, got {type(b).__name__}")
+    dtype = _result_dtype(a, b)
+    return _as_operand(a, dtype, a), _as_operand(b, dtype, a)
+
+
+def _to_float(t):
+    return t if t._dtype.is_floating_point else t.to(_FLOAT)
+
+
+def _floats(a, b):
+    a, b = _promote(a, b)
+    return _to_float(a), _to_float(b)
+
+
+def _require_float(t, name):
+    if not t._dtype.is_floating_point:
+        raise RuntimeError(f"{name}(): expected a floating point input, got a tensor of dtype {t._dtype}")
+    return t
+
+
+class Tensor(TensorBase):
+    """An n-dimensional array with autograd. Create one with `minigrad.tensor(data)`."""
+
+    __slots__ = ()
+    __hash__ = object.__hash__
+
+    def __init__(self, data=(), dtype=None):
+        array, self._dtype = array_from_data(data, _FLOAT if dtype is None else dtype)
+        self._init_fields(np.array(array), CPU)
+
+    def _init_fields(self, array, device):
+        self._data = array
+        self._device = device
+        self._requires_grad = False
+        self._node = None
+        self._output_nr = 0
+        self._grad = None
+        self._version = VersionCounter()
+        self._tangent = None
+        self._accumulator = None
+        self._base = None
+
+    @classmethod
+    def _from_array(cls, array, device):
+        t = Tensor.__new__(Tensor)
+        if isinstance(array, np.generic):
+            array = np.asarray(array)
+        t._dtype = _DTYPE_OF_NUMPY.get(array.dtype) or dtypes.from_numpy_dtype(array.dtype)
+        t._init_fields(array, device)
+        return t
+
+    def _wrap(self, array):
+        return Tensor._from_array(array, self._device)
+
+    def _wrap_on(self, array, device):
+        return Tensor._from_array(array, device)
+
+    @classmethod
+    def _zeros(cls, shape, dtype, device):
+        return Tensor._from_array(backend_for(device).zeros(shape, dtype=dtype.numpy), device)
+
+    def _ones_like(self):
+        return self._wrap(self._backend.ones(self.shape, dtype=self._dtype.numpy))
+
+    @property
+    def _backend(self):
+        return backend_for(self._device)
+
+    # --- attributes ---------------------------------------------------------------------------
+    @property
+    def shape(self):
+        return Size(self._data.shape)
+
+    def size(self, dim=None):
+        return self.shape if dim is None else self._data.shape[_normalize_dim(dim, self.ndim)]
+
+    @property
+    def dtype(self):
+        return self._dtype
+
+    @property
+    def device(self):
+        return self._device
+
+    @property
+    def is_cuda(self):
+        return self._device.type == "cuda"
+
+    @property
+    def ndim(self):
+        return self._data.ndim
+
+    def dim(self):
+        return self._data.ndim
+
+    def numel(self):
+        return int(self._data.size)
+
+    nelement = numel
+
+    def is_floating_point(self):
+        return self._dtype.is_floating_point
+
+    def is_contiguous(self):
+        return bool(self._data.flags.c_contiguous)
+
+    def element_size(self):
+        return self._dtype.itemsize
+
+    @property
+    def data(self):
+        """A tensor sharing this one's storage, outside autograd (in-place changes go unnoticed)."""
+        return self._wrap(self._data)
+
+    @data.setter
+    def data(self, value):
+        if not isinstance(value, Tensor):
+            raise TypeError(f"data: expected a Tensor, got {type(value).__name__}")
+        self._data, self._dtype, self._device = value._data, value._dtype, value._device
+
+    # --- conversions ---------------------------------------------------------------------------
+    def numpy(self):
+        if self._device.type != "cpu":
+            raise TypeError(f"can't convert {self._device} device type tensor to numpy. "
+                            "Use Tensor.cpu() to copy the tensor to host memory first.")
+        if self._requires_grad:
+            raise RuntimeError("Can't call numpy() on Tensor that requires grad. "
+                               "Use tensor.detach().numpy() instead.")
+        return self._data
+
+    def __array__(self, dtype=None, copy=None):
+        array = self.numpy()
+        return array if dtype is None else array.astype(dtype, copy=False)
+
+    def item(self):
+        if self.numel() != 1:
+            raise RuntimeError(f"a Tensor with {self.numel()} elements cannot be converted to Scalar")
+        return self._backend.to_numpy(self._data).reshape(()).item()
+
+    def tolist(self):
+        return self._backend.to_numpy(self._data).tolist()
+
+    def __float__(self):
+        return float(self.item())
+
+    def __int__(self):
+        return int(self.item())
+
+    def __bool__(self):
+        if self.numel() != 1:
+            raise RuntimeError("Boolean value of Tensor with more than one value is ambiguous")
+        return bool(self.item())
+
+    def __index__(self):
+        if self._dtype.is_floating_point or self.numel() != 1:
+            raise TypeError("only integer tensors of a single element can be converted to an index")
+        return int(self.item())
+
+    def __len__(self):
+        if self.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self._data.shape[0]
+
+    def __iter__(self):
+        if self.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(self._data.shape[0]))
+
+    def __format__(self, spec):
+        if self.ndim == 0:
+            return format(self.item(), spec)
+        return format(str(self), spec)
+
+    def __repr__(self):
+        array = self._backend.to_numpy(self._data)
+        options = dict(separator=", ", prefix="tensor(", threshold=1000, edgeitems=3)
+        if self._dtype.is_floating_point:
+            finite = array[np.isfinite(array)]
+            if not (finite.size and np.all(finite == np.round(finite)) and np.abs(finite).max() < 1e8):
+                options.update(precision=4, floatmode="fixed", suppress_small=True)
+        body = np.array2string(array, **options)
+        extras = []
+        if self.ndim and array.size == 0:
+            extras.append(f"size={tuple(self.shape)}")
+        if self._dtype not in (_FLOAT, dtypes.int64, dtypes.bool_):
+            extras.append(f"dtype={self._dtype!r}")
+        if self._device.type != "cpu":
+            extras.append(f"device='{self._device}'")
+        if self._node is not None:
+            extras.append(f"grad_fn={self._node!r}")
+        elif self._requires_grad:
+            extras.append("requires_grad=True")
+        return "tensor(" + body + "".join(", " + e for e in extras) + ")"
+
+    # --- dtype and device ---------------------------------------------------------------------
+    def to(self, *args, dtype=None, device=None, copy=False):
+        """to(dtype), to(device), to(device, dtype), to(other) — as in PyTorch."""
+        for arg in args:
+            if isinstance(arg, Tensor):
+                dtype, device = arg._dtype, arg._device
+            elif isinstance(arg, (str, Device)):
+                device = arg
+            else:
+                dtype = arg
+        out = self
+        if device is not None and Device(device) != self._device:
+            out = shape_ops.ToDevice.apply(out, Device(device))
+        if dtype is not None:
+            dtype = dtypes.as_dtype(dtype)
+            if dtype is not out._dtype:
+                out = ew.Cast.apply(out, dtype)
+        return out.clone() if copy and out is self else out
+
+    def type(self, dtype=None):
+        if dtype is None:
+            return {"float32": "minigrad.FloatTensor", "float64": "minigrad.DoubleTensor",
+                    "int64": "minigrad.LongTensor", "bool": "minigrad.BoolTensor"}[self._dtype.name]
+        return self.to(dtype)
+
+    def float(self):
+        return self.to(dtypes.float32)
+
+    def double(self):
+        return self.to(dtypes.float64)
+
+    def long(self):
+        return self.to(dtypes.int64)
+
+    def int(self):
+        return self.to(dtypes.int64)
+
+    def bool(self):
+        return self.to(dtypes.bool_)
+
+    def cpu(self):
+        return self.to(CPU)
+
+    def cuda(self, device=None):
+        return self.to(Device("cuda") if device is None else Device(device) if isinstance(device, str)
+                       else Device("cuda", device))
+
+    # --- autograd helpers ---------------------------------------------------------------------
+    def detach(self):
+        """The same storage and version counter, cut from the graph."""
+        return self._alias_without_graph()
+
+    def detach_(self):
+        self._node, self._requires_grad = None, False
+        return self
+
+    def clone(self):
+        return shape_ops.Clone.apply(self)
+
+    def contiguous(self):
+        return self if self._data.flags.c_contiguous else shape_ops.Clone.apply(self)
+
+    def new_zeros(self, *size, dtype=None):
+        return self.new_full(_shape_args(size), 0, dtype=dtype)
+
+    def new_ones(self, *size, dtype=None):
+        return self.new_full(_shape_args(size), 1, dtype=dtype)
+
+    def new_full(self, size, fill_value, dtype=None):
+        dtype = self._dtype if dtype is None else dtypes.as_dtype(dtype)
+        return self._wrap(self._backend.full(_shape_args((size,)), fill_value, dtype=dtype.numpy))
+
+    def new_tensor(self, data, dtype=None):
+        array, _ = array_from_data(data, self._dtype if dtype is None else dtype)
+        return self._wrap(self._backend.asarray(array))
+
+    # --- arithmetic -----------------------------------------------------------------------------
+    def __add__(self, other):
+        return ew.Add.apply(*_promote(self, other))
+
+    def __radd__(self, other):
+        a, b = _promote(self, other)
+        return ew.Add.apply(b, a)
+
+    def __sub__(self, other):
+        return ew.Sub.apply(*_promote(self, other))
+
+    def __rsub__(self, other):
+        a, b = _promote(self, other)
+        return ew.Sub.apply(b, a)
+
+    def __mul__(self, other):
+        return ew.Mul.apply(*_promote(self, other))
+
+    def __rmul__(self, other):
+        a, b = _promote(self, other)
+        return ew.Mul.apply(b, a)
+
+    def __truediv__(self, other):
+        return ew.Div.apply(*_floats(self, other))
+
+    def __rtruediv__(self, other):
+        a, b = _floats(self, other)
+        return ew.Div.apply(b, a)
+
+    def __floordiv__(self, other):
+        a, b = _promote(self, other)
+        return a._wrap(a._backend.floor_divide(a._data, b._data))
+
+    def __rfloordiv__(self, other):
+        a, b = _promote(self, other)
+        return a._wrap(a._backend.floor_divide(b._data, a._data))
+
+    def __mod__(self, other):
+        return ew.Remainder.apply(*_promote(self, other))
+
+    def __rmod__(self, other):
+        a, b = _promote(self, other)
+        return ew.Remainder.apply(b, a)
+
+    def __pow__(self, exponent):
+        if isinstance(exponent, numbers.Number) and not isinstance(exponent, bool):
+            base = self if self._dtype.is_floating_point or isinstance(exponent, numbers.Integral) \
+                else self.to(_FLOAT)
+            return ew.PowScalar.apply(base, exponent)
+        return ew.Pow.apply(*_promote(self, exponent))
+
+    def __rpow__(self, base):
+        a, b = _promote(self, base)
+        return ew.Pow.apply(b, a)
+
+    def __matmul__(self, other):
+        return matmul(self, other)
+
+    def __rmatmul__(self, other):
+        return matmul(other, self)
+
+    def __neg__(self):
+        if self._dtype is dtypes.bool_:
+            raise TypeError("Negation, the `-` operator, on a bool tensor is not supported. "
+                            "If you are trying to invert a mask, use the `~` or `logical_not()` operator instead.")
+        return ew.Neg.apply(self)
+
+    def __pos__(self):
+        return self
+
+    def __abs__(self):
+        return self.abs()
+
+    pow = __pow__
+    add = __add__
+    sub = __sub__
+    mul = __mul__
+    div = __truediv__
+    matmul = __matmul__
+    remainder = __mod__
+    floor_divide = __floordiv__
+
+    # --- comparisons and logic (never differentiable) ------------------------------------------
+    def _compare(self, other, name):
+        a, b = _promote(self, other)
+        return a._wrap(getattr(a._backend, name)(a._data, b._data))
+
+    def __eq__(self, other):
+        return self._compare(other, "equal")
+
+    def __ne__(self, other):
+        return self._compare(other, "not_equal")
+
+    def __lt__(self, other):
+        return self._compare(other, "less")
+
+    def __le__(self, other):
+        return self._compare(other, "less_equal")
+
+    def __gt__(self, other):
+        return self._compare(other, "greater")
+
+    def __ge__(self, other):
+        return self._compare(other, "greater_equal")
+
+    eq, ne, lt, le, gt, ge = __eq__, __ne__, __lt__, __le__, __gt__, __ge__
+
+    def _logical(self, other, name):
+        a, b = _promote(self, other)
+        if a._dtype.is_floating_point:
+            raise TypeError(f"{name}: expected bool or integer tensors, got {a._dtype}")
+        return a._wrap(getattr(a._backend, "bitwise_" + name)(a._data, b._data))
+
+    def __and__(self, other):
+        return self._logical(other, "and")
+
+    def __or__(self, other):
+        return self._logical(other, "or")
+
+    def __xor__(self, other):
+        return self._logical(other, "xor")
+
+    __rand__, __ror__, __rxor__ = __and__, __or__, __xor__
+
+    def __invert__(self):
+        if self._dtype.is_floating_point:
+            raise TypeError(f"~: expected a bool or integer tensor, got {self._dtype}")
+        return self._wrap(self._backend.invert(self._data))
+
+    def logical_not(self):
+        return self._wrap(self._backend.logical_not(self._data))
+
+    def isnan(self):
+        return self._wrap(self._backend.isnan(self._data))
+
+    def isinf(self):
+        return self._wrap(self._backend.isinf(self._data))
+
+    def equal(self, other):
+        return self.shape == other.shape and builtins.bool((self == other).all())
+
+    def all(self, dim=None, keepdim=False):
+        return self._wrap(self._backend.all(self._data, axis=_normalize_dims(dim, self.ndim), keepdims=keepdim))
+
+    def any(self, dim=None, keepdim=False):
+        return self._wrap(self._backend.any(self._data, axis=_normalize_dims(dim, self.ndim), keepdims=keepdim))
+
+    def allclose(self, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+        return builtins.bool(np.allclose(self.detach().cpu().numpy(), other.detach().cpu().numpy(),
+                                         rtol, atol, equal_nan))
+
+    # --- elementwise ----------------------------------------------------------------------------
+    def exp(self):
+        return ew.Exp.apply(_to_float(self))
+
+    def log(self):
+        return ew.Log.apply(_to_float(self))
+
+    def sqrt(self):
+        return ew.Sqrt.apply(_to_float(self))
+
+    def sin(self):
+        return ew.Sin.apply(_to_float(self))
+
+    def cos(self):
+        return ew.Cos.apply(_to_float(self))
+
+    def tanh(self):
+        return ew.Tanh.apply(_to_float(self))
+
+    def sigmoid(self):
+        return ew.Sigmoid.apply(_to_float(self))
+
+    def relu(self):
+        return ew.Relu.apply(self)
+
+    def abs(self):
+        return ew.Abs.apply(self)
+
+    def sign(self):
+        return ew.Sign.apply(self)
+
+    def floor(self):
+        return self if not self._dtype.is_floating_point else ew.Floor.apply(self)
+
+    def neg(self):
+        return -self
+
+    def square(self):
+        return self * self
+
+    def clamp(self, min=None, max=None):  # noqa: A002 (PyTorch's argument names)
+        if min is None and max is None:
+            raise RuntimeError("clamp: At least one of 'min' or 'max' must not be None")
+        if isinstance(min, Tensor) or isinstance(max, Tensor):
+            out = self if min is None else self.maximum(min)
+            return out if max is None else out.minimum(max)
+        for name, bound in (("min", min), ("max", max)):
+            if bound is not None and not isinstance(bound, numbers.Real):
+                raise TypeError(f"clamp: expected {name} to be a number or a Tensor, got {type(bound).__name__}")
+        if not self._dtype.is_floating_point and any(isinstance(v, float) for v in (min, max)):
+            return self.to(_FLOAT).clamp(min, max)
+        return ew.Clamp.apply(self, min, max)
+
+    clip = clamp
+
+    def maximum(self, other):
+        a, b = _promote(self, other)
+        return ew.Maximum.apply(a, b, True)
+
+    def minimum(self, other):
+        a, b = _promote(self, other)
+        return ew.Maximum.apply(a, b, False)
+
+    def where(self, condition, other):
+        """torch.where(condition, self, other)."""
+        return where(condition, self, other)
+
+    # --- reductions -----------------------------------------------------------------------------
+    def sum(self, dim=None, keepdim=False, dtype=None):
+        source = self if dtype is None else self.to(dtype)
+        return reduction.Sum.apply(source, _normalize_dims(dim, self.ndim), keepdim)
+
+    def mean(self, dim=None, keepdim=False, dtype=None):
+        source = self if dtype is None else self.to(dtype)
+        if not source._dtype.is_floating_point:
+            raise RuntimeError(f"mean(): could not infer output dtype. Input dtype must be either a "
+                               f"floating point or complex dtype. Got: {source._dtype}")
+        dims = _normalize_dims(dim, self.ndim)
+        count = int(np.prod([self._data.shape[d] for d in dims], dtype=np.int64))
+        return reduction.Sum.apply(source, dims, keepdim) / count
+
+    def var(self, dim=None, *, correction=1, keepdim=False, unbiased=None):
+        if unbiased is not None:
+            correction = 1 if unbiased else 0
+        _require_float(self, "var")
+        dims = _normalize_dims(dim, self.ndim)
+        count = int(np.prod([self._data.shape[d] for d in dims], dtype=np.int64))
+        centered = self - self.mean(dims, keepdim=True)
+        return (centered * centered).sum(dims, keepdim=keepdim) / builtins.max(count - correction, 0)
+
+    def std(self, dim=None, *, correction=1, keepdim=False, unbiased=None):
+        return self.var(dim, correction=correction, keepdim=keepdim, unbiased=unbiased).sqrt()
+
+    def prod(self, dim=None, keepdim=False, dtype=None):
+        source = self if dtype is None else self.to(dtype)
+        return reduction.Prod.apply(source, _normalize_dims(dim, self.ndim), keepdim)
+
+    def _extreme(self, dim, keepdim, take_max, name):
+        if isinstance(dim, Tensor):
+            return self.maximum(dim) if take_max else self.minimum(dim)
+        if dim is None:
+            if self.numel() == 0:
+                raise RuntimeError(f"{name}(): Expected reduction dim to be specified for input.numel() == 0. "
+                                   "Specify the reduction dim with the 'dim' argument.")
+            return reduction.Amax.apply(self, tuple(range(self.ndim)), False, take_max)
+        dim = _normalize_dim(dim, self.ndim)
+        if self.ndim == 0:
+            return ValuesIndices(self, self.new_zeros((), dtype=dtypes.int64))
+        if self._data.shape[dim] == 0:
+            raise IndexError(f"{name}(): Expected reduction dim {dim} to have non-zero size.")
+        return ValuesIndices(*reduction.MaxDim.apply(self, dim, keepdim, take_max))
+
+    def max(self, dim=None, keepdim=False):
+        return self._extreme(dim, keepdim, True, "max")
+
+    def min(self, dim=None, keepdim=False):
+        return self._extreme(dim, keepdim, False, "min")
+
+    def amax(self, dim=(), keepdim=False):
+        return reduction.Amax.apply(self, _normalize_dims(dim or None, self.ndim), keepdim, True)
+
+    def amin(self, dim=(), keepdim=False):
+        return reduction.Amax.apply(self, _normalize_dims(dim or None, self.ndim), keepdim, False)
+
+    def _arg_extreme(self, dim, keepdim, axis, take_max):
+        dim = axis if dim is None else dim
+        b = self._backend
+        reduce = b.argmax if take_max else b.argmin
+        if dim is None:
+            flat = reduce(b.reshape(self._data, -1))
+            return self._wrap(b.reshape(b.asarray(flat, dtype=np.int64), (1,) * self.ndim if keepdim else ()))
+        dim = _normalize_dim(dim, self.ndim)
+        return self._wrap(reduce(self._data, axis=dim, keepdims=keepdim) if self.ndim else
+                          b.zeros((), dtype=np.int64))
+
+    def argmax(self, dim=None, keepdim=False, *, axis=None):
+        return self._arg_extreme(dim, keepdim, axis, True)
+
+    def argmin(self, dim=None, keepdim=False, *, axis=None):
+        return self._arg_extreme(dim, keepdim, axis, False)
+
+    def logsumexp(self, dim, keepdim=False):
+        source = _to_float(self)
+        dims = _normalize_dims(dim, self.ndim)
+        shift = source.detach().amax(dims, keepdim=True)
+        shift = where(shift.isinf(), shift.new_zeros(()), shift)
+        out = (source - shift).exp().sum(dims, keepdim=True).log() + shift
+        return out if keepdim else out.squeeze(dims)
+
+    def softmax(self, dim):
+        return reduction.Softmax.apply(_to_float(self), _normalize_dim(dim, self.ndim))
+
+    def log_softmax(self, dim):
+        return reduction.LogSoftmax.apply(_to_float(self), _normalize_dim(dim, self.ndim))
+
+    # --- shapes -----------------------------------------------------------------------------------
+    def _target_shape(self, shape):
+        known = [n for n in shape if n != -1]
+        if shape.count(-1) > 1 or any(n < -1 for n in shape):
+            raise RuntimeError(f"shape '{list(shape)}' is invalid: only one dimension can be inferred "
+                               "and sizes must be non-negative")
+        size, product = self.numel(), int(np.prod(known, dtype=np.int64))
+        if (-1 in shape and (product == 0 or size % product)) or (-1 not in shape and product != size):
+            raise RuntimeError(f"shape '{list(shape)}' is invalid for input of size {size}")
+        return tuple(size // product if n == -1 else n for n in shape)
+
+    def reshape(self, *shape):
+        shape = self._target_shape(_shape_args(shape, "shape"))
+        return self if shape == self._data.shape else shape_ops.Reshape.apply(self, shape, False)
+
+    def view(self, *shape):
+        if len(shape) == 1 and isinstance(shape[0], dtypes.dtype):
+            raise TypeError("view(dtype): reinterpreting storage as another dtype is not supported")
+        shape = self._target_shape(_shape_args(shape, "shape"))
+        try:
+            return shape_ops.Reshape.apply(self, shape, True)
+        except AttributeError:
+            raise RuntimeError(f"view size is not compatible with input tensor's size and stride (shape "
+                               f"{list(self.shape)} to {list(shape)}): at least one dimension spans across "
+                               "two contiguous subspaces. Use .reshape(...) instead.") from None
+
+    def view_as(self, other):
+        return self.view(other.shape)
+
+    def reshape_as(self, other):
+        return self.reshape(other.shape)
+
+    def permute(self, *dims):
+        dims = _shape_args(dims, "dims")
+        if len(dims) != self.ndim:
+            raise RuntimeError(f"permute(sparse_coo): number of dimensions in the tensor input does not match "
+                               f"the length of the desired ordering of dimensions i.e. input.dim() = "
+                               f"{self.ndim} is not equal to len(dims) = {len(dims)}".replace("(sparse_coo)", ""))
+        dims = tuple(_normalize_dim(d, self.ndim, "dims") for d in dims)
+        if len(set(dims)) != len(dims):
+            raise RuntimeError(f"permute(): duplicate dims are not allowed, got {list(dims)}")
+        return shape_ops.Permute.apply(self, dims)
+
+    def transpose(self, dim0, dim1):
+        dims = list(range(self.ndim))
+        if not dims:
+            return self
+        dim0, dim1 = _normalize_dim(dim0, self.ndim, "dim0"), _normalize_dim(dim1, self.ndim, "dim1")
+        dims[dim0], dims[dim1] = dims[dim1], dims[dim0]
+        return shape_ops.Permute.apply(self, tuple(dims))
+
+    swapaxes = transpose
+
+    def t(self):
+        if self.ndim > 2:
+            raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {self.ndim}D")
+        return self.transpose(0, 1) if self.ndim == 2 else self
+
+    @property
+    def T(self):
+        return shape_ops.Permute.apply(self, tuple(reversed(range(self.ndim))))
+
+    @property
+    def mT(self):
+        if self.ndim < 2:
+            raise RuntimeError(f"tensor.mT is only supported on matrices or batches of matrices. "
+                               f"Got {self.ndim}-D tensor.")
+        return self.transpose(-2, -1)
+
+    def flatten(self, start_dim=0, end_dim=-1):
+        if self.ndim == 0:
+            return self.reshape(1)
+        start = _normalize_dim(start_dim, self.ndim, "start_dim")
+        end = _normalize_dim(end_dim, self.ndim, "end_dim")
+        if start > end:
+            raise RuntimeError("flatten() has invalid args: start_dim cannot come after end_dim")
+        shape = self._data.shape
+        return self.reshape(shape[:start] + (-1 if self.numel() else int(np.prod(shape[start:end + 1])),)
+                            + shape[end + 1:])
+
+    def unflatten(self, dim, sizes):
+        dim = _normalize_dim(dim, self.ndim)
+        shape = self._data.shape
+        return self.reshape(shape[:dim] + tuple(sizes) + shape[dim + 1:])
+
+    def unsqueeze(self, dim):
+        dim = _normalize_dim(dim, self.ndim + 1)
+        shape = self._data.shape
+        return shape_ops.Reshape.apply(self, shape[:dim] + (1,) + shape[dim:], False)
+
+    def squeeze(self, dim=None):
+        dims = _normalize_dims(dim, self.ndim)
+        shape = tuple(n for i, n in enumerate(self._data.shape) if not (i in dims and n == 1))
+        return self if shape == self._data.shape else shape_ops.Reshape.apply(self, shape, False)
+
+    def expand(self, *sizes):
+        sizes = _shape_args(sizes)
+        if len(sizes) < self.ndim:
+            raise RuntimeError(f"expand: the number of sizes provided ({len(sizes)}) must be greater or "
+                               f"equal to the number of dimensions in the tensor ({self.ndim})")
+        lead = len(sizes) - self.ndim
+        shape = tuple(self._data.shape[i - lead] if n == -1 and i >= lead else n for i, n in enumerate(sizes))
+        for i, n in enumerate(self._data.shape):
+            if n != 1 and n != shape[lead + i]:
+                raise RuntimeError(f"expand: The expanded size of the tensor ({shape[lead + i]}) must match the "
+                                   f"existing size ({n}) at non-singleton dimension {lead + i}. "
+                                   f"Target sizes: {list(sizes)}. Tensor sizes: {list(self.shape)}")
+        return self if shape == self._data.shape else shape_ops.Expand.apply(self, shape)
+
+    def expand_as(self, other):
+        return self.expand(other.shape)
+
+    def narrow(self, dim, start, length):
+        dim = _normalize_dim(dim, self.ndim)
+        key = (slice(None),) * dim + (slice(start, start + length),)
+        return self[key]
+
+    def split(self, split_size_or_sections, dim=0):
+        dim = _normalize_dim(dim, self.ndim)
+        size = self._data.shape[dim]
+        if isinstance(split_size_or_sections, int):
+            if split_size_or_sections <= 0:
+                raise RuntimeError(f"split: split_size must be a positive integer, got {split_size_or_sections}")
+            sections = [builtins.min(split_size_or_sections, size - s)
+                        for s in range(0, builtins.max(size, 1), split_size_or_sections)]
+        else:
+            sections = list(split_size_or_sections)
+            if sum(sections) != size:
+                raise RuntimeError(f"split_with_sizes expects split_sizes to sum exactly to {size} "
+                                   f"(input tensor's size at dimension {dim}), but got split_sizes={sections}")
+        pieces, start = [], 0
+        for length in sections:
+            pieces.append(self.narrow(dim, start, length))
+            start += length
+        return tuple(pieces)
+
+    def chunk(self, chunks, dim=0):
+        if not isinstance(chunks, int) or chunks <= 0:
+            raise RuntimeError(f"chunk: chunks must be a positive integer, got {chunks!r}")
+        size = self._data.shape[_normalize_dim(dim, self.ndim)]
+        return self.split(builtins.max(-(-size // chunks), 1), dim)
+
+    def unbind(self, dim=0):
+        dim = _normalize_dim(dim, self.ndim)
+        return tuple(self.select(dim, i) for i in range(self._data.shape[dim]))
+
+    def select(self, dim, index):
+        return self[(slice(None),) * _normalize_dim(dim, self.ndim) + (index,)]
+
+    # --- indexing ----------------------------------------------------------------------------
+    def _index_key(self, key):
+        key = key if isinstance(key, tuple) else (key,)
+        converted = []
+        for item in key:
+            if isinstance(item, Tensor):
+                if item._dtype.is_floating_point:
+                    raise IndexError("tensors used as indices must be long, int or bool tensors, "
+                                     f"got {item._dtype}")
+                item = item._data
+            elif isinstance(item, (list, np.ndarray)):
+                item = np.asarray(item)
+                if item.dtype.kind == "f":
+                    raise IndexError("tensors used as indices must be long, int or bool tensors")
+            elif not (item is None or item is Ellipsis or isinstance(item, (slice, int, np.integer))):
+                raise IndexError(f"index: only integers, slices, None, Ellipsis, and integer or boolean "
+                                 f"tensors are valid indices, got {type(item).__name__}")
+            converted.append(item)
+        return tuple(converted)
+
+    def __getitem__(self, key):
+        return shape_ops.Index.apply(self, self._index_key(key))
+
+    def __setitem__(self, key, value):
+        value = _as_operand(value, self._dtype, self)
+        self._in_place(shape_ops.IndexPut, self._index_key(key), value)
+
+    # --- in-place ------------------------------------------------------------------------------------
+    def _in_place(self, function, *args):
+        """Run `function(self, *args)` and write the result into this tensor's storage."""
+        recording = STATE.grad_enabled and (
+            self._requires_grad or any(isinstance(a, Tensor) and a._requires_grad for a in args))
+        if recording and self._node is None and self._requires_grad:
+            raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
+        if recording and self._base is not None:
+            raise RuntimeError("in-place: modifying a view in place while recording gradients is not "
+                               "supported; clone() the view first, or do it under no_grad()")
+        source = self
+        if recording:  # the op may save its input: give it the old values, not the storage we overwrite
+            source = self._wrap(self._backend.copy(self._data))
+            source._node, source._output_nr, source._requires_grad = self._node, self._output_nr, self._requires_grad
+        result = function.apply(source, *args)
+        if result._dtype is not self._dtype:
+            raise RuntimeError(f"result type {result._dtype} can't be cast to the desired output type {self._dtype}")
+        if result.shape != self.shape:
+            raise RuntimeError(f"output with shape {list(self.shape)} doesn't match the broadcast shape "
+                               f"{list(result.shape)}")
+        self._data[...] = result._data
+        self._version.value += 1
+        if recording:
+            self._node, self._output_nr, self._requires_grad = result._node, result._output_nr, True
+        return self
+
+    def _in_place_binary(self, function, other):
+        result_dtype = _result_dtype(self, other)
+        if function is ew.Div and not result_dtype.is_floating_point:
+            result_dtype = _FLOAT
+        if result_dtype.category > self._dtype.category:
+            raise RuntimeError(f"result type {result_dtype} can't be cast to the desired output type {self._dtype}")
+        return self._in_place(function, _as_operand(other, self._dtype, self))
+
+    def add_(self, other, alpha=1):
+        return self._in_place_binary(ew.Add, other if alpha == 1 else other * alpha)
+
+    def sub_(self, other, alpha=1):
+        return self._in_place_binary(ew.Sub, other if alpha == 1 else other * alpha)
+
+    def mul_(self, other):
+        return self._in_place_binary(ew.Mul, other)
+
+    def div_(self, other):
+        return self._in_place_binary(ew.Div, other)
+
+    __iadd__, __isub__, __imul__, __itruediv__ = add_, sub_, mul_, div_
+
+    def copy_(self, source):
+        self[...] = source
+        return self
+
+    def fill_(self, value):
+        self[...] = value
+        return self
+
+    def zero_(self):
+        return self.fill_(0)
+
+    def clamp_(self, min=None, max=None):  # noqa: A002
+        return self.copy_(self.clamp(min, max))
+
+
+def matmul(a, b):
+    """Matrix product with numpy/PyTorch semantics for 1-D operands and broadcast batch dims."""
+    for name, t in (("input", a), ("other", b)):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"matmul: expected {name} to be a Tensor, got {type(t).__name__}")
+        if t.ndim == 0:
+            raise RuntimeError(f"matmul: both arguments to matmul need to be at least 1D, but {name} is 0D")
+    a, b = _promote(a, b)
+    a2 = a.unsqueeze(0) if a.ndim == 1 else a
+    b2 = b.unsqueeze(-1) if b.ndim == 1 else b
+    if a2.shape[-1] != b2.shape[-2]:
+        raise RuntimeError(f"matmul: mat1 and mat2 shapes cannot be multiplied "
+                           f"({'x'.join(map(str, a.shape))} and {'x'.join(map(str, b.shape))})")
+    try:
+        np.broadcast_shapes(a2.shape[:-2], b2.shape[:-2])
+    except ValueError:
+        raise RuntimeError(f"matmul: batch dimensions of {list(a.shape)} and {list(b.shape)} "
+                           "cannot be broadcast") from None
+    out = linalg.Matmul.apply(a2, b2)
+    if a.ndim == 1:
+        out = out.squeeze(-2)
+    if b.ndim == 1:
+        out = out.squeeze(-1)
+    return out
+
+
+def where(condition, input, other):  # noqa: A002 (PyTorch's argument name)
+    """Elements of `input` where `condition` is true, else of `other`; broadcasts all three."""
+    if not isinstance(condition, Tensor) or condition._dtype is not dtypes.bool_:
+        raise TypeError(f"where: expected condition to be a bool Tensor, got "
+                        f"{condition.dtype if isinstance(condition, Tensor) else type(condition).__name__}")
+    if not isinstance(input, Tensor):
+        if not isinstance(other, Tensor):
+            raise TypeError("where: expected input or other to be a Tensor")
+        other, input = _promote(other, input)
+    else:
+        input, other = _promote(input, other)
+    return ew.Where.apply(condition, input, other)

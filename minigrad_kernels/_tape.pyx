@@ -1,0 +1,163 @@
+# cython: language_level=3, boundscheck=False, wraparound=False
+"""The tape: graph nodes and the reverse sweep.
+
+A Node stands for one recorded op. It knows nothing about tensors: it holds
+`fn`, an object with `apply_backward(grads) -> grads_per_input` and
+`release()`, and `next_edges`, one `(Node, slot)` or None per input.
+The sweep is iterative (no recursion limit) and counts dependencies so every
+node runs once, after all the gradients flowing into it have been summed.
+"""
+cimport cython
+
+
+@cython.trashcan(True)
+cdef class Node:
+    cdef public object fn
+    cdef public tuple next_edges
+    cdef public int num_outputs
+    cdef public dict pre_hooks
+    cdef str _name
+    cdef object __weakref__
+
+    def __init__(self, fn, tuple next_edges, int num_outputs, str name):
+        self.fn = fn
+        self.next_edges = next_edges
+        self.num_outputs = num_outputs
+        self.pre_hooks = None
+        self._name = name
+
+    def register_prehook(self, int slot, hook):
+        if self.pre_hooks is None:
+            self.pre_hooks = {}
+        self.pre_hooks.setdefault(slot, []).append(hook)
+
+    def name(self):
+        return self._name
+
+    @property
+    def next_functions(self):
+        return tuple(None if e is None else (e[0], e[1]) for e in self.next_edges)
+
+    def __repr__(self):
+        return "<%s>" % self._name
+
+
+cdef list _post_order(list roots):
+    """Nodes reachable from `roots`, every node after all of its inputs' nodes."""
+    cdef list order = []
+    cdef set seen = set()
+    cdef list stack = []
+    cdef Node node, child
+    cdef Py_ssize_t i
+    for node in roots:
+        if node in seen:
+            continue
+        seen.add(node)
+        stack.append((node, 0))
+        while stack:
+            node, i = stack.pop()
+            while i < len(node.next_edges):
+                edge = node.next_edges[i]
+                i += 1
+                if edge is not None:
+                    child = <Node>edge[0]
+                    if child not in seen:
+                        seen.add(child)
+                        stack.append((node, i))
+                        stack.append((child, 0))
+                        break
+            else:
+                order.append(node)
+    return order
+
+
+cdef inline object _add(object a, object b):
+    return b if a is None else a + b
+
+
+def run_backward(list roots, list root_grads, bint keep_graph, dict targets=None):
+    """Run the reverse sweep from `roots` (a list of (Node, slot)).
+
+    Without `targets`, every reachable node runs (leaf accumulators included).
+    With `targets` (a dict {(Node, slot): index}), only the nodes on a path to a
+    target run, and the gradient arriving at each target is returned in a list.
+    """
+    cdef list root_nodes = [edge[0] for edge in roots]
+    cdef list order = _post_order(root_nodes)
+    cdef dict deps = {}
+    cdef dict buffers = {}
+    cdef set runs = None
+    cdef set target_nodes = None
+    cdef list captured = None
+    cdef Node node, child
+    cdef list buf, stack
+    cdef Py_ssize_t slot, k
+
+    if targets is not None:
+        captured = [None] * len(targets)
+        target_nodes = {edge[0] for edge in targets}
+        runs = set()
+        for node in order:  # inputs first, so a node sees its children's verdict
+            for edge in node.next_edges:
+                if edge is not None and (edge[0] in runs or edge[0] in target_nodes):
+                    runs.add(node)
+                    break
+
+    for node in order:
+        if runs is not None and node not in runs:
+            continue
+        for edge in node.next_edges:
+            if edge is not None:
+                deps[edge[0]] = deps.get(edge[0], 0) + 1
+
+    for k in range(len(roots)):
+        node = <Node>roots[k][0]
+        slot = roots[k][1]
+        buf = buffers.get(node)
+        if buf is None:
+            buf = [None] * node.num_outputs
+            buffers[node] = buf
+        buf[slot] = _add(buf[slot], root_grads[k])
+
+    stack = [node for node in buffers if deps.get(node, 0) == 0]
+    while stack:
+        node = <Node>stack.pop()
+        buf = buffers.pop(node)
+        if node.pre_hooks is not None:
+            for slot, hooks in node.pre_hooks.items():
+                if buf[slot] is not None:
+                    for hook in hooks:
+                        result = hook(buf[slot])
+                        if result is not None:
+                            buf[slot] = result
+        if target_nodes is not None and node in target_nodes:
+            for slot in range(node.num_outputs):
+                k = targets.get((node, slot), -1)
+                if k >= 0:
+                    captured[k] = buf[slot]
+        if runs is not None and node not in runs:
+            continue
+        if any(g is not None for g in buf):
+            grads = node.fn.apply_backward(tuple(buf))
+        else:
+            grads = None
+        if not keep_graph:
+            node.fn.release()
+        for k in range(len(node.next_edges)):
+            edge = node.next_edges[k]
+            if edge is None:
+                continue
+            child = <Node>edge[0]
+            if grads is not None and grads[k] is not None:
+                child_buf = buffers.get(child)
+                if child_buf is None:
+                    child_buf = [None] * child.num_outputs
+                    buffers[child] = child_buf
+                slot = edge[1]
+                child_buf[slot] = _add(child_buf[slot], grads[k])
+            deps[child] -= 1
+            if deps[child] == 0:
+                if child not in buffers:
+                    buffers[child] = [None] * child.num_outputs
+                stack.append(child)
+    return captured

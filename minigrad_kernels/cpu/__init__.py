@@ -1,0 +1,1 @@
+"""Numba CPU kernels. Every function takes and returns numpy arrays and ints."""

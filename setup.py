@@ -1,0 +1,22 @@
+"""Build minigrad: Python packages plus the Cython tape engine (minigrad_kernels/_tape.pyx)."""
+from Cython.Build import cythonize
+from setuptools import Extension, find_packages, setup
+
+extensions = cythonize(
+    [Extension("minigrad_kernels._tape", ["minigrad_kernels/_tape.pyx"], extra_compile_args=["-O3"])],
+    compiler_directives={"language_level": "3"},
+)
+
+setup(
+    name="minigrad",
+    version="0.1.0",
+    description="A small, fast, PyTorch-shaped deep-learning framework: autograd tape, Numba kernels",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    packages=find_packages(include=["minigrad", "minigrad.*", "minigrad_kernels", "minigrad_kernels.*"]),
+    ext_modules=extensions,
+    python_requires=">=3.10",
+    install_requires=["numpy>=2.0,<3", "numba>=0.61,<0.69"],
+    extras_require={"test": ["pytest>=8", "hypothesis>=6.100"]},
+    zip_safe=False,
+)
