@@ -897,9 +897,11 @@ class Tensor(TensorBase):
             raise RuntimeError("in-place: modifying a view in place while recording gradients is not "
                                "supported; clone() the view first, or do it under no_grad()")
         source = self
-        if recording:  # the op may save its input: give it the old values, not the storage we overwrite
+        if recording or self._tangent is not None:
+            # the op may save its input: give it the old values, not the storage we overwrite
             source = self._wrap(self._backend.copy(self._data))
             source._node, source._output_nr, source._requires_grad = self._node, self._output_nr, self._requires_grad
+            source._tangent = self._tangent
         result = function.apply(source, *args)
         if result._dtype is not self._dtype:
             raise RuntimeError(f"result type {result._dtype} can't be cast to the desired output type {self._dtype}")
@@ -910,6 +912,7 @@ class Tensor(TensorBase):
         self._version.value += 1
         if recording:
             self._node, self._output_nr, self._requires_grad = result._node, result._output_nr, True
+        self._tangent = result._tangent
         return self
 
     def _in_place_binary(self, function, other):

@@ -1,4 +1,5 @@
 """Forward mode: push tangents through a function with every op's JVP rule (no double backward)."""
+from minigrad.autograd.grad_mode import STATE
 from minigrad.autograd.variable import TensorBase
 
 
@@ -33,14 +34,16 @@ def jvp(func, primals, tangents):
         dual = p._alias_with_graph()
         dual._tangent = t
         duals.append(dual)
-    outputs = func(*duals)
+    STATE.forward_ad_enabled = True
+    try:
+        outputs = func(*duals)
+    finally:
+        STATE.forward_ad_enabled = False
     single = not isinstance(outputs, (tuple, list))
     outputs = _as_tensor_tuple(outputs, "outputs")
-    out_tangents = []
-    for out in outputs:
-        tangent = out._tangent if out._tangent is not None else out._zeros_like()
-        out._tangent = None
-        out_tangents.append(tangent)
+    out_tangents = [out._tangent if out._tangent is not None else out._zeros_like() for out in outputs]
+    for tensor in outputs + tuple(duals):
+        tensor._tangent = None
     if single:
         return outputs[0], out_tangents[0]
     return tuple(outputs), tuple(out_tangents)

@@ -149,14 +149,9 @@ class Function:
         state = STATE
         ctx = Context()
         ctx._function = cls
-        record = False
-        with_tangent = False
-        for a in args:
-            if isinstance(a, TensorBase):
-                record = record or a._requires_grad
-                with_tangent = with_tangent or a._tangent is not None
-        record = record and state.grad_enabled
-        with_tangent = with_tangent and state.forward_ad_enabled
+        record = state.grad_enabled and any(isinstance(a, TensorBase) and a._requires_grad for a in args)
+        with_tangent = state.forward_ad_enabled and any(
+            isinstance(a, TensorBase) and a._tangent is not None for a in args)
         if record:
             ctx.needs_input_grad = tuple(isinstance(a, TensorBase) and a._requires_grad for a in args)
         else:

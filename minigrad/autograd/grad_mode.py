@@ -7,7 +7,7 @@ class _State:
 
     def __init__(self):
         self.grad_enabled = True
-        self.forward_ad_enabled = True
+        self.forward_ad_enabled = False  # True only while jvp() runs its function
 
 
 STATE = _State()

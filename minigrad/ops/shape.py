@@ -16,7 +16,7 @@ def _view_of(x, array):
 class Reshape(Function):
     @staticmethod
     def forward(ctx, x, shape, strict):
-        ctx.shape = x.shape
+        ctx.shape, ctx.out_shape = x.shape, shape
         b = x._backend
         return _view_of(x, b.view(x._data, shape) if strict else b.reshape(x._data, shape))
 
@@ -25,8 +25,8 @@ class Reshape(Function):
         return g.reshape(ctx.shape), None, None
 
     @staticmethod
-    def jvp(ctx, dx, shape, _):
-        return dx.reshape(shape)
+    def jvp(ctx, dx, _, __):
+        return dx.reshape(ctx.out_shape)
 
 
 class Permute(Function):
@@ -50,7 +50,7 @@ class Permute(Function):
 class Expand(Function):
     @staticmethod
     def forward(ctx, x, shape):
-        ctx.shape = x.shape
+        ctx.shape, ctx.out_shape = x.shape, shape
         return _view_of(x, x._backend.broadcast_to(x._data, shape))
 
     @staticmethod
@@ -58,8 +58,8 @@ class Expand(Function):
         return sum_to(g, ctx.shape), None
 
     @staticmethod
-    def jvp(ctx, dx, shape):
-        return dx.expand(shape)
+    def jvp(ctx, dx, _):
+        return dx.expand(ctx.out_shape)
 
 
 class Index(Function):
@@ -75,8 +75,8 @@ class Index(Function):
         return IndexAdd.apply(g, ctx.shape, ctx.key), None
 
     @staticmethod
-    def jvp(ctx, dx, key):
-        return Index.apply(dx, key)
+    def jvp(ctx, dx, _):
+        return Index.apply(dx, ctx.key)
 
 
 class IndexAdd(Function):
@@ -84,7 +84,7 @@ class IndexAdd(Function):
 
     @staticmethod
     def forward(ctx, values, shape, key):
-        ctx.key = key
+        ctx.shape, ctx.key = shape, key
         return values._wrap(values._backend.index_add(shape, key, values._data, values._dtype.numpy))
 
     @staticmethod
@@ -92,8 +92,8 @@ class IndexAdd(Function):
         return Index.apply(g, ctx.key), None, None
 
     @staticmethod
-    def jvp(ctx, dvalues, shape, key):
-        return IndexAdd.apply(dvalues, shape, key)
+    def jvp(ctx, dvalues, _, __):
+        return IndexAdd.apply(dvalues, ctx.shape, ctx.key)
 
 
 class IndexPut(Function):
@@ -158,7 +158,7 @@ class ToDevice(Function):
 
     @staticmethod
     def forward(ctx, x, device):
-        ctx.source = x.device
+        ctx.source, ctx.target = x.device, device
         array = backend_for(device).from_numpy(x._backend.to_numpy(x._data))
         return x._wrap_on(array, device)
 
@@ -167,5 +167,5 @@ class ToDevice(Function):
         return g.to(ctx.source), None
 
     @staticmethod
-    def jvp(ctx, dx, device):
-        return dx.to(device)
+    def jvp(ctx, dx, _):
+        return dx.to(ctx.target)
