@@ -5,7 +5,7 @@ import numpy as np
 
 from minigrad.autograd.engine import grad
 from minigrad.autograd.forward_ad import jvp
-from minigrad.autograd.grad_mode import no_grad
+from minigrad.autograd.grad_mode import enable_grad, no_grad
 from minigrad.autograd.variable import TensorBase
 
 
@@ -132,8 +132,9 @@ def gradgradcheck(fn, inputs, grad_outputs=None, eps=1e-6, atol=1e-5, rtol=1e-3,
     n = len(inputs)
 
     def first_derivative(*args):
-        outs = _outputs(fn, args[:n])
-        grads = grad(outs, [args[i] for i in diff_indices], args[n:], create_graph=True, allow_unused=True)
+        with enable_grad():  # gradcheck evaluates under no_grad; the VJP needs its graph
+            outs = _outputs(fn, args[:n])
+            grads = grad(outs, [args[i] for i in diff_indices], args[n:], create_graph=True, allow_unused=True)
         return tuple(g if g is not None else args[i]._zeros_like() for g, i in zip(grads, diff_indices))
 
     return gradcheck(first_derivative, inputs + grad_outputs, eps, atol, rtol, raise_exception,

@@ -1,0 +1,338 @@
+"""The tape: fan-out, diamonds, retain_graph, grad mode, hooks, detach, in-place checks, deep graphs,
+higher-order derivatives, custom Functions and the functional API."""
+import numpy as np
+import pytest
+
+import minigrad
+from minigrad.autograd import Function, gradcheck, gradgradcheck
+from checks import check_rules, leaf
+
+
+def test_fan_out_accumulates():
+    x = minigrad.tensor(2.0, requires_grad=True)
+    y = x * x + x * 3 + x.exp()  # x used in four places
+    y.backward()
+    assert x.grad.item() == pytest.approx(2 * 2.0 + 3 + np.exp(2.0))
+
+
+def test_diamond_graph_runs_each_node_once():
+    calls = []
+
+    class Spy(Function):
+        @staticmethod
+        def forward(ctx, t):
+            return t * 1
+
+        @staticmethod
+        def backward(ctx, g):
+            calls.append(1)
+            return g
+
+        @staticmethod
+        def jvp(ctx, dt):
+            return dt
+
+    x = minigrad.tensor([1.0, 2.0], requires_grad=True)
+    top = Spy.apply(x)
+    left, right = top.sin(), top.cos()
+    (left * right).sum().backward()
+    assert len(calls) == 1
+    expected = np.cos(2 * np.array([1.0, 2.0]))  # d/dx sin x cos x = cos 2x
+    np.testing.assert_allclose(x.grad.numpy(), expected, rtol=1e-6)
+
+
+def test_grads_accumulate_across_backward_calls():
+    x = minigrad.tensor([1.0, 2.0], requires_grad=True)
+    (x * x).sum().backward()
+    (x * x).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [4.0, 8.0])
+
+
+def test_second_backward_through_freed_graph_raises_and_retain_graph_allows_it():
+    x = minigrad.tensor(3.0, requires_grad=True)
+    y = x.exp() * x
+    y.backward(retain_graph=True)
+    y.backward()
+    assert x.grad.item() == pytest.approx(2 * (np.exp(3) + 3 * np.exp(3)))
+    with pytest.raises(RuntimeError, match="backward through the graph a second time"):
+        y.backward()
+
+
+def test_backward_on_non_scalar_needs_gradient():
+    x = minigrad.tensor([1.0, 2.0], requires_grad=True)
+    y = x * 2
+    with pytest.raises(RuntimeError, match="implicitly created only for scalar outputs"):
+        y.backward()
+    y.backward(minigrad.tensor([1.0, 10.0]))
+    np.testing.assert_allclose(x.grad.numpy(), [2.0, 20.0])
+    with pytest.raises(RuntimeError, match="Mismatch in shape"):
+        (x * 2).backward(minigrad.tensor([1.0, 2.0, 3.0]))
+
+
+def test_backward_on_tensor_without_grad_raises():
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        minigrad.tensor(1.0).backward()
+
+
+def test_no_grad_and_decorators():
+    x = minigrad.tensor(1.0, requires_grad=True)
+    with minigrad.no_grad():
+        assert not minigrad.is_grad_enabled()
+        y = x * 2
+        with minigrad.enable_grad():
+            z = x * 2
+    assert minigrad.is_grad_enabled()
+    assert not y.requires_grad and y.grad_fn is None
+    assert z.requires_grad
+
+    @minigrad.no_grad()
+    def doubled(t):
+        return t * 2
+    assert not doubled(x).requires_grad
+
+    @minigrad.set_grad_enabled(False)
+    def tripled(t):
+        return t * 3
+    assert minigrad.is_grad_enabled()
+    assert not tripled(x).requires_grad
+    minigrad.set_grad_enabled(False)
+    assert not minigrad.is_grad_enabled()
+    minigrad.set_grad_enabled(True)
+
+
+def test_backward_inside_no_grad_still_works():
+    x = minigrad.tensor(2.0, requires_grad=True)
+    loss = x * x
+    with minigrad.no_grad():
+        loss.backward()
+    assert x.grad.item() == 4.0
+
+
+def test_hooks_see_and_replace_gradients():
+    x = minigrad.tensor([1.0, 2.0], requires_grad=True)
+    seen = []
+    x.register_hook(lambda g: seen.append(g.numpy().copy()))
+    y = x * 3
+    handle = y.register_hook(lambda g: g * 10)
+    y.sum().backward()
+    np.testing.assert_allclose(seen[0], [30.0, 30.0])
+    np.testing.assert_allclose(x.grad.numpy(), [30.0, 30.0])
+    handle.remove()
+    x.grad = None
+    y2 = x * 3
+    y2.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [3.0, 3.0])
+
+
+def test_retain_grad_keeps_non_leaf_grad():
+    x = minigrad.tensor([1.0, 2.0], requires_grad=True)
+    y = x * 2
+    y.retain_grad()
+    (y * y).sum().backward()
+    np.testing.assert_allclose(y.grad.numpy(), [4.0, 8.0])
+
+
+def test_detach_cuts_the_graph_and_shares_storage():
+    x = minigrad.tensor([1.0, 2.0], requires_grad=True)
+    d = (x * 2).detach()
+    assert not d.requires_grad and d.is_leaf
+    y = x * d
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [2.0, 4.0])
+    base = minigrad.tensor([1.0, 2.0])
+    base.detach()[0] = 5.0
+    assert base[0].item() == 5.0
+
+
+def test_modifying_a_saved_tensor_in_place_raises_at_backward():
+    x = minigrad.tensor([1.0, 2.0], requires_grad=True)
+    y = x.sigmoid()  # saves its output
+    z = y.sum()
+    y += 1
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        z.backward()
+
+
+def test_in_place_on_a_non_leaf_is_differentiated():
+    x = minigrad.tensor([1.0, 2.0], requires_grad=True)
+    y = x * 1
+    y *= x  # y = x^2, the old value of y saved by the copy
+    y[0] = 0.0
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [0.0, 4.0])
+    assert y._version.value == 2
+
+
+def test_in_place_on_a_leaf_that_requires_grad_raises():
+    x = minigrad.tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(RuntimeError, match="leaf Variable that requires grad"):
+        x += 1
+    with minigrad.no_grad():
+        x -= 1
+    np.testing.assert_allclose(x.detach().numpy(), [0.0, 1.0])
+
+
+def test_parameter_update_through_data():
+    p = minigrad.tensor([1.0, 2.0], requires_grad=True)
+    (p * p).sum().backward()
+    p.data[:] -= 0.5 * p.grad
+    np.testing.assert_allclose(p.detach().numpy(), [0.0, 0.0])
+    assert p.is_leaf and p.requires_grad
+
+
+def test_chain_of_100000_ops_has_no_recursion_limit():
+    x = minigrad.tensor(1.0, requires_grad=True)
+    y = x
+    for _ in range(100_000):
+        y = y * 1.0
+    y.backward()
+    assert x.grad.item() == 1.0
+    del y  # freeing a 100,000-deep graph must not overflow the C stack either
+
+
+def test_second_derivative_of_cube_is_6x():
+    x = minigrad.tensor(2.0, requires_grad=True)
+    (dx,) = minigrad.autograd.grad(x ** 3, x, create_graph=True)
+    assert dx.item() == pytest.approx(12.0)
+    (d2x,) = minigrad.autograd.grad(dx, x)
+    assert d2x.item() == pytest.approx(12.0)  # 6x at x = 2
+    y = minigrad.tensor(-1.5, requires_grad=True)
+    (dy,) = minigrad.autograd.grad(y ** 3, y, create_graph=True)
+    dy.backward()
+    assert y.grad.item() == pytest.approx(-9.0)
+
+
+@pytest.mark.parametrize("fn", [
+    lambda x: (x * x.sin()).sum(),
+    lambda x: x.exp().log_softmax(0),
+    lambda x: (x @ x.T).tanh(),
+    lambda x: x.sigmoid().prod(),
+])
+def test_gradgradcheck(fn):
+    x = leaf(np.random.default_rng(0).uniform(0.5, 1.5, (3, 3)))
+    assert gradgradcheck(fn, [x])
+
+
+def test_gradcheck_catches_a_wrong_rule():
+    class WrongSquare(Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return x * x
+
+        @staticmethod
+        def backward(ctx, g):
+            (x,) = ctx.saved_tensors
+            return g * x  # should be 2 g x
+
+        @staticmethod
+        def jvp(ctx, dx):
+            (x,) = ctx.saved_tensors
+            return 2 * dx * x
+
+    x = leaf([1.0, 2.0])
+    with pytest.raises(minigrad.autograd.GradcheckError, match="VJP"):
+        gradcheck(WrongSquare.apply, [x])
+    assert not gradcheck(WrongSquare.apply, [x], raise_exception=False)
+    assert gradcheck(WrongSquare.apply, [x], check_backward_ad=False)
+
+
+def test_custom_function_with_needs_input_grad_and_non_tensor_args():
+    seen = []
+
+    class Scale(Function):
+        @staticmethod
+        def forward(ctx, x, factor):
+            seen.append(ctx.needs_input_grad)
+            ctx.factor = factor
+            return x * factor
+
+        @staticmethod
+        def backward(ctx, g):
+            return g * ctx.factor, None
+
+        @staticmethod
+        def jvp(ctx, dx, _):
+            return dx * ctx.factor
+
+    x = leaf([1.0, -2.0])
+    Scale.apply(x, 2.5)
+    assert seen == [(True, False)]
+    check_rules(lambda t: Scale.apply(t, 2.5), [x])
+
+
+def test_custom_function_returning_wrong_gradient_shape_raises():
+    class Bad(Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 2
+
+        @staticmethod
+        def backward(ctx, g):
+            return g.sum()
+
+    x = minigrad.tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(RuntimeError, match="invalid gradient at index 0"):
+        Bad.apply(x).sum().backward()
+
+
+def test_autograd_grad_does_not_touch_dot_grad_and_checks_unused():
+    x = minigrad.tensor(1.0, requires_grad=True)
+    w = minigrad.tensor(2.0, requires_grad=True)
+    y = x * 3
+    (gx,) = minigrad.autograd.grad(y, x, retain_graph=True)
+    assert gx.item() == 3.0 and x.grad is None
+    with pytest.raises(RuntimeError, match="not have been used in the graph"):
+        minigrad.autograd.grad(y, [x, w])
+    y = x * 3
+    assert minigrad.autograd.grad(y, [x, w], allow_unused=True)[1] is None
+
+
+def test_backward_with_inputs_only_fills_those():
+    x = minigrad.tensor(1.0, requires_grad=True)
+    w = minigrad.tensor(2.0, requires_grad=True)
+    (x * w).backward(inputs=[w])
+    assert x.grad is None and w.grad.item() == 1.0
+
+
+def test_functional_api_vjp_grad_jvp():
+    x = minigrad.tensor([0.5, -1.0], dtype=minigrad.float64)
+    out, vjp_fn = minigrad.func.vjp(lambda t: t.sin() * 2, x)
+    (g,) = vjp_fn(minigrad.ones_like(out))
+    np.testing.assert_allclose(g.numpy(), 2 * np.cos([0.5, -1.0]))
+    grad_fn = minigrad.func.grad(lambda t: (t ** 2).sum())
+    np.testing.assert_allclose(grad_fn(x).numpy(), [1.0, -2.0])
+    value, tangent = minigrad.func.jvp(lambda t: t.exp(), (x,), (minigrad.ones_like(x),))
+    np.testing.assert_allclose(tangent.numpy(), np.exp([0.5, -1.0]))
+    assert value.grad_fn is None and not x.requires_grad
+
+
+def test_jvp_uses_forward_rules_not_backward():
+    calls = []
+
+    class Probe(Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 2
+
+        @staticmethod
+        def backward(ctx, g):
+            calls.append("backward")
+            return g * 2
+
+        @staticmethod
+        def jvp(ctx, dx):
+            calls.append("jvp")
+            return dx * 2
+
+    x = minigrad.tensor([1.0])
+    _, t = minigrad.autograd.jvp(Probe.apply, (x,), (minigrad.tensor([3.0]),))
+    assert calls == ["jvp"] and t.item() == 6.0
+
+
+def test_jvp_argument_errors():
+    x = minigrad.tensor([1.0, 2.0])
+    with pytest.raises(RuntimeError, match=r"tangents\[0\]: expected shape \[2\]"):
+        minigrad.func.jvp(lambda t: t, (x,), (minigrad.ones(3),))
+    with pytest.raises(TypeError, match=r"primals\[0\]"):
+        minigrad.func.jvp(lambda t: t, (minigrad.tensor([1, 2]),), (minigrad.tensor([1, 2]),))
