@@ -14,6 +14,7 @@ from minigrad.backends import backend_for
 from minigrad.ops import elementwise as ew
 from minigrad.ops import linalg, reduction, shape as shape_ops
 
+_new_tensor = object.__new__
 ValuesIndices = collections.namedtuple("ValuesIndices", ["values", "indices"])
 
 _DTYPE_OF_NUMPY = {d.numpy: d for d in (dtypes.float32, dtypes.float64, dtypes.int64, dtypes.bool_)}
@@ -131,7 +132,7 @@ def _as_operand(value, dtype, like):
 
 def _promote(a, b):
     """Two tensors of a common dtype and device from a tensor and a tensor or Python number."""
-    if isinstance(b, Tensor) and a._dtype is b._dtype and a._device == b._device:
+    if isinstance(b, Tensor) and a._dtype is b._dtype and (a._device is b._device or a._device == b._device):
         return a, b
     if not isinstance(b, (Tensor, numbers.Number, np.generic)):
         raise TypeError(f"other: expected a Tensor or a number, got {type(b).__name__}")
@@ -178,11 +179,20 @@ class Tensor(TensorBase):
 
     @classmethod
     def _from_array(cls, array, device):
-        t = Tensor.__new__(Tensor)
+        t = _new_tensor(Tensor)
         if isinstance(array, np.generic):
             array = np.asarray(array)
         t._dtype = _DTYPE_OF_NUMPY.get(array.dtype) or dtypes.from_numpy_dtype(array.dtype)
-        t._init_fields(array, device)
+        t._data = array
+        t._device = device
+        t._requires_grad = False
+        t._node = None
+        t._output_nr = 0
+        t._grad = None
+        t._version = VersionCounter()
+        t._tangent = None
+        t._accumulator = None
+        t._base = None
         return t
 
     def _wrap(self, array):

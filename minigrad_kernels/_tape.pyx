@@ -42,6 +42,16 @@ cdef class Node:
         return "<%s>" % self._name
 
 
+def record_edges(tuple args, tuple needs):
+    """One edge per argument: (node, slot) from `arg._grad_edge()` where needs[i], else None."""
+    cdef Py_ssize_t i, n = len(args)
+    cdef list edges = [None] * n
+    for i in range(n):
+        if needs[i]:
+            edges[i] = args[i]._grad_edge()
+    return tuple(edges)
+
+
 cdef list _post_order(list roots):
     """Nodes reachable from `roots`, every node after all of its inputs' nodes."""
     cdef list order = []

@@ -12,7 +12,7 @@ import weakref
 
 from minigrad.autograd.grad_mode import STATE
 from minigrad.autograd.variable import TensorBase
-from minigrad_kernels._tape import Node
+from minigrad_kernels._tape import Node, record_edges
 
 _FREED = ("Trying to backward through the graph a second time (or directly access saved tensors "
           "after they have already been freed). Saved intermediate values of the graph are freed "
@@ -44,17 +44,19 @@ class _SavedOutput:
 class Context:
     """What forward passes to backward and jvp: saved tensors and any attributes set on it."""
 
-    def __init__(self):
-        self.needs_input_grad = ()
-        self.materialize_grads = True
-        self._saved = ()
-        self._versions = ()
-        self._node = None  # weak reference to this op's node, set when recorded
-        self._non_differentiable = ()
-        self._released = False
-        self._function = None
-        self._input_shapes = ()
-        self._output_meta = ()
+    # defaults live on the class so that creating a context (once per op) sets one attribute
+    needs_input_grad = ()
+    materialize_grads = True
+    _saved = ()
+    _versions = ()
+    _node = None  # weak reference to this op's node, set when recorded
+    _non_differentiable = ()
+    _released = False
+    _input_shapes = ()
+    _output_meta = ()
+
+    def __init__(self, function):
+        self._function = function
 
     def save_for_backward(self, *tensors):
         """Keep tensors (inputs or outputs of forward, or None) for backward and jvp."""
@@ -147,15 +149,10 @@ class Function:
     @classmethod
     def apply(cls, *args):
         state = STATE
-        ctx = Context()
-        ctx._function = cls
-        record = state.grad_enabled and any(isinstance(a, TensorBase) and a._requires_grad for a in args)
-        with_tangent = state.forward_ad_enabled and any(
-            isinstance(a, TensorBase) and a._tangent is not None for a in args)
-        if record:
-            ctx.needs_input_grad = tuple(isinstance(a, TensorBase) and a._requires_grad for a in args)
-        else:
-            ctx.needs_input_grad = (False,) * len(args)
+        ctx = Context(cls)
+        needs = tuple(isinstance(a, TensorBase) and a._requires_grad for a in args)
+        record = state.grad_enabled and True in needs
+        ctx.needs_input_grad = needs if record else (False,) * len(args)
 
         previous = state.grad_enabled
         state.grad_enabled = False
@@ -167,7 +164,7 @@ class Function:
 
         if record:
             _record(cls, ctx, args, outputs)
-        if with_tangent:
+        if state.forward_ad_enabled and any(isinstance(a, TensorBase) and a._tangent is not None for a in args):
             _push_tangents(cls, ctx, args, outputs)
         return result
 
@@ -177,19 +174,24 @@ def _differentiable(ctx, output):
 
 
 def _record(cls, ctx, args, outputs):
-    edges = tuple(a._grad_edge() if isinstance(a, TensorBase) and a._requires_grad else None for a in args)
-    node = Node(ctx, edges, len(outputs), cls.__name__ + "Backward")
+    needs = ctx.needs_input_grad
+    node = Node(ctx, record_edges(args, needs), len(outputs), cls.__name__ + "Backward")
     ctx._node = weakref.ref(node)
-    ctx._input_shapes = tuple(a.shape if isinstance(a, TensorBase) else None for a in args)
-    ctx._output_meta = tuple((type(out), out.shape, out._dtype, out._device) for out in outputs)
-    saved = list(ctx._saved)
+    ctx._input_shapes = tuple(a._data.shape if need else None for a, need in zip(args, needs))
+    ctx._output_meta = tuple((type(out), out._data.shape, out._dtype, out._device) for out in outputs)
+    if ctx._saved:
+        ctx._saved = tuple(_saved_form(item, outputs) for item in ctx._saved)
     for i, out in enumerate(outputs):
-        for j, item in enumerate(saved):
-            if item is out:
-                saved[j] = _SavedOutput(out, i)
         if _differentiable(ctx, out):
             out._attach(node, i)
-    ctx._saved = tuple(saved)
+
+
+def _saved_form(item, outputs):
+    """Outputs are saved without a reference to themselves (see _SavedOutput); inputs as they are."""
+    for i, out in enumerate(outputs):
+        if item is out:
+            return _SavedOutput(out, i)
+    return item
 
 
 def _push_tangents(cls, ctx, args, outputs):
