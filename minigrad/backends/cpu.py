@@ -101,8 +101,15 @@ class CPUBackend:
 
     @staticmethod
     def max_with_indices(x, axis, take_max):
-        """(values, indices) of the max (or min) along `axis`; the axis is removed."""
+        """(values, indices) of the max (or min) along `axis`; the axis is removed.
+
+        numpy's SIMD argmax wins along the last axis; along any other axis the Numba kernel's one
+        strided pass is 7-30x faster than numpy's argmax + take_along_axis (benchmarks/reductions.py).
+        """
         shape = x.shape
+        if axis == x.ndim - 1:
+            indices = (np.argmax if take_max else np.argmin)(x, axis=axis)
+            return np.take_along_axis(x, indices[..., None], axis)[..., 0], indices
         outer = int(np.prod(shape[:axis], dtype=np.int64))
         inner = int(np.prod(shape[axis + 1:], dtype=np.int64))
         x3 = np.ascontiguousarray(x).reshape(outer, shape[axis], inner)
