@@ -1,6 +1,9 @@
 """The CPU backend: numpy where numpy is already compiled C, Numba kernels where they beat it."""
 import numpy as np
 
+from minigrad_kernels.cpu import im2col as im2col_kernels
+from minigrad_kernels.cpu import pad as pad_kernels
+from minigrad_kernels.cpu import pool as pool_kernels
 from minigrad_kernels.cpu import reduce as reduce_kernels
 
 
@@ -122,7 +125,14 @@ class CPUBackend:
     transpose = staticmethod(np.transpose)
     broadcast_to = staticmethod(np.broadcast_to)
     concatenate = staticmethod(np.concatenate)
-    take_along_axis = staticmethod(np.take_along_axis)
+
+    @staticmethod
+    def take_along_axis(x, indices, axis):
+        if axis == x.ndim - 1 and x.ndim >= 2 and x.shape[:-1] == indices.shape[:-1]:
+            rows = pool_kernels.gather_rows(np.ascontiguousarray(x).reshape(-1, x.shape[-1]),
+                                            np.ascontiguousarray(indices).reshape(-1, indices.shape[-1]))
+            return rows.reshape(indices.shape)
+        return np.take_along_axis(x, indices, axis)
 
     @staticmethod
     def view(x, shape):
@@ -155,6 +165,11 @@ class CPUBackend:
     @staticmethod
     def scatter_add_along_axis(shape, indices, values, axis):
         """zeros(shape) with values added at `indices` along `axis` (take_along_axis's adjoint)."""
+        if axis == len(shape) - 1 and len(shape) >= 2 and tuple(shape[:-1]) == indices.shape[:-1]:
+            rows = pool_kernels.scatter_add_rows(np.ascontiguousarray(values).reshape(-1, values.shape[-1]),
+                                                 np.ascontiguousarray(indices).reshape(-1, indices.shape[-1]),
+                                                 shape[-1])
+            return rows.reshape(shape)
         out = np.zeros(shape, dtype=values.dtype)
         if indices.shape[axis] == 1:  # one index per slice: nothing repeats
             np.put_along_axis(out, indices, values, axis)
@@ -166,6 +181,91 @@ class CPUBackend:
 
     # linear algebra
     matmul = staticmethod(np.matmul)
+
+    # convolution: 5-d arrays (N, C, D, H, W); `g` is a minigrad.backends.geometry.ConvGeometry
+    @staticmethod
+    def _columns(x, g):
+        """im2col of x as a (groups, C/groups * K, N * L) array, ready for one batched GEMM."""
+        n_batch, channels = x.shape[:2]
+        k, length = int(np.prod(g.kernel)), int(np.prod(g.out_size))
+        buffer = np.empty((channels * k, n_batch, length), dtype=x.dtype)
+        im2col_kernels.im2col(np.ascontiguousarray(x), g.kernel, g.stride, g.padding, g.dilation, g.out_size,
+                              buffer.transpose(1, 0, 2))
+        return buffer.reshape(g.groups, channels // g.groups * k, n_batch * length)
+
+    @staticmethod
+    def _grouped_outputs(y, g):
+        """(N, C_out, *out) as (groups, C_out/groups, N * L)."""
+        n_batch, channels = y.shape[:2]
+        return np.ascontiguousarray(y.reshape(n_batch, channels, -1).transpose(1, 0, 2)).reshape(
+            g.groups, channels // g.groups, -1)
+
+    @staticmethod
+    def conv(x, w, g):
+        """Cross-correlation of x (N, C, *in) with w (C_out, C/groups, *kernel): im2col + GEMM."""
+        n_batch, c_out = x.shape[0], w.shape[0]
+        cols = CPUBackend._columns(x, g)
+        out = np.matmul(w.reshape(g.groups, c_out // g.groups, -1), cols)
+        return np.ascontiguousarray(out.reshape(c_out, n_batch, *g.out_size).swapaxes(0, 1))
+
+    @staticmethod
+    def conv_transpose(y, w, g):
+        """The adjoint of conv in x: y (N, C_out, *out) -> (N, C, *in). GEMM with w^T, then col2im."""
+        n_batch, c_in = y.shape[0], w.shape[1] * g.groups
+        w_t = w.reshape(g.groups, w.shape[0] // g.groups, -1).transpose(0, 2, 1)
+        cols = np.matmul(w_t, CPUBackend._grouped_outputs(y, g))
+        cols = cols.reshape(-1, n_batch, int(np.prod(g.out_size))).transpose(1, 0, 2)
+        x = np.zeros((n_batch, c_in, *g.in_size), dtype=y.dtype)
+        im2col_kernels.col2im(cols, g.kernel, g.stride, g.padding, g.dilation, g.out_size, x)
+        return x
+
+    @staticmethod
+    def conv_weight(x, y, g):
+        """The adjoint of conv in w: correlation of x with y, shaped like the weight."""
+        c_out, c_in = y.shape[1], x.shape[1]
+        dw = np.matmul(CPUBackend._grouped_outputs(y, g), CPUBackend._columns(x, g).transpose(0, 2, 1))
+        return dw.reshape(c_out, c_in // g.groups, *g.kernel)
+
+    @staticmethod
+    def unfold(x, g):
+        """(N, C * K, L) columns of a 5-d input, torch.nn.functional.unfold's layout."""
+        cols = np.empty((x.shape[0], x.shape[1] * int(np.prod(g.kernel)), int(np.prod(g.out_size))), x.dtype)
+        im2col_kernels.im2col(np.ascontiguousarray(x), g.kernel, g.stride, g.padding, g.dilation, g.out_size,
+                              cols)
+        return cols
+
+    @staticmethod
+    def fold(cols, channels, g):
+        x = np.zeros((cols.shape[0], channels, *g.in_size), dtype=cols.dtype)
+        im2col_kernels.col2im(np.ascontiguousarray(cols), g.kernel, g.stride, g.padding, g.dilation,
+                              g.out_size, x)
+        return x
+
+    # pooling: 4-d arrays (N, C, H, W)
+    @staticmethod
+    def max_pool_indices(x, kernel, stride, padding, dilation, out_size):
+        return pool_kernels.max_pool_indices(np.ascontiguousarray(x), kernel, stride, padding, dilation, out_size)
+
+    @staticmethod
+    def window_max_indices(x, windows):
+        return pool_kernels.window_max_indices(np.ascontiguousarray(x), *windows[:4])
+
+    @staticmethod
+    def window_mean(x, windows):
+        return pool_kernels.window_mean(np.ascontiguousarray(x), *windows)
+
+    @staticmethod
+    def window_mean_adjoint(grad, windows, height, width):
+        return pool_kernels.window_mean_adjoint(np.ascontiguousarray(grad), *windows, height, width)
+
+    # padding: (P, D, H, W) planes and one index map per padded axis
+    @staticmethod
+    def pad_gather(x, maps, value):
+        return pad_kernels.pad_gather(np.ascontiguousarray(x), *maps, value)
+
+    @staticmethod
+    def pad_scatter_add(grad, maps, in_size):
+        return pad_kernels.pad_scatter_add(np.ascontiguousarray(grad), *maps, *in_size)
 
 
 CPU_BACKEND = CPUBackend()

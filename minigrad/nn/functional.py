@@ -1,0 +1,426 @@
+"""torch.nn.functional's convolution, pooling, unfold/fold and padding, with PyTorch's signatures.
+
+This layer checks every argument and computes every size, so the kernels below it never see a
+shape that could make them read or write out of bounds.
+"""
+import numbers
+
+import numpy as np
+
+from minigrad.backends.geometry import ConvGeometry
+from minigrad.ops import conv as conv_ops
+from minigrad.ops import pool as pool_ops
+from minigrad.ops.reduction import Gather
+from minigrad.tensor import Tensor
+
+__all__ = ["conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "unfold", "fold",
+           "max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d", "adaptive_avg_pool2d",
+           "adaptive_max_pool2d", "pad"]
+
+
+# --- argument checks ---------------------------------------------------------------------------
+
+def _ntuple(value, n, name, minimum):
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        value = (int(value),) * n
+    elif isinstance(value, (tuple, list)) and len(value) == 1 and n > 1:
+        value = (int(value[0]),) * n
+    if (not isinstance(value, (tuple, list)) or len(value) != n
+            or not all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in value)):
+        raise TypeError(f"{name}: expected an int or a tuple of {n} ints, got {value!r}")
+    value = tuple(int(v) for v in value)
+    if any(v < minimum for v in value):
+        what = {0: "negative", 1: "non-positive"}[minimum]
+        raise RuntimeError(f"{name}: {what} {name} is not supported, got {value}")
+    return value
+
+
+def _padded3(values, fill):
+    """A 1- or 2-d geometry tuple as (depth, height, width)."""
+    return (fill,) * (3 - len(values)) + tuple(values)
+
+
+def _float_input(input, name, ranks):  # noqa: A002 (PyTorch's argument name)
+    if not isinstance(input, Tensor):
+        raise TypeError(f"{name}(): argument 'input' must be Tensor, not {type(input).__name__}")
+    if not input.dtype.is_floating_point:
+        raise RuntimeError(f"{name}(): expected a floating point input, got {input.dtype}")
+    if input.ndim not in ranks:
+        raise RuntimeError(f"{name}(): Expected {ranks[0]}D (unbatched) or {ranks[1]}D (batched) input, "
+                           f"but got input of size: {list(input.shape)}")
+    return input.unsqueeze(0) if input.ndim == ranks[0] else input
+
+
+def _same_dtype(input, other, name, what):  # noqa: A002
+    if not isinstance(other, Tensor):
+        raise TypeError(f"{name}(): argument '{what}' must be Tensor, not {type(other).__name__}")
+    if other.dtype is not input.dtype or other.device != input.device:
+        raise RuntimeError(f"{name}(): expected input and {what} to have the same dtype and device, got input "
+                           f"{input.dtype} on {input.device} and {what} {other.dtype} on {other.device}")
+
+
+def _sliding_size(size, kernel, stride, pad_total, dilation):
+    return (size + pad_total - dilation * (kernel - 1) - 1) // stride + 1
+
+
+def _add_bias(out, input, bias, name, nd):  # noqa: A002
+    if bias is None:
+        return out
+    _same_dtype(input, bias, name, "bias")
+    if bias.shape != (out.shape[1],):
+        raise RuntimeError(f"{name}(): expected bias of shape [{out.shape[1]}], got {list(bias.shape)}")
+    return out + bias.reshape(1, -1, *(1,) * nd)
+
+
+# --- convolution ------------------------------------------------------------------------------------
+
+def _conv(input, weight, bias, stride, padding, dilation, groups, nd, name):  # noqa: A002
+    x = _float_input(input, name, (nd + 1, nd + 2))
+    _same_dtype(x, weight, name, "weight")
+    if weight.ndim != nd + 2:
+        raise RuntimeError(f"{name}(): expected a {nd + 2}-D weight (out_channels, in_channels/groups, "
+                           f"*kernel_size), got a {weight.ndim}-D weight of size {list(weight.shape)}")
+    if not isinstance(groups, numbers.Integral) or groups <= 0:
+        raise RuntimeError(f"{name}(): non-positive groups is not supported, got groups={groups!r}")
+    n_batch, channels, *in_size = x.shape
+    c_out, c_group, *kernel = weight.shape
+    if channels != c_group * groups:
+        raise RuntimeError(f"{name}(): Given groups={groups}, weight of size {list(weight.shape)}, expected "
+                           f"input{list(x.shape)} to have {c_group * groups} channels, but got {channels} "
+                           "channels instead")
+    if c_out % groups:
+        raise RuntimeError(f"{name}(): Given groups={groups}, expected weight to be divisible by {groups} at "
+                           f"dimension 0, but got weight of size {list(weight.shape)} instead")
+    stride = _ntuple(stride, nd, "stride", 1)
+    dilation = _ntuple(dilation, nd, "dilation", 1)
+    if isinstance(padding, str):
+        if padding not in ("same", "valid"):
+            raise ValueError(f"{name}(): Invalid padding string '{padding}', should be one of ['valid', 'same']")
+        if padding == "same" and any(s != 1 for s in stride):
+            raise RuntimeError(f"{name}(): padding='same' is not supported for strided convolutions")
+        totals = [d * (k - 1) if padding == "same" else 0 for k, d in zip(kernel, dilation)]
+        before = tuple(t // 2 for t in totals)  # PyTorch puts the odd pixel after
+    else:
+        before = _ntuple(padding, nd, "padding", 0)
+        totals = [2 * p for p in before]
+    out_size = tuple(_sliding_size(i, k, s, t, d) for i, k, s, t, d in zip(in_size, kernel, stride, totals, dilation))
+    if any(o < 1 for o in out_size):
+        padded = tuple(i + t for i, t in zip(in_size, totals))
+        effective = tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilation))
+        raise RuntimeError(f"{name}(): Calculated padded input size per channel: {padded}. Kernel size: "
+                           f"{effective}. Kernel size can't be greater than actual input size")
+    geometry = ConvGeometry(_padded3(kernel, 1), _padded3(stride, 1), _padded3(before, 0),
+                            _padded3(dilation, 1), groups, _padded3(in_size, 1), _padded3(out_size, 1))
+    out = conv_ops.Conv.apply(x.reshape(n_batch, channels, *geometry.in_size),
+                              weight.reshape(c_out, c_group, *geometry.kernel), geometry)
+    out = _add_bias(out.reshape(n_batch, c_out, *out_size), x, bias, name, nd)
+    return out if input.ndim == nd + 2 else out.squeeze(0)
+
+
+def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):  # noqa: A002
+    """1-d cross-correlation of (N, C, L) with weight (C_out, C/groups, k)."""
+    return _conv(input, weight, bias, stride, padding, dilation, groups, 1, "conv1d")
+
+
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):  # noqa: A002
+    """2-d cross-correlation of (N, C, H, W) with weight (C_out, C/groups, kH, kW)."""
+    return _conv(input, weight, bias, stride, padding, dilation, groups, 2, "conv2d")
+
+
+def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):  # noqa: A002
+    """3-d cross-correlation of (N, C, D, H, W) with weight (C_out, C/groups, kD, kH, kW)."""
+    return _conv(input, weight, bias, stride, padding, dilation, groups, 3, "conv3d")
+
+
+def _conv_transpose(input, weight, bias, stride, padding, output_padding, groups, dilation, nd, name):  # noqa: A002
+    y = _float_input(input, name, (nd + 1, nd + 2))
+    _same_dtype(y, weight, name, "weight")
+    if weight.ndim != nd + 2:
+        raise RuntimeError(f"{name}(): expected a {nd + 2}-D weight (in_channels, out_channels/groups, "
+                           f"*kernel_size), got a {weight.ndim}-D weight of size {list(weight.shape)}")
+    if not isinstance(groups, numbers.Integral) or groups <= 0:
+        raise RuntimeError(f"{name}(): non-positive groups is not supported, got groups={groups!r}")
+    n_batch, channels, *in_size = y.shape
+    c_in, c_group, *kernel = weight.shape
+    if channels != c_in or c_in % groups:
+        raise RuntimeError(f"{name}(): Given transposed=1, weight of size {list(weight.shape)}, expected "
+                           f"input{list(y.shape)} to have {c_in} channels (divisible by groups={groups}), "
+                           f"but got {channels} channels instead")
+    stride = _ntuple(stride, nd, "stride", 1)
+    dilation = _ntuple(dilation, nd, "dilation", 1)
+    padding = _ntuple(padding, nd, "padding", 0)
+    output_padding = _ntuple(output_padding, nd, "output_padding", 0)
+    for op, s, d in zip(output_padding, stride, dilation):
+        if op >= s and op >= d:
+            raise RuntimeError(f"{name}(): output padding must be smaller than either stride or dilation, "
+                               f"got output_padding={output_padding}, stride={stride}, dilation={dilation}")
+    out_size = tuple((i - 1) * s - 2 * p + d * (k - 1) + op + 1
+                     for i, k, s, p, d, op in zip(in_size, kernel, stride, padding, dilation, output_padding))
+    if any(o < 1 for o in out_size):
+        raise RuntimeError(f"{name}(): the output size {out_size} is too small (input {tuple(in_size)}, "
+                           f"kernel {tuple(kernel)}, stride {stride}, padding {padding}, dilation {dilation})")
+    geometry = ConvGeometry(_padded3(kernel, 1), _padded3(stride, 1), _padded3(padding, 0),
+                            _padded3(dilation, 1), groups, _padded3(out_size, 1), _padded3(in_size, 1))
+    out = conv_ops.ConvTranspose.apply(y.reshape(n_batch, channels, *geometry.out_size),
+                                       weight.reshape(c_in, c_group, *geometry.kernel), geometry)
+    out = _add_bias(out.reshape(n_batch, c_group * groups, *out_size), y, bias, name, nd)
+    return out if input.ndim == nd + 2 else out.squeeze(0)
+
+
+def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,  # noqa: A002
+                     dilation=1):
+    """The transposed 1-d convolution (the gradient of conv1d with respect to its input)."""
+    return _conv_transpose(input, weight, bias, stride, padding, output_padding, groups, dilation, 1,
+                           "conv_transpose1d")
+
+
+def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,  # noqa: A002
+                     dilation=1):
+    """The transposed 2-d convolution (the gradient of conv2d with respect to its input)."""
+    return _conv_transpose(input, weight, bias, stride, padding, output_padding, groups, dilation, 2,
+                           "conv_transpose2d")
+
+
+# --- unfold / fold ----------------------------------------------------------------------------------
+
+def _block_geometry(in_size, kernel_size, dilation, padding, stride, name):
+    kernel = _ntuple(kernel_size, 2, "kernel_size", 1)
+    dilation = _ntuple(dilation, 2, "dilation", 1)
+    padding = _ntuple(padding, 2, "padding", 0)
+    stride = _ntuple(stride, 2, "stride", 1)
+    blocks = tuple(_sliding_size(i, k, s, 2 * p, d) for i, k, s, p, d in zip(in_size, kernel, stride, padding, dilation))
+    if any(b < 1 for b in blocks):
+        raise RuntimeError(f"{name}(): the padded input {tuple(i + 2 * p for i, p in zip(in_size, padding))} is "
+                           f"smaller than the dilated kernel {tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilation))}")
+    return ConvGeometry((1,) + kernel, (1,) + stride, (0,) + padding, (1,) + dilation, 1,
+                        (1,) + tuple(in_size), (1,) + blocks)
+
+
+def unfold(input, kernel_size, dilation=1, padding=0, stride=1):  # noqa: A002
+    """Sliding blocks of (N, C, H, W) as columns (N, C * kH * kW, L): im2col."""
+    x = _float_input(input, "unfold", (3, 4))
+    geometry = _block_geometry(x.shape[2:], kernel_size, dilation, padding, stride, "unfold")
+    out = conv_ops.Unfold.apply(x.unsqueeze(2), geometry)
+    return out if input.ndim == 4 else out.squeeze(0)
+
+
+def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):  # noqa: A002
+    """Sum columns (N, C * kH * kW, L) back into (N, C, *output_size): col2im, unfold's adjoint."""
+    cols = _float_input(input, "fold", (2, 3))
+    output_size = _ntuple(output_size, 2, "output_size", 1)
+    geometry = _block_geometry(output_size, kernel_size, dilation, padding, stride, "fold")
+    k = int(np.prod(geometry.kernel))
+    n_blocks = int(np.prod(geometry.out_size))
+    if cols.shape[1] % k or cols.shape[2] != n_blocks:
+        raise RuntimeError(f"fold(): expected input of shape (N, C * {k}, {n_blocks}) for output_size="
+                           f"{output_size}, kernel_size={geometry.kernel[1:]}, dilation={geometry.dilation[1:]}, "
+                           f"padding={geometry.padding[1:]}, stride={geometry.stride[1:]}, "
+                           f"but got input of size {list(cols.shape)}")
+    out = conv_ops.Fold.apply(cols, cols.shape[1] // k, geometry).squeeze(2)
+    return out if input.ndim == 3 else out.squeeze(0)
+
+
+# --- pooling -----------------------------------------------------------------------------------------
+
+def _pool_out(size, kernel, stride, padding, dilation, ceil_mode):
+    span = size + 2 * padding - dilation * (kernel - 1) - 1
+    out = (-(-span // stride) if ceil_mode else span // stride) + 1
+    if ceil_mode and (out - 1) * stride >= size + padding:  # the last window must start inside
+        out -= 1
+    return out
+
+
+def _pool_geometry(x, kernel_size, stride, padding, dilation, ceil_mode, nd, name):
+    kernel = _ntuple(kernel_size, nd, "kernel_size", 1)
+    stride = kernel if stride is None or stride == [] or stride == () else _ntuple(stride, nd, "stride", 1)
+    padding = _ntuple(padding, nd, "padding", 0)
+    dilation = _ntuple(dilation, nd, "dilation", 1)
+    for k, p, d in zip(kernel, padding, dilation):
+        if 2 * p > d * (k - 1) + 1:
+            raise RuntimeError(f"{name}(): pad should be at most half of effective kernel size, but got "
+                               f"pad={p}, kernel_size={k} and dilation={d}")
+    in_size = x.shape[2:]
+    out = tuple(_pool_out(i, k, s, p, d, ceil_mode) for i, k, s, p, d in zip(in_size, kernel, stride, padding, dilation))
+    if any(o < 1 for o in out):
+        raise RuntimeError(f"{name}(): Given input size {tuple(x.shape[1:])}, the calculated output size "
+                           f"{(x.shape[1],) + out} is too small")
+    return kernel, stride, padding, dilation, out
+
+
+def _as_planes(x, nd):
+    """(N, C, L) as (N, C, 1, L); (N, C, H, W) as is."""
+    return x.unsqueeze(2) if nd == 1 else x
+
+
+def _gather_planes(x4, indices, out_shape):
+    """Values of x4 (N, C, H, W) at flat plane positions `indices` (N, C, ...): the differentiable path."""
+    n_batch, channels = x4.shape[:2]
+    flat_indices = indices.reshape(n_batch, channels, -1)
+    return Gather.apply(x4.reshape(n_batch, channels, -1), flat_indices, 2).reshape(out_shape)
+
+
+def _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices, nd, name):  # noqa: A002
+    x = _float_input(input, name, (nd + 1, nd + 2))
+    kernel, stride, padding, dilation, out = _pool_geometry(x, kernel_size, stride, padding, dilation,
+                                                            ceil_mode, nd, name)
+    planes = _as_planes(x, nd)
+    b = x._backend
+    indices = x._wrap(b.max_pool_indices(planes._data, _padded3(kernel, 1)[1:], _padded3(stride, 1)[1:],
+                                         _padded3(padding, 0)[1:], _padded3(dilation, 1)[1:],
+                                         _padded3(out, 1)[1:]))
+    out_shape = tuple(x.shape[:2]) + out
+    values = _gather_planes(planes, indices, out_shape)
+    indices = indices.reshape(out_shape)
+    if input.ndim == nd + 1:
+        values, indices = values.squeeze(0), indices.squeeze(0)
+    return (values, indices) if return_indices else values
+
+
+def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,  # noqa: A002
+               return_indices=False):
+    return _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices, 1, "max_pool1d")
+
+
+def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,  # noqa: A002
+               return_indices=False):
+    """Max over each window; the gradient goes to the first arg-max, as in PyTorch."""
+    return _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices, 2, "max_pool2d")
+
+
+def _ranges(starts, ends):
+    return np.asarray(starts, dtype=np.int64), np.asarray(ends, dtype=np.int64)
+
+
+def _avg_windows(size, kernel, stride, padding, out):
+    """Per-output [start, end) clipped to the input, and the window length counting padding."""
+    starts = np.arange(out) * stride - padding
+    ends = np.minimum(starts + kernel, size + padding)
+    with_pad = ends - starts
+    return np.maximum(starts, 0), np.minimum(ends, size), with_pad
+
+
+def _avg_pool(input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override, nd, name):  # noqa: A002
+    x = _float_input(input, name, (nd + 1, nd + 2))
+    kernel, stride, padding, _, out = _pool_geometry(x, kernel_size, stride, padding, 1, ceil_mode, nd, name)
+    for k, p in zip(kernel, padding):
+        if 2 * p > k:
+            raise RuntimeError(f"{name}(): pad should be smaller than or equal to half of kernel size, "
+                               f"but got padW = {p}, kW = {k}")
+    if divisor_override is not None and (not isinstance(divisor_override, numbers.Integral) or divisor_override <= 0):
+        raise RuntimeError(f"{name}(): divisor must be a positive int, got divisor_override={divisor_override!r}")
+    sizes = x.shape[2:]
+    if nd == 1:
+        kernel, stride, padding, out, sizes = (1,) + kernel, (1,) + stride, (0,) + padding, (1,) + out, (1,) + sizes
+    (hs, he, h_pad), (ws, we, w_pad) = (_avg_windows(*args) for args in zip(sizes, kernel, stride, padding, out))
+    if divisor_override is not None:
+        divisor = np.full((len(hs), len(ws)), float(divisor_override))
+    elif count_include_pad:
+        divisor = np.outer(h_pad, w_pad).astype(np.float64)
+    else:
+        divisor = np.outer(he - hs, we - ws).astype(np.float64)
+    windows = (hs, he, ws, we, divisor.astype(x.dtype.numpy))
+    result = pool_ops.WindowMean.apply(_as_planes(x, nd), windows).reshape(tuple(x.shape[:2]) + out[-nd:])
+    return result if input.ndim == nd + 2 else result.squeeze(0)
+
+
+def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):  # noqa: A002
+    return _avg_pool(input, kernel_size, stride, padding, ceil_mode, count_include_pad, None, 1, "avg_pool1d")
+
+
+def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,  # noqa: A002
+               divisor_override=None):
+    """Mean over each window; the gradient spreads 1/Q over the window."""
+    return _avg_pool(input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override, 2,
+                     "avg_pool2d")
+
+
+def _adaptive_windows(x, output_size, name):
+    if isinstance(output_size, numbers.Integral) or output_size is None:
+        output_size = (output_size, output_size)
+    if not isinstance(output_size, (tuple, list)) or len(output_size) != 2:
+        raise TypeError(f"{name}(): output_size: expected an int or a tuple of 2 ints, got {output_size!r}")
+    sizes = x.shape[2:]
+    out = tuple(i if o is None else o for i, o in zip(sizes, output_size))
+    if any(not isinstance(o, numbers.Integral) or o < 1 for o in out):
+        raise RuntimeError(f"{name}(): output_size must be positive, got {output_size!r}")
+    windows = []
+    for size, o in zip(sizes, out):
+        index = np.arange(o)
+        windows.extend(_ranges(index * size // o, -((-(index + 1) * size) // o)))
+    return windows, out
+
+
+def adaptive_avg_pool2d(input, output_size):  # noqa: A002
+    """Average pooling to a fixed output size (output_size=1: global average pooling)."""
+    x = _float_input(input, "adaptive_avg_pool2d", (3, 4))
+    (hs, he, ws, we), out = _adaptive_windows(x, output_size, "adaptive_avg_pool2d")
+    divisor = np.outer(he - hs, we - ws).astype(x.dtype.numpy)
+    result = pool_ops.WindowMean.apply(x, (hs, he, ws, we, divisor))
+    return result if input.ndim == 4 else result.squeeze(0)
+
+
+def adaptive_max_pool2d(input, output_size, return_indices=False):  # noqa: A002
+    x = _float_input(input, "adaptive_max_pool2d", (3, 4))
+    windows, out = _adaptive_windows(x, output_size, "adaptive_max_pool2d")
+    indices = x._wrap(x._backend.window_max_indices(x._data, windows))
+    values = _gather_planes(x, indices, tuple(x.shape[:2]) + out)
+    if input.ndim == 3:
+        values, indices = values.squeeze(0), indices.squeeze(0)
+    return (values, indices) if return_indices else values
+
+
+# --- padding -------------------------------------------------------------------------------------------
+
+def _pad_map(size, before, after, mode):
+    """Source index of each output position along one axis (-1: the constant value)."""
+    positions = np.arange(-before, size + after)
+    if mode == "constant":
+        return np.where((positions >= 0) & (positions < size), positions, -1)
+    if mode == "reflect":
+        reflected = np.abs(positions)
+        return np.where(reflected >= size, 2 * (size - 1) - reflected, reflected)
+    if mode == "replicate":
+        return np.clip(positions, 0, size - 1)
+    return positions % size  # circular
+
+
+def pad(input, pad, mode="constant", value=None):  # noqa: A002
+    """Pad the last len(pad) // 2 dims: pad = (left, right, top, bottom, front, back)."""
+    if not isinstance(input, Tensor):
+        raise TypeError(f"pad(): argument 'input' must be Tensor, not {type(input).__name__}")
+    if (not isinstance(pad, (tuple, list)) or len(pad) % 2 or len(pad) // 2 > input.ndim
+            or not all(isinstance(p, numbers.Integral) for p in pad)):
+        raise RuntimeError(f"pad(): Padding length must be divisible by 2 and at most twice the number of "
+                           f"dimensions of the input ({input.ndim}), got pad={pad!r}")
+    if mode not in ("constant", "reflect", "replicate", "circular"):
+        raise NotImplementedError(f"pad(): Unrecognised padding mode {mode!r}; expected one of 'constant', "
+                                  "'reflect', 'replicate', 'circular'")
+    n_axes = len(pad) // 2
+    if mode != "constant":
+        if value not in (None, 0, 0.0):
+            raise RuntimeError(f"pad(): Padding mode \"{mode}\" doesn't take in value argument")
+        if n_axes > 3 or input.ndim not in (n_axes + 1, n_axes + 2):
+            raise NotImplementedError(f"pad(): {mode} padding of {n_axes} dims needs a {n_axes + 1}-D or "
+                                      f"{n_axes + 2}-D input, got {input.ndim}-D input")
+    sizes = input.shape[input.ndim - n_axes:]
+    amounts = [(int(pad[2 * i]), int(pad[2 * i + 1])) for i in range(n_axes)][::-1]  # first padded dim first
+    maps = []
+    for size, (before, after) in zip(sizes, amounts):
+        if size + before + after < 0 or (mode == "constant" and size + before + after == 0 and size):
+            raise RuntimeError(f"pad(): the input size {size} padded by ({before}, {after}) is not positive")
+        if mode == "reflect" and (before >= size or after >= size):
+            raise RuntimeError(f"pad(): Argument #4: Padding size should be less than the corresponding input "
+                               f"dimension, but got: padding ({before}, {after}) at dimension of size {size}")
+        if mode == "circular" and (before > size or after > size):
+            raise RuntimeError(f"pad(): Padding value causes wrapping around more than once: padding "
+                               f"({before}, {after}) at dimension of size {size}")
+        if mode == "replicate" and size == 0:
+            raise RuntimeError("pad(): replicate padding of an empty dimension")
+        maps.append(_pad_map(size, before, after, mode))
+    while len(maps) < 3:
+        maps.insert(0, np.zeros(1, dtype=np.int64))
+    lead = tuple(input.shape[:input.ndim - n_axes])
+    planes = input.reshape(int(np.prod(lead, dtype=np.int64)), *(1,) * (3 - n_axes), *sizes)
+    fill = 0.0 if value is None else float(value)
+    out = pool_ops.Pad.apply(planes, tuple(m.astype(np.int64) for m in maps), fill)
+    return out.reshape(lead + tuple(len(m) for m in maps[3 - n_axes:]))

@@ -1,0 +1,71 @@
+"""Average pooling and padding as linear primitives, each paired with its adjoint.
+
+WindowMean averages windows given by per-axis [start, end) ranges and a divisor per output
+(avg_pool, adaptive_avg_pool); its VJP spreads each gradient over its window (1/Q each).
+Pad reads the input through one index map per axis (every padding mode is a different map);
+its VJP adds each output back where it came from. Max pooling needs no primitive of its own:
+a kernel finds the arg-max and Gather routes values and tangents from it (see nn.functional).
+"""
+from minigrad.autograd.function import Function
+
+
+class WindowMean(Function):
+    @staticmethod
+    def forward(ctx, x, windows):
+        ctx.windows, ctx.size = windows, x.shape[2:]
+        return x._wrap(x._backend.window_mean(x._data, windows))
+
+    @staticmethod
+    def backward(ctx, g):
+        return WindowMeanAdjoint.apply(g, ctx.windows, ctx.size), None
+
+    @staticmethod
+    def jvp(ctx, dx, _):
+        return WindowMean.apply(dx, ctx.windows)
+
+
+class WindowMeanAdjoint(Function):
+    @staticmethod
+    def forward(ctx, g, windows, size):
+        ctx.windows, ctx.size = windows, size
+        return g._wrap(g._backend.window_mean_adjoint(g._data, windows, *size))
+
+    @staticmethod
+    def backward(ctx, gg):
+        return WindowMean.apply(gg, ctx.windows), None, None
+
+    @staticmethod
+    def jvp(ctx, dg, _, __):
+        return WindowMeanAdjoint.apply(dg, ctx.windows, ctx.size)
+
+
+class Pad(Function):
+    """x (P, D, H, W) read through index maps (one per axis, -1 for `value`)."""
+
+    @staticmethod
+    def forward(ctx, x, maps, value):
+        ctx.maps, ctx.size = maps, x.shape[1:]
+        return x._wrap(x._backend.pad_gather(x._data, maps, value))
+
+    @staticmethod
+    def backward(ctx, g):
+        return PadAdjoint.apply(g, ctx.maps, ctx.size), None, None
+
+    @staticmethod
+    def jvp(ctx, dx, _, __):
+        return Pad.apply(dx, ctx.maps, 0.0)
+
+
+class PadAdjoint(Function):
+    @staticmethod
+    def forward(ctx, g, maps, size):
+        ctx.maps, ctx.size = maps, size
+        return g._wrap(g._backend.pad_scatter_add(g._data, maps, size))
+
+    @staticmethod
+    def backward(ctx, gg):
+        return Pad.apply(gg, ctx.maps, 0.0), None, None
+
+    @staticmethod
+    def jvp(ctx, dg, _, __):
+        return PadAdjoint.apply(dg, ctx.maps, ctx.size)
