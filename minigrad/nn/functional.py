@@ -235,10 +235,10 @@ def _pool_geometry(x, kernel_size, stride, padding, dilation, ceil_mode, nd, nam
     stride = kernel if stride is None or stride == [] or stride == () else _ntuple(stride, nd, "stride", 1)
     padding = _ntuple(padding, nd, "padding", 0)
     dilation = _ntuple(dilation, nd, "dilation", 1)
-    for k, p, d in zip(kernel, padding, dilation):
-        if 2 * p > d * (k - 1) + 1:
-            raise RuntimeError(f"{name}(): pad should be at most half of effective kernel size, but got "
-                               f"pad={p}, kernel_size={k} and dilation={d}")
+    for k, p in zip(kernel, padding):
+        if 2 * p > k:
+            raise RuntimeError(f"{name}(): pad should be smaller than or equal to half of kernel size, "
+                               f"but got pad={p}, kernel_size={k}")
     in_size = x.shape[2:]
     out = tuple(_pool_out(i, k, s, p, d, ceil_mode) for i, k, s, p, d in zip(in_size, kernel, stride, padding, dilation))
     if any(o < 1 for o in out):
@@ -302,10 +302,6 @@ def _avg_windows(size, kernel, stride, padding, out):
 def _avg_pool(input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override, nd, name):  # noqa: A002
     x = _float_input(input, name, (nd + 1, nd + 2))
     kernel, stride, padding, _, out = _pool_geometry(x, kernel_size, stride, padding, 1, ceil_mode, nd, name)
-    for k, p in zip(kernel, padding):
-        if 2 * p > k:
-            raise RuntimeError(f"{name}(): pad should be smaller than or equal to half of kernel size, "
-                               f"but got padW = {p}, kW = {k}")
     if divisor_override is not None and (not isinstance(divisor_override, numbers.Integral) or divisor_override <= 0):
         raise RuntimeError(f"{name}(): divisor must be a positive int, got divisor_override={divisor_override!r}")
     sizes = x.shape[2:]
@@ -400,8 +396,9 @@ def pad(input, pad, mode="constant", value=None):  # noqa: A002
         if value not in (None, 0, 0.0):
             raise RuntimeError(f"pad(): Padding mode \"{mode}\" doesn't take in value argument")
         if n_axes > 3 or input.ndim not in (n_axes + 1, n_axes + 2):
-            raise NotImplementedError(f"pad(): {mode} padding of {n_axes} dims needs a {n_axes + 1}-D or "
-                                      f"{n_axes + 2}-D input, got {input.ndim}-D input")
+            raise NotImplementedError(f"pad(): Padding size {len(pad)} is not supported for {input.ndim}D input "
+                                      f"tensor in mode '{mode}': padding size 2, 4 or 6 pads the last 1, 2 or 3 "
+                                      "dims of an input with one or two more dims")
     sizes = input.shape[input.ndim - n_axes:]
     amounts = [(int(pad[2 * i]), int(pad[2 * i + 1])) for i in range(n_axes)][::-1]  # first padded dim first
     maps = []

@@ -1,0 +1,353 @@
+"""Convolution, transposed convolution, unfold/fold, pooling and padding.
+
+Hypothesis draws the geometry. Each function is checked against a slow reference written from
+the definition in plain numpy loops, against PyTorch when installed, and (in float64) for its
+VJP and JVP against central differences and the adjoint identity.
+"""
+import itertools
+
+import numpy as np
+import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
+
+import minigrad
+import minigrad.nn.functional as F
+from checks import check_rules, leaf, relayout
+
+seeds = st.integers(0, 2 ** 32 - 1)
+
+
+def _torch():
+    return pytest.importorskip("torch")
+
+
+# --- slow references, straight from the definitions --------------------------------------------------
+
+def ref_conv(x, w, stride, padding, dilation, groups):
+    """out[n, o, p...] = sum_{c, k...} x_pad[n, g*Cg + c, p*s + k*d] * w[o, c, k...]; padding is (before, after) per dim."""
+    nd = x.ndim - 2
+    x = np.pad(x, [(0, 0), (0, 0)] + list(padding))
+    n_batch, channels = x.shape[:2]
+    c_out, c_group = w.shape[:2]
+    kernel = w.shape[2:]
+    out_size = [(x.shape[2 + i] - dilation[i] * (kernel[i] - 1) - 1) // stride[i] + 1 for i in range(nd)]
+    out = np.zeros((n_batch, c_out, *out_size))
+    per_group = c_out // groups
+    for o in range(c_out):
+        g = o // per_group
+        for pos in itertools.product(*map(range, out_size)):
+            for offsets in itertools.product(*map(range, kernel)):
+                idx = tuple(p * s + k * d for p, s, k, d in zip(pos, stride, offsets, dilation))
+                patch = x[(slice(None), slice(g * c_group, (g + 1) * c_group)) + idx]
+                out[(slice(None), o) + pos] += patch @ w[(o, slice(None)) + offsets]
+    return out
+
+
+def ref_unfold(x, kernel, dilation, padding, stride):
+    x = np.pad(x, [(0, 0), (0, 0), (padding[0],) * 2, (padding[1],) * 2])
+    n_batch, channels, height, width = x.shape
+    oh = (height - dilation[0] * (kernel[0] - 1) - 1) // stride[0] + 1
+    ow = (width - dilation[1] * (kernel[1] - 1) - 1) // stride[1] + 1
+    cols = np.zeros((n_batch, channels * kernel[0] * kernel[1], oh * ow))
+    for c, a, b, i, j in itertools.product(range(channels), range(kernel[0]), range(kernel[1]), range(oh), range(ow)):
+        cols[:, (c * kernel[0] + a) * kernel[1] + b, i * ow + j] = x[:, c, i * stride[0] + a * dilation[0],
+                                                                      j * stride[1] + b * dilation[1]]
+    return cols
+
+
+def ref_pool(x, kernel, stride, padding, dilation, out_size, reduce):
+    """reduce(window values, number of padded positions in the window) for each window."""
+    n_batch, channels, height, width = x.shape
+    out = np.zeros((n_batch, channels, *out_size))
+    for n, c, i, j in itertools.product(range(n_batch), range(channels), *map(range, out_size)):
+        values, padded = [], 0
+        for a, b in itertools.product(range(kernel[0]), range(kernel[1])):
+            y, z = i * stride[0] - padding[0] + a * dilation[0], j * stride[1] - padding[1] + b * dilation[1]
+            if 0 <= y < height and 0 <= z < width:
+                values.append(x[n, c, y, z])
+            elif y < height + padding[0] and z < width + padding[1]:
+                padded += 1
+        out[n, c, i, j] = reduce(np.array(values), padded)
+    return out
+
+
+# --- strategies ----------------------------------------------------------------------------------------
+
+@st.composite
+def conv_case(draw, nd=2, transposed=False):
+    groups = draw(st.sampled_from([1, 1, 2, 3]))
+    c_in = groups * draw(st.integers(1, 2))
+    c_out = groups * draw(st.integers(1, 2))
+    kernel = tuple(draw(st.integers(1, 3)) for _ in range(nd))
+    stride = tuple(draw(st.integers(1, 2)) for _ in range(nd))
+    dilation = tuple(draw(st.integers(1, 2)) for _ in range(nd))
+    padding = draw(st.sampled_from(["same", "valid", "ints"])) if not transposed else "ints"
+    if padding == "same":
+        stride = (1,) * nd
+    if padding == "ints":
+        padding = tuple(draw(st.integers(0, 2)) for _ in range(nd))
+    size = tuple(draw(st.integers(1, 6 if nd < 3 else 4)) for _ in range(nd))
+    if not transposed:
+        pads = [0] * nd if padding in ("same", "valid") else padding
+        assume(all(s + (2 * p if not isinstance(padding, str) else (d * (k - 1) if padding == "same" else 0))
+                   >= d * (k - 1) + 1 for s, p, k, d in zip(size, pads, kernel, dilation)))
+    output_padding = tuple(draw(st.integers(0, max(s, d) - 1)) for s, d in zip(stride, dilation)) if transposed else None
+    if transposed:
+        assume(all((i - 1) * s - 2 * p + d * (k - 1) + op + 1 >= 1
+                   for i, k, s, p, d, op in zip(size, kernel, stride, padding, dilation, output_padding)))
+    rng = np.random.default_rng(draw(seeds))
+    n_batch = draw(st.integers(1, 2))
+    x = rng.standard_normal((n_batch, c_out if transposed else c_in, *size))
+    w_shape = (c_out, c_in // groups, *kernel) if not transposed else (c_out, c_in // groups, *kernel)
+    w = rng.standard_normal(w_shape)
+    b = rng.standard_normal(c_in if transposed else c_out) if draw(st.booleans()) else None
+    layout = draw(st.sampled_from(["contiguous", "transposed", "strided"]))
+    return dict(x=x, w=w, b=b, stride=stride, padding=padding, dilation=dilation, groups=groups,
+                output_padding=output_padding, layout=layout)
+
+
+def _same_pads(kernel, dilation):
+    total = [d * (k - 1) for k, d in zip(kernel, dilation)]
+    return [(t // 2, t - t // 2) for t in total]
+
+
+def _conv_args(case):
+    return dict(stride=case["stride"], padding=case["padding"], dilation=case["dilation"], groups=case["groups"])
+
+
+CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
+
+
+@pytest.mark.parametrize("nd", [1, 2, 3])
+@given(data=st.data())
+def test_conv_matches_reference_and_torch(nd, data):
+    case = data.draw(conv_case(nd))
+    x, w, b = case["x"], case["w"], case["b"]
+    kernel = w.shape[2:]
+    padding = case["padding"]
+    pads = (_same_pads(kernel, case["dilation"]) if padding == "same" else
+            [(0, 0)] * nd if padding == "valid" else [(p, p) for p in padding])
+    expected = ref_conv(x, w, case["stride"], pads, case["dilation"], case["groups"])
+    if b is not None:
+        expected = expected + b.reshape(1, -1, *(1,) * nd)
+    out = CONV[nd](leaf(x, case["layout"]), leaf(w), None if b is None else leaf(b), **_conv_args(case))
+    np.testing.assert_allclose(out.detach().numpy(), expected, rtol=1e-9, atol=1e-9)
+    torch = pytest.importorskip("torch")
+    tconv = {1: torch.nn.functional.conv1d, 2: torch.nn.functional.conv2d, 3: torch.nn.functional.conv3d}[nd]
+    theirs = tconv(torch.tensor(x), torch.tensor(w), None if b is None else torch.tensor(b), **_conv_args(case))
+    np.testing.assert_allclose(out.detach().numpy(), theirs.numpy(), rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.parametrize("nd", [1, 2])
+@given(data=st.data())
+def test_conv_rules(nd, data):
+    case = data.draw(conv_case(nd))
+    inputs = [leaf(case["x"], case["layout"]), leaf(case["w"])] + ([leaf(case["b"])] if case["b"] is not None else [])
+    check_rules(lambda x, w, *b: CONV[nd](x, w, *b, **_conv_args(case)), inputs)
+
+
+@pytest.mark.parametrize("nd", [1, 2])
+@given(data=st.data())
+def test_conv_transpose_matches_torch_and_rules(nd, data):
+    case = data.draw(conv_case(nd, transposed=True))
+    fn = F.conv_transpose1d if nd == 1 else F.conv_transpose2d
+    args = dict(stride=case["stride"], padding=case["padding"], output_padding=case["output_padding"],
+                groups=case["groups"], dilation=case["dilation"])
+    inputs = [leaf(case["x"], case["layout"]), leaf(case["w"])] + ([leaf(case["b"])] if case["b"] is not None else [])
+    check_rules(lambda y, w, *b: fn(y, w, *b, **args), inputs)
+    torch = pytest.importorskip("torch")
+    tfn = torch.nn.functional.conv_transpose1d if nd == 1 else torch.nn.functional.conv_transpose2d
+    b = case["b"]
+    theirs = tfn(torch.tensor(case["x"]), torch.tensor(case["w"]), None if b is None else torch.tensor(b), **args)
+    np.testing.assert_allclose(fn(*inputs, **args).detach().numpy(), theirs.numpy(), rtol=1e-9, atol=1e-9)
+
+
+@given(data=st.data())
+def test_conv_transpose_is_the_vjp_of_conv_in_its_input(data):
+    case = data.draw(conv_case(2))
+    assume(case["padding"] not in ("same", "valid"))
+    x, w = leaf(case["x"]), leaf(case["w"])
+    y = F.conv2d(x, w, **_conv_args(case))
+    g = minigrad.from_numpy(np.random.default_rng(0).standard_normal(tuple(y.shape)))
+    (grad_x,) = minigrad.autograd.grad(y, x, g)
+    output_padding = tuple(int(i + 2 * p - d * (k - 1) - 1) % s for i, p, d, k, s in
+                           zip(x.shape[2:], case["padding"], case["dilation"], w.shape[2:], case["stride"]))
+    transposed = F.conv_transpose2d(g, w.detach(), stride=case["stride"], padding=case["padding"],
+                                    output_padding=output_padding, groups=case["groups"], dilation=case["dilation"])
+    np.testing.assert_allclose(transposed.numpy(), grad_x.numpy(), rtol=1e-10, atol=1e-10)
+
+
+def test_conv_second_derivatives():
+    rng = np.random.default_rng(0)
+    x, w = leaf(rng.standard_normal((1, 2, 4, 4))), leaf(rng.standard_normal((2, 1, 2, 2)))
+    assert minigrad.autograd.gradgradcheck(lambda a, b: F.conv2d(a, b, stride=2, padding=1, groups=2), [x, w])
+
+
+@st.composite
+def block_case(draw):
+    kernel = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    dilation = (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
+    padding = (draw(st.integers(0, 1)), draw(st.integers(0, 1)))
+    stride = (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
+    size = tuple(draw(st.integers(d * (k - 1) + 1, 6)) for k, d in zip(kernel, dilation))
+    x = np.random.default_rng(draw(seeds)).standard_normal((draw(st.integers(1, 2)), draw(st.integers(1, 3)), *size))
+    return x, dict(kernel_size=kernel, dilation=dilation, padding=padding, stride=stride)
+
+
+@given(block_case(), st.sampled_from(["contiguous", "transposed", "strided"]))
+def test_unfold_fold(case, layout):
+    x, args = case
+    cols = F.unfold(leaf(x, layout), **args)
+    expected = ref_unfold(x, args["kernel_size"], args["dilation"], args["padding"], args["stride"])
+    np.testing.assert_allclose(cols.detach().numpy(), expected)
+    y = np.random.default_rng(1).standard_normal(expected.shape)
+    folded = F.fold(leaf(y), x.shape[2:], **args)
+    # unfold and fold are adjoint: <unfold(x), y> == <x, fold(y)>
+    assert np.isclose((expected * y).sum(), (x * folded.detach().numpy()).sum())
+    check_rules(lambda t: F.unfold(t, **args), [leaf(x, layout)])
+    check_rules(lambda t: F.fold(t, x.shape[2:], **args), [leaf(y)])
+    torch = _torch()
+    tf = torch.nn.functional
+    np.testing.assert_allclose(folded.detach().numpy(), tf.fold(torch.tensor(y), x.shape[2:], **args).numpy())
+
+
+@st.composite
+def pool_case(draw, max_pool=True, nd=2):
+    kernel = tuple(draw(st.integers(1, 3)) for _ in range(nd))
+    stride = tuple(draw(st.integers(1, 3)) for _ in range(nd))
+    dilation = tuple(draw(st.integers(1, 2)) for _ in range(nd)) if max_pool else (1,) * nd
+    padding = tuple(draw(st.integers(0, k // 2)) for k in kernel)
+    size = tuple(draw(st.integers(max(1, d * (k - 1) + 1 - 2 * p), 7)) for k, d, p in zip(kernel, dilation, padding))
+    rng = np.random.default_rng(draw(seeds))
+    shape = (draw(st.integers(1, 2)), draw(st.integers(1, 2))) + size
+    # distinct values (at least 0.05 apart) keep max pooling differentiable at the sample
+    x = (rng.permutation(int(np.prod(shape))) * 0.05 + rng.uniform(0, 0.01)).reshape(shape)
+    return x, dict(kernel_size=kernel, stride=stride, padding=padding, ceil_mode=draw(st.booleans())), dilation
+
+
+def _pool_out(size, k, s, p, d, ceil_mode):
+    span = size + 2 * p - d * (k - 1) - 1
+    out = (-(-span // s) if ceil_mode else span // s) + 1
+    return out - 1 if ceil_mode and (out - 1) * s >= size + p else out
+
+
+@pytest.mark.parametrize("nd", [1, 2])
+@given(data=st.data())
+def test_max_pool(nd, data):
+    x, args, dilation = data.draw(pool_case(True, nd))
+    fn = F.max_pool1d if nd == 1 else F.max_pool2d
+    out, indices = fn(leaf(x), dilation=dilation, return_indices=True, **args)
+    pad2 = lambda t, fill: (fill,) * (2 - nd) + tuple(t)  # noqa: E731
+    x4 = x.reshape(x.shape[0], x.shape[1], *pad2(x.shape[2:], 1))
+    out_size = [_pool_out(*v, args["ceil_mode"]) for v in zip(x4.shape[2:], pad2(args["kernel_size"], 1),
+                                                                pad2(args["stride"], 1), pad2(args["padding"], 0),
+                                                                pad2(dilation, 1))]
+    expected = ref_pool(x4, pad2(args["kernel_size"], 1), pad2(args["stride"], 1), pad2(args["padding"], 0),
+                        pad2(dilation, 1), out_size, lambda v, _: v.max())
+    np.testing.assert_allclose(out.detach().numpy().reshape(expected.shape), expected)
+    check_rules(lambda t: fn(t, dilation=dilation, **args), [leaf(x, data.draw(st.sampled_from(["contiguous", "strided"])))])
+    torch = _torch()
+    tfn = torch.nn.functional.max_pool1d if nd == 1 else torch.nn.functional.max_pool2d
+    t_out, t_idx = tfn(torch.tensor(x), dilation=dilation, return_indices=True, **args)
+    np.testing.assert_allclose(out.detach().numpy(), t_out.numpy())
+    np.testing.assert_array_equal(indices.numpy(), t_idx.numpy())
+
+
+@pytest.mark.parametrize("nd", [1, 2])
+@given(data=st.data())
+def test_avg_pool(nd, data):
+    x, args, _ = data.draw(pool_case(False, nd))
+    args["count_include_pad"] = data.draw(st.booleans())
+    if nd == 2 and data.draw(st.booleans()):
+        args["divisor_override"] = data.draw(st.integers(1, 5))
+    fn = F.avg_pool1d if nd == 1 else F.avg_pool2d
+    check_rules(lambda t: fn(t, **args), [leaf(x, data.draw(st.sampled_from(["contiguous", "transposed"])))])
+    torch = _torch()
+    tfn = torch.nn.functional.avg_pool1d if nd == 1 else torch.nn.functional.avg_pool2d
+    np.testing.assert_allclose(fn(leaf(x), **args).detach().numpy(), tfn(torch.tensor(x), **args).numpy(),
+                               rtol=1e-10, atol=1e-12)
+
+
+@given(st.tuples(st.integers(1, 7), st.integers(1, 7)), st.tuples(st.integers(1, 4), st.integers(1, 4)), seeds)
+def test_adaptive_pools(size, output_size, seed):
+    rng = np.random.default_rng(seed)
+    shape = (2, 2) + size
+    x = (rng.permutation(int(np.prod(shape))) * 0.05).reshape(shape)
+    check_rules(lambda t: F.adaptive_avg_pool2d(t, output_size), [leaf(x)])
+    check_rules(lambda t: F.adaptive_max_pool2d(t, output_size), [leaf(x)])
+    torch = _torch()
+    tf = torch.nn.functional
+    np.testing.assert_allclose(F.adaptive_avg_pool2d(leaf(x), output_size).detach().numpy(),
+                               tf.adaptive_avg_pool2d(torch.tensor(x), output_size).numpy(), rtol=1e-12)
+    ours, ours_idx = F.adaptive_max_pool2d(leaf(x), output_size, return_indices=True)
+    theirs, theirs_idx = tf.adaptive_max_pool2d(torch.tensor(x), output_size, return_indices=True)
+    np.testing.assert_allclose(ours.detach().numpy(), theirs.numpy())
+    np.testing.assert_array_equal(ours_idx.numpy(), theirs_idx.numpy())
+
+
+@given(st.sampled_from(["constant", "reflect", "replicate", "circular"]), st.integers(1, 3), seeds, st.data())
+def test_pad(mode, n_axes, seed, data):
+    shape = tuple(data.draw(st.integers(2, 4)) for _ in range(n_axes + 2))
+    limit = 1 if mode == "reflect" else 2
+    low = -1 if mode == "constant" else 0
+    pads = tuple(data.draw(st.integers(low, limit)) for _ in range(2 * n_axes))
+    x = np.random.default_rng(seed).standard_normal(shape)
+    value = 1.5 if mode == "constant" else None
+    check_rules(lambda t: F.pad(t, pads, mode=mode, value=value), [leaf(x, "transposed")])
+    torch = _torch()
+    expected = torch.nn.functional.pad(torch.tensor(x), pads, mode=mode, value=value)
+    np.testing.assert_allclose(F.pad(leaf(x), pads, mode=mode, value=value).detach().numpy(), expected.numpy())
+
+
+def test_course_examples():
+    x = minigrad.tensor([[0.0, 1, 2], [3, 4, 5], [6, 7, 8]]).reshape(1, 1, 3, 3)
+    k = minigrad.tensor([[0.0, 1], [2, 3]]).reshape(1, 1, 2, 2)
+    assert F.conv2d(x, k).reshape(2, 2).tolist() == [[19, 25], [37, 43]]
+    assert F.conv2d(x, k, padding=1).reshape(4, 4).tolist() == [[0, 3, 8, 4], [9, 19, 25, 10], [21, 37, 43, 16],
+                                                                 [6, 7, 8, 0]]
+    a = minigrad.tensor([[29.0, 15, 28, 184], [0, 100, 70, 38], [12, 12, 7, 2], [12, 12, 45, 6]]).reshape(1, 1, 4, 4)
+    assert F.max_pool2d(a, 2).reshape(2, 2).tolist() == [[100, 184], [12, 45]]
+    b = minigrad.tensor([[31.0, 15, 28, 184], [0, 100, 70, 38], [12, 12, 7, 2], [12, 12, 45, 6]]).reshape(1, 1, 4, 4)
+    assert F.avg_pool2d(b, 2).reshape(2, 2).tolist() == [[36.5, 80], [12, 15]]
+    grid = F.max_pool2d(minigrad.arange(100.0).reshape(1, 1, 10, 10), 2).reshape(5, 5)
+    assert grid.tolist() == [[20 * i + 2 * j + 11 for j in range(5)] for i in range(5)]
+    # the edge detector: [1, -1] on a 6x8 image of ones whose columns 2-5 are zero
+    image = minigrad.ones(6, 8)
+    image[:, 2:6] = 0
+    edges = F.conv2d(image.reshape(1, 1, 6, 8), minigrad.tensor([[1.0, -1.0]]).reshape(1, 1, 1, 2)).reshape(6, 7)
+    assert edges.tolist() == [[0, 1, 0, 0, 0, -1, 0]] * 6
+
+
+def test_max_pool_ties_send_the_gradient_to_the_first_maximum():
+    x = minigrad.tensor([[[[1.0, 1.0], [1.0, 1.0]]]], requires_grad=True)
+    F.max_pool2d(x, 2).sum().backward()
+    assert x.grad.reshape(-1).tolist() == [1, 0, 0, 0]
+
+
+def test_bad_arguments_name_the_problem():
+    x, w = minigrad.ones(1, 4, 5, 5), minigrad.ones(6, 2, 3, 3)
+    with pytest.raises(RuntimeError, match="Given groups=1, weight of size \\[6, 2, 3, 3\\], expected input"):
+        F.conv2d(x, w)
+    with pytest.raises(RuntimeError, match="Kernel size can't be greater than actual input size"):
+        F.conv2d(minigrad.ones(1, 2, 2, 2), minigrad.ones(1, 2, 3, 3))
+    with pytest.raises(RuntimeError, match="non-positive stride is not supported"):
+        F.conv2d(x, w, stride=0, groups=2)
+    with pytest.raises(RuntimeError, match="expected a 4-D weight"):
+        F.conv2d(x, minigrad.ones(6, 4, 3))
+    with pytest.raises(RuntimeError, match="expected a floating point input"):
+        F.conv2d(minigrad.ones(1, 4, 5, 5, dtype=minigrad.int64), w)
+    with pytest.raises(RuntimeError, match="padding='same' is not supported for strided convolutions"):
+        F.conv2d(x, w, stride=2, padding="same", groups=2)
+    with pytest.raises(RuntimeError, match="Expected 3D \\(unbatched\\) or 4D \\(batched\\) input"):
+        F.conv2d(minigrad.ones(5, 5), w)
+    with pytest.raises(RuntimeError, match="pad should be smaller than or equal to half of kernel size"):
+        F.max_pool2d(x, 2, padding=2)
+    with pytest.raises(RuntimeError, match="Padding size should be less than the corresponding input dimension"):
+        F.pad(x, (5, 5, 0, 0), mode="reflect")
+    with pytest.raises(NotImplementedError, match="Padding size 2 is not supported for 4D input"):
+        F.pad(x, (1, 1), mode="replicate")
+    with pytest.raises(RuntimeError, match="expected input of shape"):
+        F.fold(minigrad.ones(1, 5, 4), (3, 3), 2)
+    with pytest.raises(TypeError, match="kernel_size: expected an int or a tuple of 2 ints"):
+        F.max_pool2d(x, (2, 2, 2))
