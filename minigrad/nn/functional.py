@@ -11,7 +11,7 @@ from minigrad.backends.geometry import ConvGeometry
 from minigrad.ops import conv as conv_ops
 from minigrad.ops import pool as pool_ops
 from minigrad.ops.reduction import Gather
-from minigrad.tensor import Tensor
+from minigrad.tensor import Tensor, where
 
 __all__ = ["conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "unfold", "fold",
            "max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d", "adaptive_avg_pool2d",
@@ -253,10 +253,19 @@ def _as_planes(x, nd):
 
 
 def _gather_planes(x4, indices, out_shape):
-    """Values of x4 (N, C, H, W) at flat plane positions `indices` (N, C, ...): the differentiable path."""
+    """Values of x4 (N, C, H, W) at flat plane positions `indices` (N, C, ...): the differentiable path.
+
+    Index -1 marks a window that lies wholly in the padding: its value is -inf and it passes no gradient.
+    """
     n_batch, channels = x4.shape[:2]
     flat_indices = indices.reshape(n_batch, channels, -1)
-    return Gather.apply(x4.reshape(n_batch, channels, -1), flat_indices, 2).reshape(out_shape)
+    empty = flat_indices < 0
+    if empty.any():
+        values = Gather.apply(x4.reshape(n_batch, channels, -1), flat_indices.clamp(min=0), 2)
+        values = where(empty, values.new_full((), -float("inf")), values)
+    else:
+        values = Gather.apply(x4.reshape(n_batch, channels, -1), flat_indices, 2)
+    return values.reshape(out_shape)
 
 
 def _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices, nd, name):  # noqa: A002
@@ -403,8 +412,8 @@ def pad(input, pad, mode="constant", value=None):  # noqa: A002
     amounts = [(int(pad[2 * i]), int(pad[2 * i + 1])) for i in range(n_axes)][::-1]  # first padded dim first
     maps = []
     for size, (before, after) in zip(sizes, amounts):
-        if size + before + after < 0 or (mode == "constant" and size + before + after == 0 and size):
-            raise RuntimeError(f"pad(): the input size {size} padded by ({before}, {after}) is not positive")
+        if size + before + after < 0:
+            raise RuntimeError(f"pad(): the input size {size} padded by ({before}, {after}) is negative")
         if mode == "reflect" and (before >= size or after >= size):
             raise RuntimeError(f"pad(): Argument #4: Padding size should be less than the corresponding input "
                                f"dimension, but got: padding ({before}, {after}) at dimension of size {size}")
