@@ -75,14 +75,14 @@ def ref_pool(x, kernel, stride, padding, dilation, out_size, reduce):
 # --- strategies ----------------------------------------------------------------------------------------
 
 @st.composite
-def conv_case(draw, nd=2, transposed=False):
+def conv_case(draw, nd=2, transposed=False, string_padding=True):
     groups = draw(st.sampled_from([1, 1, 2, 3]))
     c_in = groups * draw(st.integers(1, 2))
     c_out = groups * draw(st.integers(1, 2))
     kernel = tuple(draw(st.integers(1, 3)) for _ in range(nd))
     stride = tuple(draw(st.integers(1, 2)) for _ in range(nd))
     dilation = tuple(draw(st.integers(1, 2)) for _ in range(nd))
-    padding = draw(st.sampled_from(["same", "valid", "ints"])) if not transposed else "ints"
+    padding = draw(st.sampled_from(["same", "valid", "ints"])) if string_padding and not transposed else "ints"
     if padding == "same":
         stride = (1,) * nd
     if padding == "ints":
@@ -165,8 +165,7 @@ def test_conv_transpose_matches_torch_and_rules(nd, data):
 
 @given(data=st.data())
 def test_conv_transpose_is_the_vjp_of_conv_in_its_input(data):
-    case = data.draw(conv_case(2))
-    assume(case["padding"] not in ("same", "valid"))
+    case = data.draw(conv_case(2, string_padding=False))
     x, w = leaf(case["x"]), leaf(case["w"])
     y = F.conv2d(x, w, **_conv_args(case))
     g = minigrad.from_numpy(np.random.default_rng(0).standard_normal(tuple(y.shape)))
