@@ -16,9 +16,11 @@ if DEBUG:
     numba.config.CACHE_DIR = os.path.join(_base, "numba-debug-kernels")
 
 
-def cpu_kernel(fn=None, *, parallel=True):
-    """`numba.njit(cache=True)`, parallel unless the debug switch is on."""
-    options = dict(cache=True, nogil=True, parallel=parallel and not DEBUG, boundscheck=DEBUG)
+def cpu_kernel(fn=None, *, parallel=True, fastmath=False):
+    """`numba.njit(cache=True)`, parallel unless the debug switch is on. fastmath=True lets LLVM
+    reorder a float reduction so that it vectorizes."""
+    options = dict(cache=True, nogil=True, parallel=parallel and not DEBUG, boundscheck=DEBUG,
+                   fastmath=fastmath)
 
     def decorate(f):
         return numba.njit(**options)(f)

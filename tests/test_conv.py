@@ -75,10 +75,12 @@ def ref_pool(x, kernel, stride, padding, dilation, out_size, reduce):
 # --- strategies ----------------------------------------------------------------------------------------
 
 @st.composite
-def conv_case(draw, nd=2, transposed=False, string_padding=True):
+def conv_case(draw, nd=2, transposed=False, string_padding=True, wide=False):
+    """A convolution's input, weight, bias and geometry. wide=True gives more than 16 output channels
+    per group, where the CPU backend switches from its direct kernel to im2col + GEMM."""
     groups = draw(st.sampled_from([1, 1, 2, 3]))
     c_in = groups * draw(st.integers(1, 2))
-    c_out = groups * draw(st.integers(1, 2))
+    c_out = groups * draw(st.integers(17, 18) if wide else st.integers(1, 2))
     kernel = tuple(draw(st.integers(1, 3)) for _ in range(nd))
     stride = tuple(draw(st.integers(1, 2)) for _ in range(nd))
     dilation = tuple(draw(st.integers(1, 2)) for _ in range(nd))
@@ -119,10 +121,10 @@ def _conv_args(case):
 CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
 
 
-@pytest.mark.parametrize("nd", [1, 2, 3])
+@pytest.mark.parametrize("nd, wide", [(1, False), (2, False), (3, False), (2, True)])
 @given(data=st.data())
-def test_conv_matches_reference_and_torch(nd, data):
-    case = data.draw(conv_case(nd))
+def test_conv_matches_reference_and_torch(nd, wide, data):
+    case = data.draw(conv_case(nd, wide=wide))
     x, w, b = case["x"], case["w"], case["b"]
     kernel = w.shape[2:]
     padding = case["padding"]
@@ -139,10 +141,10 @@ def test_conv_matches_reference_and_torch(nd, data):
     np.testing.assert_allclose(out.detach().numpy(), theirs.numpy(), rtol=1e-9, atol=1e-9)
 
 
-@pytest.mark.parametrize("nd", [1, 2])
+@pytest.mark.parametrize("nd, wide", [(1, False), (2, False), (2, True)])
 @given(data=st.data())
-def test_conv_rules(nd, data):
-    case = data.draw(conv_case(nd))
+def test_conv_rules(nd, wide, data):
+    case = data.draw(conv_case(nd, wide=wide))
     inputs = [leaf(case["x"], case["layout"]), leaf(case["w"])] + ([leaf(case["b"])] if case["b"] is not None else [])
     check_rules(lambda x, w, *b: CONV[nd](x, w, *b, **_conv_args(case)), inputs)
 

@@ -1,6 +1,7 @@
 """The CPU backend: numpy where numpy is already compiled C, Numba kernels where they beat it."""
 import numpy as np
 
+from minigrad_kernels.cpu import direct_conv
 from minigrad_kernels.cpu import im2col as im2col_kernels
 from minigrad_kernels.cpu import pad as pad_kernels
 from minigrad_kernels.cpu import pool as pool_kernels
@@ -202,16 +203,25 @@ class CPUBackend:
 
     @staticmethod
     def conv(x, w, g):
-        """Cross-correlation of x (N, C, *in) with w (C_out, C/groups, *kernel): im2col + GEMM."""
+        """Cross-correlation of x (N, C, *in) with w (C_out, C/groups, *kernel)."""
+        if _direct(g, w.shape[0]):
+            grid = _grid(g)
+            out = np.zeros((x.shape[0], w.shape[0], int(np.prod(grid))), dtype=x.dtype)
+            direct_conv.conv_grid(_to_grid(x, g, grid), _taps(w), _offsets(g, grid), _span(g, grid), out)
+            return _from_grid(out, g.out_size, grid)
         n_batch, c_out = x.shape[0], w.shape[0]
-        cols = CPUBackend._columns(x, g)
-        out = np.matmul(w.reshape(g.groups, c_out // g.groups, -1), cols)
+        out = np.matmul(w.reshape(g.groups, c_out // g.groups, -1), CPUBackend._columns(x, g))
         return np.ascontiguousarray(out.reshape(c_out, n_batch, *g.out_size).swapaxes(0, 1))
 
     @staticmethod
     def conv_transpose(y, w, g):
-        """The adjoint of conv in x: y (N, C_out, *out) -> (N, C, *in). GEMM with w^T, then col2im."""
+        """The adjoint of conv in x: y (N, C_out, *out) -> (N, C, *in)."""
         n_batch, c_in = y.shape[0], w.shape[1] * g.groups
+        if _direct(g, w.shape[0]):
+            grid = _grid(g)
+            grad = np.zeros((n_batch, c_in, int(np.prod(grid))), dtype=y.dtype)
+            direct_conv.conv_grid_transpose(_onto_grid(y, grid), _taps(w), _offsets(g, grid), _span(g, grid), grad)
+            return _from_grid(grad, g.in_size, grid, g.padding)
         w_t = w.reshape(g.groups, w.shape[0] // g.groups, -1).transpose(0, 2, 1)
         cols = np.matmul(w_t, CPUBackend._grouped_outputs(y, g))
         cols = cols.reshape(-1, n_batch, int(np.prod(g.out_size))).transpose(1, 0, 2)
@@ -223,6 +233,12 @@ class CPUBackend:
     def conv_weight(x, y, g):
         """The adjoint of conv in w: correlation of x with y, shaped like the weight."""
         c_out, c_in = y.shape[1], x.shape[1]
+        if _direct(g, c_out):
+            grid = _grid(g)
+            grad = np.zeros((c_out, c_in // g.groups, int(np.prod(g.kernel))), dtype=x.dtype)
+            direct_conv.conv_grid_weight(_to_grid(x, g, grid), _onto_grid(y, grid), _offsets(g, grid),
+                                         _span(g, grid), grad)
+            return grad.reshape(c_out, c_in // g.groups, *g.kernel)
         dw = np.matmul(CPUBackend._grouped_outputs(y, g), CPUBackend._columns(x, g).transpose(0, 2, 1))
         return dw.reshape(c_out, c_in // g.groups, *g.kernel)
 
@@ -266,6 +282,67 @@ class CPUBackend:
     @staticmethod
     def pad_scatter_add(grad, maps, in_size):
         return pad_kernels.pad_scatter_add(np.ascontiguousarray(grad), *maps, *in_size)
+
+
+# --- the direct (stride-1) convolution's padded grid, see minigrad_kernels/cpu/direct_conv.py -------
+
+def _direct(g, c_out):
+    """The direct kernel for stride 1 and few output channels per group; im2col + GEMM otherwise.
+    Measured (benchmarks/conv.py): direct is 2-3x faster for LeNet's 1->6 and 6->16 layers and 1.5-2x
+    slower for 64->64, where the GEMM's reuse of each column pays for building the columns."""
+    return g.stride == (1, 1, 1) and c_out // g.groups <= 16
+
+
+def _grid(g):
+    """(Dp, Hp, Wp): the padded input that a stride-1 convolution reads exactly."""
+    return tuple(o + d * (k - 1) for o, d, k in zip(g.out_size, g.dilation, g.kernel))
+
+
+def _span(g, grid):
+    (od, oh, ow), (_, hp, wp) = g.out_size, grid
+    return ((od - 1) * hp + (oh - 1)) * wp + ow
+
+
+def _offsets(g, grid):
+    return direct_conv.grid_offsets(grid, g.kernel, g.dilation)
+
+
+def _taps(w):
+    return np.ascontiguousarray(w).reshape(w.shape[0], w.shape[1], -1)
+
+
+def _overlap(size, grid, before):
+    """Slices of the input and of the grid that hold the same elements along each axis."""
+    lengths = [min(n, m - b) for n, m, b in zip(size, grid, before)]
+    return (tuple(slice(0, n) for n in lengths), tuple(slice(b, b + n) for b, n in zip(before, lengths)))
+
+
+def _to_grid(x, g, grid):
+    """x (N, C, *in) placed on the padded grid, flattened to (N, C, S)."""
+    if grid == tuple(x.shape[2:]) and g.padding == (0, 0, 0):
+        return np.ascontiguousarray(x).reshape(x.shape[0], x.shape[1], -1)
+    out = np.zeros(x.shape[:2] + grid, dtype=x.dtype)
+    inside, on_grid = _overlap(x.shape[2:], grid, g.padding)
+    out[(Ellipsis,) + on_grid] = x[(Ellipsis,) + inside]
+    return out.reshape(x.shape[0], x.shape[1], -1)
+
+
+def _onto_grid(y, grid):
+    """y (N, C, *out) at the top-left of each grid row, zero elsewhere, flattened to (N, C, S)."""
+    out = np.zeros(y.shape[:2] + grid, dtype=y.dtype)
+    out[(Ellipsis,) + tuple(slice(0, n) for n in y.shape[2:])] = y
+    return out.reshape(y.shape[0], y.shape[1], -1)
+
+
+def _from_grid(flat, size, grid, before=(0, 0, 0)):
+    """The (N, C, *size) block of a flattened grid that starts at `before`."""
+    volume = flat.reshape(flat.shape[:2] + grid)
+    if before == (0, 0, 0) and all(n <= m for n, m in zip(size, grid)):
+        return np.ascontiguousarray(volume[(Ellipsis,) + tuple(slice(0, n) for n in size)])
+    out = np.zeros(flat.shape[:2] + tuple(size), dtype=flat.dtype)
+    inside, on_grid = _overlap(size, grid, before)
+    out[(Ellipsis,) + inside] = volume[(Ellipsis,) + on_grid]
+    return out
 
 
 CPU_BACKEND = CPUBackend()

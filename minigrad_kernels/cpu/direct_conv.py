@@ -1,0 +1,83 @@
+"""Direct stride-1 convolution on a flattened padded grid, for small channel counts.
+
+The input is padded (and flattened) to a grid of S = Dp * Hp * Wp positions. With stride 1, the
+output at grid position p is  sum_{c, k} w[o, c, k] * x[c, p + offset[k]],  where offset[k] is the
+flat distance of kernel tap k. Computing it for every p in [0, span) (span ends at the last valid
+output) makes the innermost loop one long contiguous run that vectorizes; the positions that fall
+in the padding columns are computed too and dropped by the caller. The VJPs use the same grid:
+grad_x scatters w * g back along the same offsets (convolution with the reflected kernel), and
+grad_w is a dot product per tap. Grid arrays (N, C, S) must be C-contiguous; `g` must be zero at
+the dropped positions. Indices are unsigned so that Numba emits no negative-index wraparound,
+which would stop LLVM vectorizing the inner loops (measured: 5x slower).
+"""
+import numpy as np
+from numba import prange, uint64
+
+from minigrad_kernels._jit import cpu_kernel
+
+
+@cpu_kernel(fastmath=True)
+def conv_grid(xp, w, offsets, span, out):
+    """out[n, o, :span] = sum_{c, k} w[o, c, k] * xp[n, g * Cg + c, offsets[k]:offsets[k] + span]."""
+    n_batch, channels = xp.shape[0], xp.shape[1]
+    c_out, c_group, taps = w.shape
+    per_group = c_out // (channels // c_group)
+    for job in prange(n_batch * c_out):
+        n, o = job // c_out, job % c_out
+        row = out[n, o]
+        first = (o // per_group) * c_group
+        for c in range(c_group):
+            src = xp[n, first + c]
+            for k in range(taps):
+                weight = w[o, c, k]
+                start = uint64(offsets[k])
+                for p in range(uint64(span)):
+                    row[p] += weight * src[start + p]
+
+
+@cpu_kernel(fastmath=True)
+def conv_grid_transpose(g, w, offsets, span, grad_x):
+    """grad_x[n, ci, offsets[k] + p] += w[o, c, k] * g[n, o, p]: the adjoint of conv_grid in x."""
+    n_batch, channels = grad_x.shape[0], grad_x.shape[1]
+    c_out, c_group, taps = w.shape
+    per_group = c_out // (channels // c_group)
+    for job in prange(n_batch * channels):
+        n, ci = job // channels, job % channels
+        group, c = ci // c_group, ci % c_group
+        dst = grad_x[n, ci]
+        for o in range(group * per_group, (group + 1) * per_group):
+            src = g[n, o]
+            for k in range(taps):
+                weight = w[o, c, k]
+                start = uint64(offsets[k])
+                for p in range(uint64(span)):
+                    dst[start + p] += weight * src[p]
+
+
+@cpu_kernel(fastmath=True)
+def conv_grid_weight(xp, g, offsets, span, grad_w):
+    """grad_w[o, c, k] = sum_{n, p} g[n, o, p] * xp[n, g * Cg + c, offsets[k] + p]."""
+    n_batch, channels = xp.shape[0], xp.shape[1]
+    c_out, c_group, taps = grad_w.shape
+    per_group = c_out // (channels // c_group)
+    for job in prange(c_out * c_group):
+        o, c = job // c_group, job % c_group
+        ci = (o // per_group) * c_group + c
+        for k in range(taps):
+            start = uint64(offsets[k])
+            total = grad_w[o, c, k]
+            for n in range(n_batch):
+                src = xp[n, ci]
+                grad = g[n, o]
+                for p in range(uint64(span)):
+                    total += grad[p] * src[start + p]
+            grad_w[o, c, k] = total
+
+
+def grid_offsets(grid, kernel, dilation):
+    """Flat offsets of every kernel tap on a (Dp, Hp, Wp) grid, in weight order."""
+    _, hp, wp = grid
+    kd, kh, kw = kernel
+    dd, dh, dw = dilation
+    a, b, e = np.meshgrid(np.arange(kd), np.arange(kh), np.arange(kw), indexing="ij")
+    return ((a * dd * hp + b * dh) * wp + e * dw).reshape(-1).astype(np.int64)
