@@ -51,21 +51,32 @@ def from_numpy(array):
     return Tensor._from_array(array, CPU)
 
 
+def _size_of(positional, keywords, name):
+    """The shape given positionally (zeros(2, 3), zeros((2, 3))) or as size= (zeros(size=(2, 3)))."""
+    if set(keywords) - {"size"}:
+        raise TypeError(f"{name}() got an unexpected keyword argument '{next(iter(set(keywords) - {'size'}))}'")
+    if "size" in keywords:
+        if positional:
+            raise TypeError(f"{name}(): give the size positionally or as size=, not both")
+        return (keywords["size"],)
+    return positional
+
+
 def _filled(size, value, dtype, device, requires_grad):
     size = _check_size(_shape_args(size))
     return _finish(np.full(size, value, dtype=dtype.numpy), device, requires_grad)
 
 
-def zeros(*size, dtype=None, device=None, requires_grad=False):
-    return _filled(size, 0, _dtype_or(dtype, dtypes.float32), device, requires_grad)
+def zeros(*size, dtype=None, device=None, requires_grad=False, **kwargs):
+    return _filled(_size_of(size, kwargs, "zeros"), 0, _dtype_or(dtype, dtypes.float32), device, requires_grad)
 
 
-def ones(*size, dtype=None, device=None, requires_grad=False):
-    return _filled(size, 1, _dtype_or(dtype, dtypes.float32), device, requires_grad)
+def ones(*size, dtype=None, device=None, requires_grad=False, **kwargs):
+    return _filled(_size_of(size, kwargs, "ones"), 1, _dtype_or(dtype, dtypes.float32), device, requires_grad)
 
 
-def empty(*size, dtype=None, device=None, requires_grad=False):
-    return _filled(size, 0, _dtype_or(dtype, dtypes.float32), device, requires_grad)
+def empty(*size, dtype=None, device=None, requires_grad=False, **kwargs):
+    return _filled(_size_of(size, kwargs, "empty"), 0, _dtype_or(dtype, dtypes.float32), device, requires_grad)
 
 
 def full(size, fill_value, dtype=None, device=None, requires_grad=False):
@@ -134,16 +145,16 @@ def _random_dtype(dtype):
     return dtype
 
 
-def rand(*size, generator=None, dtype=None, device=None, requires_grad=False):
+def rand(*size, generator=None, dtype=None, device=None, requires_grad=False, **kwargs):
     """Uniform samples on [0, 1)."""
-    dtype, size = _random_dtype(dtype), _check_size(_shape_args(size))
+    dtype, size = _random_dtype(dtype), _check_size(_shape_args(_size_of(size, kwargs, "rand")))
     array = generator_or_default(generator).numpy.random(size, dtype=dtype.numpy)
     return _finish(array, device, requires_grad)
 
 
-def randn(*size, generator=None, dtype=None, device=None, requires_grad=False):
+def randn(*size, generator=None, dtype=None, device=None, requires_grad=False, **kwargs):
     """Standard normal samples."""
-    dtype, size = _random_dtype(dtype), _check_size(_shape_args(size))
+    dtype, size = _random_dtype(dtype), _check_size(_shape_args(_size_of(size, kwargs, "randn")))
     array = generator_or_default(generator).numpy.standard_normal(size, dtype=dtype.numpy)
     return _finish(array, device, requires_grad)
 

@@ -57,7 +57,7 @@ def _method(name):
 
 METHOD_FUNCTIONS = {name: _method(name) for name in (
     "split", "chunk", "flatten", "reshape", "squeeze", "unsqueeze", "transpose", "permute", "unbind", "narrow",
-    "t", "clone", "detach", "exp", "log", "sqrt", "sin", "cos", "tanh", "sigmoid", "relu", "sign", "floor",
+    "t", "clone", "detach", "exp", "log", "sqrt", "sin", "cos", "tanh", "sigmoid", "relu", "erf", "sign", "floor",
     "square", "abs", "clamp", "clip", "maximum", "minimum", "pow", "neg", "sum", "mean", "var", "std", "prod",
     "max", "min", "amax", "amin", "argmax", "argmin", "logsumexp", "softmax", "log_softmax", "numel",
     "allclose", "equal", "add", "sub", "mul", "div", "eq", "ne", "lt", "le", "gt", "ge", "isnan", "isinf",

@@ -590,6 +590,9 @@ class Tensor(TensorBase):
     def relu(self):
         return ew.Relu.apply(self)
 
+    def erf(self):
+        return ew.Erf.apply(_to_float(self))
+
     def abs(self):
         return ew.Abs.apply(self)
 

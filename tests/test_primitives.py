@@ -131,6 +131,7 @@ CASES = {
     "sin": (unary(), lambda x: x.sin()),
     "cos": (unary(), lambda x: x.cos()),
     "tanh": (unary(), lambda x: x.tanh()),
+    "erf": (unary(), lambda x: x.erf()),
     "sigmoid": (unary(-6, 6), lambda x: x.sigmoid()),
     "relu": (unary(avoid=[0.0]), lambda x: x.relu()),
     "abs": (unary(avoid=[0.0]), lambda x: x.abs()),

@@ -2,6 +2,7 @@
 import numpy as np
 
 from minigrad_kernels.cpu import direct_conv
+from minigrad_kernels.cpu import elementwise as elementwise_kernels
 from minigrad_kernels.cpu import im2col as im2col_kernels
 from minigrad_kernels.cpu import pad as pad_kernels
 from minigrad_kernels.cpu import pool as pool_kernels
@@ -88,6 +89,10 @@ class CPUBackend:
         # 1 / (1 + exp(-x)) overflows for large -x; this form never does.
         half = x.dtype.type(0.5)
         return half + half * np.tanh(half * x)
+
+    @staticmethod
+    def erf(x):
+        return elementwise_kernels.erf(np.ascontiguousarray(x).reshape(-1)).reshape(x.shape)
 
     @staticmethod
     def relu(x):

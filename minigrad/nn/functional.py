@@ -7,15 +7,19 @@ import numbers
 
 import numpy as np
 
+from minigrad.autograd.grad_mode import no_grad
 from minigrad.backends.geometry import ConvGeometry
 from minigrad.ops import conv as conv_ops
 from minigrad.ops import pool as pool_ops
 from minigrad.ops.reduction import Gather
+from minigrad.random import generator_or_default
 from minigrad.tensor import Tensor, where
 
 __all__ = ["conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "unfold", "fold",
            "max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d", "adaptive_avg_pool2d",
-           "adaptive_max_pool2d", "pad"]
+           "adaptive_max_pool2d", "pad", "linear", "relu", "leaky_relu", "sigmoid", "tanh", "gelu", "softmax",
+           "log_softmax", "dropout", "batch_norm", "layer_norm", "cross_entropy", "nll_loss", "mse_loss",
+           "l1_loss", "binary_cross_entropy_with_logits"]
 
 
 # --- argument checks ---------------------------------------------------------------------------
@@ -430,3 +434,211 @@ def pad(input, pad, mode="constant", value=None):  # noqa: A002
     fill = 0.0 if value is None else float(value)
     out = pool_ops.Pad.apply(planes, tuple(m.astype(np.int64) for m in maps), fill)
     return out.reshape(lead + tuple(len(m) for m in maps[3 - n_axes:]))
+
+
+# --- layers' functions -------------------------------------------------------------------------------
+
+def linear(input, weight, bias=None):  # noqa: A002
+    """input @ weight.T + bias, with weight (out_features, in_features)."""
+    if input.shape[-1:] != weight.shape[-1:]:
+        raise RuntimeError(f"linear(): mat1 and mat2 shapes cannot be multiplied "
+                           f"({'x'.join(map(str, input.shape))} and {'x'.join(map(str, weight.T.shape))})")
+    out = input @ weight.T
+    return out if bias is None else out + bias
+
+
+def relu(input, inplace=False):  # noqa: A002
+    return input.relu()
+
+
+def leaky_relu(input, negative_slope=0.01, inplace=False):  # noqa: A002
+    return where(input > 0, input, input * negative_slope)
+
+
+def sigmoid(input):  # noqa: A002
+    return input.sigmoid()
+
+
+def tanh(input):  # noqa: A002
+    return input.tanh()
+
+
+def gelu(input, approximate="none"):  # noqa: A002
+    """x * Phi(x), exactly (erf) or with PyTorch's tanh approximation."""
+    if approximate == "none":
+        return input * 0.5 * (1 + (input * (0.5 ** 0.5)).erf())
+    if approximate == "tanh":
+        return 0.5 * input * (1 + ((2 / np.pi) ** 0.5 * (input + 0.044715 * input ** 3)).tanh())
+    raise ValueError(f"gelu(): approximate must be 'none' or 'tanh', got {approximate!r}")
+
+
+def softmax(input, dim=None, dtype=None):  # noqa: A002
+    source = input if dtype is None else input.to(dtype)
+    return source.softmax(_implicit_dim(input, dim, "softmax"))
+
+
+def log_softmax(input, dim=None, dtype=None):  # noqa: A002
+    source = input if dtype is None else input.to(dtype)
+    return source.log_softmax(_implicit_dim(input, dim, "log_softmax"))
+
+
+def _implicit_dim(input, dim, name):  # noqa: A002
+    if dim is not None:
+        return dim
+    return 0 if input.ndim in (0, 1, 3) else 1  # PyTorch's legacy choice when dim is omitted
+
+
+def dropout(input, p=0.5, training=True, inplace=False, generator=None):  # noqa: A002
+    """Zero each element with probability p and scale the rest by 1 / (1 - p), in training only."""
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout(): dropout probability has to be between 0 and 1, but got {p}")
+    if not training or p == 0.0:
+        return input
+    if p == 1.0:
+        return input * 0.0
+    keep = generator_or_default(generator).numpy.random(tuple(input.shape)) >= p
+    mask = input._wrap(input._backend.from_numpy((keep / (1.0 - p)).astype(input.dtype.numpy)))
+    return input * mask
+
+
+def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1,  # noqa: A002
+               eps=1e-5):
+    """Normalise over every dim but the channel dim 1; in training, update the running statistics."""
+    if input.ndim < 2:
+        raise ValueError(f"batch_norm(): expected at least 2-D input (N, C, ...), got {input.ndim}-D input")
+    dims = (0,) + tuple(range(2, input.ndim))
+    shape = (1, input.shape[1]) + (1,) * (input.ndim - 2)
+    if training:
+        count = input.numel() // input.shape[1]
+        if count <= 1:
+            raise ValueError(f"batch_norm(): Expected more than 1 value per channel when training, "
+                             f"got input size {list(input.shape)}")
+        mean = input.mean(dims)
+        var = input.var(dims, correction=0)
+        if running_mean is not None:
+            with no_grad():
+                running_mean.mul_(1 - momentum).add_(mean.detach() * momentum)
+                running_var.mul_(1 - momentum).add_(var.detach() * (momentum * count / (count - 1)))
+    else:
+        mean, var = running_mean, running_var
+    out = (input - mean.reshape(shape)) / (var.reshape(shape) + eps).sqrt()
+    if weight is not None:
+        out = out * weight.reshape(shape)
+    if bias is not None:
+        out = out + bias.reshape(shape)
+    return out
+
+
+def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):  # noqa: A002
+    normalized_shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    if tuple(input.shape[input.ndim - len(normalized_shape):]) != normalized_shape:
+        raise RuntimeError(f"layer_norm(): Given normalized_shape={list(normalized_shape)}, expected input with "
+                           f"shape [*, {', '.join(map(str, normalized_shape))}], but got input of size "
+                           f"{list(input.shape)}")
+    dims = tuple(range(input.ndim - len(normalized_shape), input.ndim))
+    mean = input.mean(dims, keepdim=True)
+    out = (input - mean) / (input.var(dims, correction=0, keepdim=True) + eps).sqrt()
+    if weight is not None:
+        out = out * weight
+    return out if bias is None else out + bias
+
+
+# --- losses --------------------------------------------------------------------------------------------
+
+def _reduce(loss, reduction, name):
+    if reduction == "mean":
+        return loss.mean()
+    if reduction == "sum":
+        return loss.sum()
+    if reduction == "none":
+        return loss
+    raise ValueError(f"{name}(): {reduction!r} is not a valid value for reduction; expected 'mean', 'sum' or 'none'")
+
+
+def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):  # noqa: A002
+    """-input[n, target[n]] (log-probabilities in, class indices as targets), weighted and reduced."""
+    if not isinstance(target, Tensor) or target.dtype.is_floating_point:
+        raise RuntimeError(f"nll_loss(): expected target to be an int64 tensor of class indices, got "
+                           f"{target.dtype if isinstance(target, Tensor) else type(target).__name__}")
+    if input.ndim < 1 or (input.ndim == 1 and target.ndim != 0) or (
+            input.ndim > 1 and (target.shape[0] != input.shape[0] or target.shape[1:] != input.shape[2:])):
+        raise ValueError(f"nll_loss(): Expected input batch_size ({input.shape[0] if input.ndim > 1 else 1}) to "
+                         f"match target batch_size; got input of size {list(input.shape)} and target of size "
+                         f"{list(target.shape)}")
+    class_dim = 0 if input.ndim == 1 else 1
+    n_classes = input.shape[class_dim]
+    valid = target != ignore_index
+    safe = where(valid, target, target.new_zeros(()))
+    if bool(((safe < 0) | (safe >= n_classes)).any()):
+        raise IndexError(f"nll_loss(): Target {int(safe[(safe < 0) | (safe >= n_classes)][0])} is out of bounds "
+                         f"for {n_classes} classes")
+    picked = Gather.apply(input, safe.unsqueeze(class_dim), class_dim).squeeze(class_dim)
+    weights = valid.to(input.dtype)
+    if weight is not None:
+        weights = weights * Gather.apply(weight, safe.reshape(-1), 0).reshape(safe.shape)
+    loss = -picked * weights
+    if reduction == "mean":
+        return loss.sum() / weights.sum()
+    return _reduce(loss, reduction, "nll_loss")
+
+
+def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):  # noqa: A002
+    """Log-softmax then negative log-likelihood (class indices) or cross-entropy (class probabilities)."""
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"cross_entropy(): label_smoothing must be between 0.0 and 1.0, got {label_smoothing}")
+    class_dim = 0 if input.ndim == 1 else 1
+    log_probs = input.log_softmax(class_dim)
+    n_classes = input.shape[class_dim]
+    if isinstance(target, Tensor) and target.dtype.is_floating_point:  # class probabilities
+        if target.shape != input.shape:
+            raise RuntimeError(f"cross_entropy(): expected probability targets of shape {list(input.shape)}, "
+                               f"got {list(target.shape)}")
+        target = target * (1 - label_smoothing) + label_smoothing / n_classes
+        per_class = log_probs * target if weight is None else log_probs * target * weight.reshape(
+            (-1,) + (1,) * (input.ndim - class_dim - 1))
+        return _reduce(-per_class.sum(class_dim), reduction, "cross_entropy")
+    loss = nll_loss(log_probs, target, weight, ignore_index, reduction)
+    if label_smoothing == 0.0:
+        return loss
+    valid = (target != ignore_index).to(input.dtype)
+    shape = (-1,) + (1,) * (input.ndim - class_dim - 1)
+    smooth = -(log_probs if weight is None else log_probs * weight.reshape(shape)).sum(class_dim) * valid
+    if reduction == "mean":
+        denominator = valid.sum() if weight is None else (
+            valid * Gather.apply(weight, where(target != ignore_index, target, target.new_zeros(())).reshape(-1),
+                                 0).reshape(target.shape)).sum()
+        smooth = smooth.sum() / denominator
+    else:
+        smooth = _reduce(smooth, reduction, "cross_entropy")
+    return (1 - label_smoothing) * loss + label_smoothing / n_classes * smooth
+
+
+def _check_same_shape(input, target, name):  # noqa: A002
+    if tuple(input.shape) != tuple(target.shape):
+        raise ValueError(f"{name}(): Using a target size ({list(target.shape)}) that is different to the input "
+                         f"size ({list(input.shape)}) is not supported")
+
+
+def mse_loss(input, target, reduction="mean"):  # noqa: A002
+    _check_same_shape(input, target, "mse_loss")
+    diff = input - target
+    return _reduce(diff * diff, reduction, "mse_loss")
+
+
+def l1_loss(input, target, reduction="mean"):  # noqa: A002
+    _check_same_shape(input, target, "l1_loss")
+    return _reduce((input - target).abs(), reduction, "l1_loss")
+
+
+def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean", pos_weight=None):  # noqa: A002
+    """Sigmoid + binary cross-entropy in the stable form max(x, 0) - x * y + log(1 + exp(-|x|))."""
+    _check_same_shape(input, target, "binary_cross_entropy_with_logits")
+    log_sigmoid_neg = -(input.clamp(min=0)) - (1 + (-input.abs()).exp()).log()  # log(1 - sigmoid(x))
+    if pos_weight is None:
+        loss = -(target * input) - log_sigmoid_neg
+    else:
+        log_sigmoid = log_sigmoid_neg + input  # log(sigmoid(x))
+        loss = -(pos_weight * target * log_sigmoid + (1 - target) * log_sigmoid_neg)
+    if weight is not None:
+        loss = loss * weight
+    return _reduce(loss, reduction, "binary_cross_entropy_with_logits")

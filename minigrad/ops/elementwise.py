@@ -1,5 +1,7 @@
 """Elementwise primitives. Inputs arrive with one dtype and device (the Tensor layer promotes);
 binary ops broadcast, and their VJPs sum the gradient back to each input's shape."""
+import math
+
 from minigrad.autograd.function import Function
 
 
@@ -366,6 +368,27 @@ class Sigmoid(Function):
     def jvp(ctx, dx):
         y, = ctx.saved_tensors
         return dx * y * (1 - y)
+
+
+class Erf(Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return _unary(x, "erf")
+
+    @staticmethod
+    def _derivative(x):
+        return (-(x * x)).exp() * (2 / math.sqrt(math.pi))
+
+    @staticmethod
+    def backward(ctx, g):
+        x, = ctx.saved_tensors
+        return g * Erf._derivative(x)
+
+    @staticmethod
+    def jvp(ctx, dx):
+        x, = ctx.saved_tensors
+        return dx * Erf._derivative(x)
 
 
 class Abs(Function):

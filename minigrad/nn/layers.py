@@ -1,0 +1,252 @@
+"""Layers with PyTorch's names, signatures, defaults and default initialisation."""
+import math
+
+from minigrad import creation
+from minigrad.nn import functional as F
+from minigrad.nn import init
+from minigrad.nn.module import Module
+from minigrad.nn.parameter import Parameter
+
+
+def _ntuple(value, n):
+    return tuple(value) if isinstance(value, (tuple, list)) else (value,) * n
+
+
+def _check_rank(layer, input, ranks):  # noqa: A002
+    if input.ndim not in ranks:
+        raise RuntimeError(f"{layer!r}: expected a {' or '.join(f'{r}-D' for r in ranks)} input, "
+                           f"got an input of shape {list(input.shape)}")
+
+
+class Identity(Module):
+    def __init__(self, *args, **kwargs):
+        super().__init__()
+
+    def forward(self, input):  # noqa: A002
+        return input
+
+
+class Linear(Module):
+    """y = x W^T + b, with W (out_features, in_features) and PyTorch's kaiming-uniform init."""
+
+    def __init__(self, in_features, out_features, bias=True, device=None, dtype=None):
+        super().__init__()
+        self.in_features, self.out_features = in_features, out_features
+        self.weight = Parameter(creation.empty(out_features, in_features, device=device, dtype=dtype))
+        self.bias = Parameter(creation.empty(out_features, device=device, dtype=dtype)) if bias else None
+        if not bias:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        if self.bias is not None:
+            bound = 1 / math.sqrt(self.in_features) if self.in_features > 0 else 0
+            init.uniform_(self.bias, -bound, bound)
+
+    def forward(self, input):  # noqa: A002
+        if input.ndim == 0 or input.shape[-1] != self.in_features:
+            raise RuntimeError(f"{self!r}: expected input with last dimension {self.in_features}, "
+                               f"got input of shape {list(input.shape)}")
+        return F.linear(input, self.weight, self.bias)
+
+    def extra_repr(self):
+        return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
+
+
+class _ConvNd(Module):
+    _nd = 2
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
+                 bias=True, padding_mode="zeros", device=None, dtype=None, transposed=False, output_padding=0):
+        super().__init__()
+        nd = self._nd
+        if groups <= 0 or in_channels % groups or out_channels % groups:
+            raise ValueError(f"{type(self).__name__}: in_channels ({in_channels}) and out_channels "
+                             f"({out_channels}) must be divisible by groups ({groups})")
+        if padding_mode not in ("zeros", "reflect", "replicate", "circular"):
+            raise ValueError(f"{type(self).__name__}: padding_mode must be 'zeros', 'reflect', 'replicate' or "
+                             f"'circular', got {padding_mode!r}")
+        if isinstance(padding, str) and padding not in ("same", "valid"):
+            raise ValueError(f"{type(self).__name__}: Invalid padding string {padding!r}, should be one of "
+                             "['valid', 'same']")
+        self.in_channels, self.out_channels = in_channels, out_channels
+        self.kernel_size, self.stride = _ntuple(kernel_size, nd), _ntuple(stride, nd)
+        self.padding = padding if isinstance(padding, str) else _ntuple(padding, nd)
+        self.dilation, self.groups, self.padding_mode = _ntuple(dilation, nd), groups, padding_mode
+        self.transposed, self.output_padding = transposed, _ntuple(output_padding, nd)
+        shape = ((in_channels, out_channels // groups) if transposed else (out_channels, in_channels // groups))
+        self.weight = Parameter(creation.empty(*shape, *self.kernel_size, device=device, dtype=dtype))
+        if bias:
+            self.bias = Parameter(creation.empty(out_channels, device=device, dtype=dtype))
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        if self.bias is not None:
+            fan_in, _ = init._calculate_fan_in_and_fan_out(self.weight)
+            bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
+            init.uniform_(self.bias, -bound, bound)
+
+    def _check_input(self, input):  # noqa: A002
+        _check_rank(self, input, (self._nd + 1, self._nd + 2))
+        channels = input.shape[0 if input.ndim == self._nd + 1 else 1]
+        if channels != self.in_channels:
+            raise RuntimeError(f"{self!r}: expected input with {self.in_channels} channels, got {channels} "
+                               f"channels (input of shape {list(input.shape)})")
+
+    def _explicit_padding(self):
+        """(padding for F.pad, padding left for the convolution) under padding_mode."""
+        if self.padding_mode == "zeros":
+            return None, self.padding
+        if self.padding == "same":
+            totals = [d * (k - 1) for k, d in zip(self.kernel_size, self.dilation)]
+            pairs = [(t // 2, t - t // 2) for t in totals]
+        elif self.padding == "valid":
+            return None, 0
+        else:
+            pairs = [(p, p) for p in self.padding]
+        return tuple(v for pair in reversed(pairs) for v in pair), 0
+
+    def forward(self, input):  # noqa: A002
+        self._check_input(input)
+        conv = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}[self._nd]
+        pads, padding = self._explicit_padding()
+        if pads is not None:
+            input = F.pad(input, pads, mode=self.padding_mode)
+        return conv(input, self.weight, self.bias, self.stride, padding, self.dilation, self.groups)
+
+    def extra_repr(self):
+        text = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
+        if self.padding != (0,) * self._nd:
+            text += f", padding={self.padding if isinstance(self.padding, tuple) else repr(self.padding)}"
+        if self.dilation != (1,) * self._nd:
+            text += f", dilation={self.dilation}"
+        if self.output_padding != (0,) * self._nd:
+            text += f", output_padding={self.output_padding}"
+        if self.groups != 1:
+            text += f", groups={self.groups}"
+        if self.bias is None:
+            text += ", bias=False"
+        if self.padding_mode != "zeros":
+            text += f", padding_mode={self.padding_mode}"
+        return text
+
+
+class Conv1d(_ConvNd):
+    _nd = 1
+
+
+class Conv2d(_ConvNd):
+    _nd = 2
+
+
+class Conv3d(_ConvNd):
+    _nd = 3
+
+
+class ConvTranspose2d(_ConvNd):
+    _nd = 2
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, output_padding=0, groups=1,
+                 bias=True, dilation=1, padding_mode="zeros", device=None, dtype=None):
+        if padding_mode != "zeros":
+            raise ValueError(f'Only "zeros" padding mode is supported for {type(self).__name__}')
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
+                         padding_mode, device, dtype, transposed=True, output_padding=output_padding)
+
+    def forward(self, input, output_size=None):  # noqa: A002
+        self._check_input(input)
+        output_padding = self.output_padding
+        if output_size is not None:
+            sizes = list(output_size)[-2:]
+            minimum = [(i - 1) * s - 2 * p + d * (k - 1) + 1 for i, s, p, d, k in
+                       zip(input.shape[-2:], self.stride, self.padding, self.dilation, self.kernel_size)]
+            output_padding = tuple(o - m for o, m in zip(sizes, minimum))
+        return F.conv_transpose2d(input, self.weight, self.bias, self.stride, self.padding, output_padding,
+                                  self.groups, self.dilation)
+
+
+class _Lazy:
+    """Mixin: the first forward fixes the input size, creates the parameters and turns the module into
+    its eager class (LazyLinear becomes Linear), as in PyTorch."""
+    cls_to_become = None
+
+    def reset_parameters(self):
+        """Nothing to initialise until the first forward has fixed the shapes."""
+
+    def forward(self, input):  # noqa: A002
+        self._materialize(input)
+        object.__setattr__(self, "__class__", self.cls_to_become)
+        self.reset_parameters()
+        return self.forward(input)
+
+
+class LazyLinear(_Lazy, Linear):
+    cls_to_become = Linear
+
+    def __init__(self, out_features, bias=True, device=None, dtype=None):
+        super().__init__(0, out_features, bias, device, dtype)
+
+    def _materialize(self, input):  # noqa: A002
+        self.in_features = input.shape[-1]
+        self.weight = Parameter(creation.empty(self.out_features, self.in_features, dtype=self.weight.dtype,
+                                               device=self.weight.device))
+
+
+class LazyConv2d(_Lazy, Conv2d):
+    cls_to_become = Conv2d
+
+    def __init__(self, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1, bias=True,
+                 padding_mode="zeros", device=None, dtype=None):
+        super().__init__(groups, out_channels, kernel_size, stride, padding, dilation, groups, bias,
+                         padding_mode, device, dtype)
+        self.in_channels = 0
+
+    def _materialize(self, input):  # noqa: A002
+        _check_rank(self, input, (3, 4))
+        self.in_channels = input.shape[0 if input.ndim == 3 else 1]
+        self.weight = Parameter(creation.empty(self.out_channels, self.in_channels // self.groups,
+                                               *self.kernel_size, dtype=self.weight.dtype, device=self.weight.device))
+
+
+class Flatten(Module):
+    def __init__(self, start_dim=1, end_dim=-1):
+        super().__init__()
+        self.start_dim, self.end_dim = start_dim, end_dim
+
+    def forward(self, input):  # noqa: A002
+        return input.flatten(self.start_dim, self.end_dim)
+
+    def extra_repr(self):
+        return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
+
+
+class Unflatten(Module):
+    def __init__(self, dim, unflattened_size):
+        super().__init__()
+        self.dim, self.unflattened_size = dim, tuple(unflattened_size)
+
+    def forward(self, input):  # noqa: A002
+        return input.unflatten(self.dim, self.unflattened_size)
+
+    def extra_repr(self):
+        return f"dim={self.dim}, unflattened_size={self.unflattened_size}"
+
+
+class Dropout(Module):
+    """Zeroes elements with probability p in training mode; the identity in eval mode."""
+
+    def __init__(self, p=0.5, inplace=False):
+        super().__init__()
+        if not 0 <= p <= 1:
+            raise ValueError(f"Dropout: dropout probability has to be between 0 and 1, but got {p}")
+        self.p, self.inplace = p, inplace
+
+    def forward(self, input):  # noqa: A002
+        return F.dropout(input, self.p, self.training)
+
+    def extra_repr(self):
+        return f"p={self.p}, inplace={self.inplace}"

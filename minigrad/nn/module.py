@@ -1,0 +1,400 @@
+"""Module, the base of every layer, and the Sequential and ModuleList containers."""
+import collections
+import itertools
+
+from minigrad._device import device as Device
+from minigrad._dtype import as_dtype
+from minigrad.autograd.grad_mode import no_grad
+from minigrad.nn.parameter import Parameter
+from minigrad.tensor import Tensor
+
+IncompatibleKeys = collections.namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
+
+
+class _HookHandle:
+    _ids = itertools.count()
+
+    def __init__(self, hooks):
+        self.hooks, self.id = hooks, next(self._ids)
+
+    def remove(self):
+        self.hooks.pop(self.id, None)
+
+
+class Module:
+    """Base class of layers and models. Parameters, buffers and submodules assigned as attributes
+    are registered, so parameters(), state_dict(), to() and train()/eval() reach all of them."""
+
+    def __init__(self):
+        object.__setattr__(self, "training", True)
+        object.__setattr__(self, "_parameters", {})
+        object.__setattr__(self, "_buffers", {})
+        object.__setattr__(self, "_non_persistent", set())
+        object.__setattr__(self, "_modules", {})
+        object.__setattr__(self, "_forward_hooks", {})
+        object.__setattr__(self, "_forward_pre_hooks", {})
+
+    def forward(self, *args, **kwargs):
+        raise NotImplementedError(f'Module [{type(self).__name__}] is missing the required "forward" function')
+
+    def __call__(self, *args, **kwargs):
+        for hook in list(self._forward_pre_hooks.values()):
+            result = hook(self, args)
+            if result is not None:
+                args = result if isinstance(result, tuple) else (result,)
+        output = self.forward(*args, **kwargs)
+        for hook in list(self._forward_hooks.values()):
+            result = hook(self, args, output)
+            if result is not None:
+                output = result
+        return output
+
+    # --- registration ------------------------------------------------------------------------------
+    def _registries(self):
+        return self.__dict__.get("_parameters"), self.__dict__.get("_buffers"), self.__dict__.get("_modules")
+
+    def __setattr__(self, name, value):
+        params, buffers, modules = self._registries()
+        if params is None:
+            raise AttributeError(f"cannot assign '{name}' before Module.__init__() call")
+        if isinstance(value, Parameter):
+            self._forget(name)
+            params[name] = value
+        elif isinstance(value, Module):
+            self._forget(name)
+            modules[name] = value
+        elif name in params:
+            if value is not None:
+                raise TypeError(f"cannot assign '{type(value).__name__}' as parameter '{name}' "
+                                "(minigrad.nn.Parameter or None expected)")
+            params[name] = None
+        elif name in buffers:
+            if value is not None and not isinstance(value, Tensor):
+                raise TypeError(f"cannot assign '{type(value).__name__}' as buffer '{name}' "
+                                "(minigrad.Tensor or None expected)")
+            buffers[name] = value
+        elif name in modules:
+            if value is not None:
+                raise TypeError(f"cannot assign '{type(value).__name__}' as child module '{name}' "
+                                "(minigrad.nn.Module or None expected)")
+            modules[name] = None
+        else:
+            object.__setattr__(self, name, value)
+
+    def _forget(self, name):
+        for registry in self._registries():
+            registry.pop(name, None)
+        self.__dict__.pop(name, None)
+
+    def __getattr__(self, name):
+        registries = self._registries()
+        if registries[0] is not None:
+            for registry in registries:
+                if name in registry:
+                    return registry[name]
+        raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
+
+    def __delattr__(self, name):
+        if any(name in registry for registry in self._registries()):
+            self._forget(name)
+        else:
+            object.__delattr__(self, name)
+
+    def __dir__(self):
+        return sorted(set(super().__dir__()) | set(self._parameters) | set(self._buffers) | set(self._modules))
+
+    def register_parameter(self, name, param):
+        if param is not None and not isinstance(param, Parameter):
+            raise TypeError(f"register_parameter: cannot assign '{type(param).__name__}' object to parameter "
+                            f"'{name}' (minigrad.nn.Parameter or None required)")
+        self._forget(name)
+        self._parameters[name] = param
+
+    def register_buffer(self, name, tensor, persistent=True):
+        if tensor is not None and not isinstance(tensor, Tensor):
+            raise TypeError(f"register_buffer: cannot assign '{type(tensor).__name__}' object to buffer "
+                            f"'{name}' (minigrad.Tensor or None required)")
+        self._forget(name)
+        self._buffers[name] = tensor
+        (self._non_persistent.discard if persistent else self._non_persistent.add)(name)
+
+    def add_module(self, name, module):
+        if module is not None and not isinstance(module, Module):
+            raise TypeError(f"add_module: {type(module).__name__} is not a Module subclass")
+        if not isinstance(name, str) or "." in name or not name:
+            raise KeyError(f"add_module: module name must be a non-empty string without '.', got {name!r}")
+        self._forget(name)
+        self._modules[name] = module
+
+    register_module = add_module
+
+    def register_forward_hook(self, hook):
+        """hook(module, inputs, output) runs after forward; a non-None result replaces the output."""
+        handle = _HookHandle(self._forward_hooks)
+        self._forward_hooks[handle.id] = hook
+        return handle
+
+    def register_forward_pre_hook(self, hook):
+        handle = _HookHandle(self._forward_pre_hooks)
+        self._forward_pre_hooks[handle.id] = hook
+        return handle
+
+    # --- traversal ---------------------------------------------------------------------------------
+    def named_modules(self, memo=None, prefix="", remove_duplicate=True):
+        memo = set() if memo is None else memo
+        if remove_duplicate and self in memo:
+            return
+        memo.add(self)
+        yield prefix, self
+        for name, module in self._modules.items():
+            if module is not None:
+                yield from module.named_modules(memo, f"{prefix}.{name}" if prefix else name, remove_duplicate)
+
+    def modules(self):
+        return (module for _, module in self.named_modules())
+
+    def named_children(self):
+        seen = set()
+        for name, module in self._modules.items():
+            if module is not None and module not in seen:
+                seen.add(module)
+                yield name, module
+
+    def children(self):
+        return (module for _, module in self.named_children())
+
+    def _named_members(self, registry, prefix, recurse):
+        seen = set()
+        modules = self.named_modules(prefix=prefix) if recurse else [(prefix, self)]
+        for module_prefix, module in modules:
+            for name, value in getattr(module, registry).items():
+                if value is None or id(value) in seen:
+                    continue
+                seen.add(id(value))
+                yield (f"{module_prefix}.{name}" if module_prefix else name), value
+
+    def named_parameters(self, prefix="", recurse=True):
+        return self._named_members("_parameters", prefix, recurse)
+
+    def parameters(self, recurse=True):
+        return (p for _, p in self.named_parameters(recurse=recurse))
+
+    def named_buffers(self, prefix="", recurse=True):
+        return self._named_members("_buffers", prefix, recurse)
+
+    def buffers(self, recurse=True):
+        return (b for _, b in self.named_buffers(recurse=recurse))
+
+    def apply(self, fn):
+        for module in self.children():
+            module.apply(fn)
+        fn(self)
+        return self
+
+    # --- modes, devices, gradients -----------------------------------------------------------------
+    def train(self, mode=True):
+        if not isinstance(mode, bool):
+            raise ValueError(f"train: training mode is expected to be boolean, got {mode!r}")
+        for module in self.modules():
+            object.__setattr__(module, "training", mode)
+        return self
+
+    def eval(self):
+        return self.train(False)
+
+    def requires_grad_(self, requires_grad=True):
+        for p in self.parameters():
+            p.requires_grad_(requires_grad)
+        return self
+
+    def zero_grad(self, set_to_none=True):
+        for p in self.parameters():
+            if set_to_none:
+                p.grad = None
+            elif p.grad is not None:
+                p.grad = p.grad.detach() * 0
+
+    def to(self, *args, dtype=None, device=None):
+        """Move and/or cast every parameter and buffer in place (floating ones only for a dtype)."""
+        for arg in args:
+            if isinstance(arg, (str, Device)):
+                device = arg
+            elif isinstance(arg, Tensor):
+                dtype, device = arg.dtype, arg.device
+            else:
+                dtype = arg
+        dtype = None if dtype is None else as_dtype(dtype)
+        if dtype is not None and not dtype.is_floating_point:
+            raise TypeError(f"Module.to only accepts floating point dtypes, but got desired dtype={dtype}")
+
+        def convert(t):
+            target = t.to(device=device) if device is not None else t
+            return target.to(dtype) if dtype is not None and t.dtype.is_floating_point else target
+
+        with no_grad():
+            for module in self.modules():
+                for p in module._parameters.values():
+                    if p is not None:
+                        p.data = convert(p.detach())
+                        if p.grad is not None:
+                            p.grad = convert(p.grad)
+                for name, b in module._buffers.items():
+                    if b is not None:
+                        module._buffers[name] = convert(b)
+        return self
+
+    def float(self):
+        return self.to(as_dtype("float32"))
+
+    def double(self):
+        return self.to(as_dtype("float64"))
+
+    def cpu(self):
+        return self.to("cpu")
+
+    def cuda(self, device=None):
+        return self.to("cuda" if device is None else device)
+
+    # --- state ---------------------------------------------------------------------------------------
+    def state_dict(self, destination=None, prefix="", keep_vars=False):
+        """Parameters and persistent buffers by dotted name, detached unless keep_vars."""
+        destination = collections.OrderedDict() if destination is None else destination
+        for name, p in self._parameters.items():
+            if p is not None:
+                destination[prefix + name] = p if keep_vars else p.detach()
+        for name, b in self._buffers.items():
+            if b is not None and name not in self._non_persistent:
+                destination[prefix + name] = b if keep_vars else b.detach()
+        for name, module in self._modules.items():
+            if module is not None:
+                module.state_dict(destination, prefix + name + ".", keep_vars)
+        return destination
+
+    def load_state_dict(self, state_dict, strict=True):
+        """Copy tensors into parameters and buffers; with strict, keys must match exactly."""
+        own = self.state_dict(keep_vars=True)
+        missing = [k for k in own if k not in state_dict]
+        unexpected = [k for k in state_dict if k not in own]
+        errors = []
+        if strict and unexpected:
+            errors.append("Unexpected key(s) in state_dict: " + ", ".join(f'"{k}"' for k in unexpected) + ". ")
+        if strict and missing:
+            errors.append("Missing key(s) in state_dict: " + ", ".join(f'"{k}"' for k in missing) + ". ")
+        for key, value in state_dict.items():
+            if key in own and tuple(value.shape) != tuple(own[key].shape):
+                errors.append(f"size mismatch for {key}: copying a param with shape {_shape_str(value.shape)} from "
+                              f"checkpoint, the shape in current model is {_shape_str(own[key].shape)}.")
+        if errors:
+            raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__}:\n\t" + "\n\t".join(errors))
+        with no_grad():
+            for key, value in state_dict.items():
+                if key in own:
+                    own[key].copy_(value if isinstance(value, Tensor) else Tensor(value))
+        return IncompatibleKeys(missing, unexpected)
+
+    # --- printing ------------------------------------------------------------------------------------
+    def extra_repr(self):
+        return ""
+
+    def __repr__(self):
+        lines = [f"({name}): " + repr(module).replace("\n", "\n  ") for name, module in self._modules.items()]
+        extra = self.extra_repr()
+        if not lines:
+            return f"{type(self).__name__}({extra})"
+        head = f"{type(self).__name__}(" + (extra + "\n" if extra else "\n")
+        return head + "".join("  " + line + "\n" for line in lines) + ")"
+
+
+def _shape_str(shape):
+    return f"minigrad.Size({list(shape)})"
+
+
+class Sequential(Module):
+    """Modules applied in order. Indexing, slicing, len, iteration and append work as in PyTorch."""
+
+    def __init__(self, *modules):
+        super().__init__()
+        if len(modules) == 1 and isinstance(modules[0], collections.OrderedDict):
+            for name, module in modules[0].items():
+                self.add_module(name, module)
+        else:
+            for i, module in enumerate(modules):
+                self.add_module(str(i), module)
+
+    def forward(self, input):  # noqa: A002 (PyTorch's argument name)
+        for module in self._modules.values():
+            input = module(input)
+        return input
+
+    def __getitem__(self, index):
+        items = list(self._modules.items())
+        if isinstance(index, slice):
+            return Sequential(collections.OrderedDict(items[index]))
+        if not -len(items) <= index < len(items):
+            raise IndexError(f"index {index} is out of range for Sequential of length {len(items)}")
+        return items[index][1]
+
+    def __setitem__(self, index, module):
+        self.add_module(list(self._modules)[index], module)
+
+    def __delitem__(self, index):
+        for name in list(self._modules)[index] if isinstance(index, slice) else [list(self._modules)[index]]:
+            del self._modules[name]
+
+    def __len__(self):
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(self._modules.values())
+
+    def append(self, module):
+        self.add_module(str(len(self)), module)
+        return self
+
+
+class ModuleList(Module):
+    """A list of modules, registered so that their parameters are found."""
+
+    def __init__(self, modules=None):
+        super().__init__()
+        for module in modules or ():
+            self.append(module)
+
+    def _reindex(self, modules):
+        self._modules.clear()
+        for i, module in enumerate(modules):
+            self.add_module(str(i), module)
+
+    def __getitem__(self, index):
+        values = list(self._modules.values())
+        return ModuleList(values[index]) if isinstance(index, slice) else values[index]
+
+    def __setitem__(self, index, module):
+        values = list(self._modules.values())
+        values[index] = module
+        self._reindex(values)
+
+    def __delitem__(self, index):
+        values = list(self._modules.values())
+        del values[index]
+        self._reindex(values)
+
+    def __len__(self):
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(self._modules.values())
+
+    def append(self, module):
+        self.add_module(str(len(self)), module)
+        return self
+
+    def extend(self, modules):
+        for module in modules:
+            self.append(module)
+        return self
+
+    def insert(self, index, module):
+        values = list(self._modules.values())
+        values.insert(index, module)
+        self._reindex(values)

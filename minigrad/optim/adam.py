@@ -1,0 +1,89 @@
+"""Adam, AdamW and RMSprop with PyTorch's update rules (bias correction, amsgrad, decoupled decay)."""
+import math
+
+from minigrad import creation
+from minigrad.optim.optimizer import Optimizer
+
+
+class Adam(Optimizer):
+    _decoupled = False
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False, *,
+                 maximize=False):
+        if not 0.0 <= betas[0] < 1.0 or not 0.0 <= betas[1] < 1.0:
+            raise ValueError(f"{type(self).__name__}: invalid beta parameters {betas}")
+        if eps < 0 or weight_decay < 0:
+            raise ValueError(f"{type(self).__name__}: invalid eps ({eps}) or weight_decay ({weight_decay})")
+        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
+                                      amsgrad=amsgrad, maximize=maximize))
+
+    def _update(self, param, grad, state, group):
+        lr, (beta1, beta2), eps, decay = group["lr"], group["betas"], group["eps"], group["weight_decay"]
+        if not state:
+            state["step"] = creation.tensor(0.0)
+            state["exp_avg"] = param.detach()._zeros_like()
+            state["exp_avg_sq"] = param.detach()._zeros_like()
+            if group["amsgrad"]:
+                state["max_exp_avg_sq"] = param.detach()._zeros_like()
+        if decay and self._decoupled:
+            param.mul_(1 - lr * decay)
+        elif decay:
+            grad = grad + param * decay
+        state["step"].add_(1)
+        step = state["step"].item()
+        exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
+        exp_avg.add_((grad - exp_avg) * (1 - beta1))
+        exp_avg_sq.mul_(beta2).add_(grad * grad * (1 - beta2))
+        second = exp_avg_sq
+        if group["amsgrad"]:
+            state["max_exp_avg_sq"].copy_(state["max_exp_avg_sq"].maximum(exp_avg_sq))
+            second = state["max_exp_avg_sq"]
+        step_size = lr / (1 - beta1 ** step)
+        denom = second.sqrt() / math.sqrt(1 - beta2 ** step) + eps
+        param.add_(exp_avg / denom * -step_size)
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay: the parameter shrinks by lr * weight_decay before each step."""
+    _decoupled = True
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False, *,
+                 maximize=False):
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize)
+
+
+class RMSprop(Optimizer):
+    def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0, centered=False, *,
+                 maximize=False):
+        if alpha < 0 or eps < 0 or momentum < 0 or weight_decay < 0:
+            raise ValueError(f"RMSprop: invalid alpha ({alpha}), eps ({eps}), momentum ({momentum}) or "
+                             f"weight_decay ({weight_decay})")
+        super().__init__(params, dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum,
+                                      centered=centered, maximize=maximize))
+
+    def _update(self, param, grad, state, group):
+        alpha, momentum = group["alpha"], group["momentum"]
+        if not state:
+            state["step"] = creation.tensor(0.0)
+            state["square_avg"] = param.detach()._zeros_like()
+            if momentum > 0:
+                state["momentum_buffer"] = param.detach()._zeros_like()
+            if group["centered"]:
+                state["grad_avg"] = param.detach()._zeros_like()
+        state["step"].add_(1)
+        if group["weight_decay"]:
+            grad = grad + param * group["weight_decay"]
+        square_avg = state["square_avg"]
+        square_avg.mul_(alpha).add_(grad * grad * (1 - alpha))
+        if group["centered"]:
+            grad_avg = state["grad_avg"]
+            grad_avg.add_((grad - grad_avg) * (1 - alpha))
+            avg = (square_avg - grad_avg * grad_avg).sqrt() + group["eps"]
+        else:
+            avg = square_avg.sqrt() + group["eps"]
+        if momentum > 0:
+            buffer = state["momentum_buffer"]
+            buffer.mul_(momentum).add_(grad / avg)
+            param.sub_(buffer * group["lr"])
+        else:
+            param.add_(grad / avg * -group["lr"])

@@ -1,0 +1,119 @@
+"""Optimizer: parameter groups, per-parameter state, zero_grad and state_dict, as in torch.optim."""
+import copy
+
+from minigrad.autograd.grad_mode import enable_grad, no_grad
+from minigrad.tensor import Tensor
+
+
+class Optimizer:
+    """Subclasses set `defaults` and implement `_update(param, grad, state, group)`."""
+
+    def __init__(self, params, defaults):
+        self.defaults = defaults
+        self.state = {}
+        self.param_groups = []
+        if isinstance(params, Tensor):
+            raise TypeError(f"{type(self).__name__}: params argument given to the optimizer should be an iterable "
+                            f"of Tensors or dicts, but got {type(params).__name__}")
+        groups = list(params)
+        if not groups:
+            raise ValueError(f"{type(self).__name__}: optimizer got an empty parameter list")
+        if not isinstance(groups[0], dict):
+            groups = [{"params": groups}]
+        for group in groups:
+            self.add_param_group(group)
+
+    def add_param_group(self, param_group):
+        if not isinstance(param_group, dict):
+            raise TypeError(f"add_param_group: expected a dict, got {type(param_group).__name__}")
+        params = param_group["params"]
+        params = [params] if isinstance(params, Tensor) else list(params)
+        seen = {id(p) for group in self.param_groups for p in group["params"]}
+        for i, p in enumerate(params):
+            if not isinstance(p, Tensor):
+                raise TypeError(f"{type(self).__name__}: optimizer can only optimize Tensors, but params[{i}] is "
+                                f"{type(p).__name__}")
+            if not p.is_leaf:
+                raise ValueError(f"{type(self).__name__}: can't optimize a non-leaf Tensor (params[{i}] has "
+                                 f"grad_fn {p.grad_fn!r})")
+            if not p.requires_grad:
+                raise ValueError(f"{type(self).__name__}: params[{i}] (shape {list(p.shape)}) does not require grad")
+            if id(p) in seen:
+                raise ValueError("some parameters appear in more than one parameter group")
+            seen.add(id(p))
+        group = dict(self.defaults)
+        group.update({k: v for k, v in param_group.items() if k != "params"})
+        group["params"] = params
+        unknown = set(param_group) - set(self.defaults) - {"params"}
+        if unknown:
+            raise TypeError(f"{type(self).__name__}: unknown option(s) {sorted(unknown)} in a parameter group")
+        self._check_group(group)
+        self.param_groups.append(group)
+
+    def _check_group(self, group):
+        if group.get("lr", 0) < 0:
+            raise ValueError(f"Invalid learning rate: {group['lr']}")
+
+    def zero_grad(self, set_to_none=True):
+        for group in self.param_groups:
+            for p in group["params"]:
+                if set_to_none:
+                    p.grad = None
+                elif p.grad is not None:
+                    p.grad = p.grad.detach() * 0
+
+    def step(self, closure=None):
+        loss = None
+        if closure is not None:
+            with enable_grad():
+                loss = closure()
+        with no_grad():
+            for group in self.param_groups:
+                for p in group["params"]:
+                    if p.grad is not None:
+                        grad = -p.grad if group.get("maximize") else p.grad
+                        self._update(p, grad, self.state.setdefault(p, {}), group)
+        return loss
+
+    def _update(self, param, grad, state, group):
+        raise NotImplementedError
+
+    def state_dict(self):
+        """{'state': {index: {...}}, 'param_groups': [{options, 'params': [index, ...]}]} as in PyTorch."""
+        index = {}
+        groups = []
+        for group in self.param_groups:
+            packed = {k: v for k, v in group.items() if k != "params"}
+            packed["params"] = [index.setdefault(id(p), len(index)) for p in group["params"]]
+            groups.append(packed)
+        params = [p for group in self.param_groups for p in group["params"]]
+        state = {index[id(p)]: {k: (v.clone() if isinstance(v, Tensor) else v) for k, v in self.state[p].items()}
+                 for p in params if p in self.state}
+        return {"state": state, "param_groups": groups}
+
+    def load_state_dict(self, state_dict):
+        groups = state_dict["param_groups"]
+        if len(groups) != len(self.param_groups):
+            raise ValueError(f"load_state_dict: loaded state dict has {len(groups)} parameter groups, the optimizer "
+                             f"has {len(self.param_groups)}")
+        for saved, own in zip(groups, self.param_groups):
+            if len(saved["params"]) != len(own["params"]):
+                raise ValueError("load_state_dict: loaded state dict contains a parameter group that doesn't "
+                                 "match the size of optimizer's group")
+        by_index = {}
+        for saved, own in zip(groups, self.param_groups):
+            for i, p in zip(saved["params"], own["params"]):
+                by_index[int(i)] = p
+            own.update({k: copy.deepcopy(v) for k, v in saved.items() if k != "params"})
+        self.state = {}
+        for i, values in state_dict["state"].items():
+            p = by_index[int(i)]
+            self.state[p] = {k: (v.clone().to(p.dtype) if isinstance(v, Tensor) and v.dtype.is_floating_point
+                                 else v.clone() if isinstance(v, Tensor) else v) for k, v in values.items()}
+
+    def __repr__(self):
+        lines = [type(self).__name__ + " ("]
+        for i, group in enumerate(self.param_groups):
+            lines.append(f"Parameter Group {i}")
+            lines.extend(f"    {k}: {v}" for k, v in sorted(group.items()) if k != "params")
+        return "\n".join(lines) + "\n)"
