@@ -16,7 +16,7 @@ setup(
     packages=find_packages(include=["minigrad", "minigrad.*", "minigrad_kernels", "minigrad_kernels.*"]),
     ext_modules=extensions,
     python_requires=">=3.10",
-    install_requires=["numpy>=2.0,<3", "numba>=0.61,<0.69"],
+    install_requires=["numpy>=2.0,<3", "numba>=0.61,<0.69", "safetensors>=0.4"],
     extras_require={"test": ["pytest>=8", "hypothesis>=6.100"]},
     zip_safe=False,
 )
