@@ -56,22 +56,25 @@ def conv_grid_transpose(g, w, offsets, span, grad_x):
 
 @cpu_kernel(fastmath=True)
 def conv_grid_weight(xp, g, offsets, span, grad_w):
-    """grad_w[o, c, k] = sum_{n, p} g[n, o, p] * xp[n, g * Cg + c, offsets[k] + p]."""
+    """grad_w[o, c, k] += sum_{n, p} g[n, o, p] * xp[n, g * Cg + c, offsets[k] + p].
+
+    One job per output channel; for each image its gradient row stays in L1 while every tap of every
+    input channel is dotted with it."""
     n_batch, channels = xp.shape[0], xp.shape[1]
     c_out, c_group, taps = grad_w.shape
     per_group = c_out // (channels // c_group)
-    for job in prange(c_out * c_group):
-        o, c = job // c_group, job % c_group
-        ci = (o // per_group) * c_group + c
-        for k in range(taps):
-            start = uint64(offsets[k])
-            total = grad_w[o, c, k]
-            for n in range(n_batch):
-                src = xp[n, ci]
-                grad = g[n, o]
-                for p in range(uint64(span)):
-                    total += grad[p] * src[start + p]
-            grad_w[o, c, k] = total
+    for o in prange(c_out):
+        first = (o // per_group) * c_group
+        for n in range(n_batch):
+            grad = g[n, o]
+            for c in range(c_group):
+                src = xp[n, first + c]
+                for k in range(taps):
+                    start = uint64(offsets[k])
+                    total = grad_w[o, c, k] * 0
+                    for p in range(uint64(span)):
+                        total += grad[p] * src[start + p]
+                    grad_w[o, c, k] += total
 
 
 def grid_offsets(grid, kernel, dilation):

@@ -1,0 +1,183 @@
+"""Train LeNet with minigrad, as in d2l's chapter on LeNet (train_ch6).
+
+    python examples/train_lenet.py                      # classic LeNet on Fashion-MNIST (downloads ~30 MB)
+    python examples/train_lenet.py --dataset digits     # offline: scikit-learn's bundled digits
+    python examples/train_lenet.py --model modern --epochs 5 --plot curves.png
+
+Models: classic (sigmoid, average pooling, Xavier init, SGD lr 0.9), modern (ReLU, max pooling, Adam
+lr 0.001) and bn (classic with BatchNorm, SGD lr 1.0). Every epoch prints loss, train accuracy, test
+accuracy and examples/sec.
+"""
+import argparse
+import os
+import sys
+import time
+
+DATASETS = ("fashion-mnist", "mnist", "digits", "synthetic")
+MODELS = ("classic", "modern", "bn")
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """Bad arguments end with one line on stderr, not a usage block or a traceback."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def parse_args(argv):
+    parser = OneLineParser(prog="train_lenet.py", description=__doc__,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", choices=MODELS, default="classic")
+    parser.add_argument("--dataset", choices=DATASETS, default="fashion-mnist")
+    parser.add_argument("--data-dir", default=None, help="dataset cache (default: $MINIGRAD_DATA or "
+                                                          "~/.cache/minigrad/datasets)")
+    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--lr", type=float, default=None, help="default: 0.9 classic, 0.001 modern, 1.0 bn")
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    parser.add_argument("--threads", type=int, default=None, help="CPU threads for kernels and BLAS")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--checkpoint", default=None, help="save model and optimizer here after every epoch")
+    parser.add_argument("--resume", default=None, help="continue from a checkpoint written by --checkpoint")
+    parser.add_argument("--plot", default=None, help="write the training curves to this PNG")
+    parser.add_argument("--no-progress", action="store_true", help="no tqdm progress bars")
+    args = parser.parse_args(argv)
+    if args.epochs < 0 or args.batch_size <= 0 or (args.threads is not None and args.threads <= 0):
+        parser.error("--epochs must be >= 0, --batch-size and --threads > 0")
+    return args
+
+
+def build_model(nn, kind):
+    """d2l's LeNet-5 (classic), its ReLU/max-pooling variant (modern), and its BatchNorm version (bn)."""
+    if kind == "bn":
+        return nn.Sequential(
+            nn.Conv2d(1, 6, kernel_size=5), nn.BatchNorm2d(6), nn.Sigmoid(), nn.AvgPool2d(kernel_size=2, stride=2),
+            nn.Conv2d(6, 16, kernel_size=5), nn.BatchNorm2d(16), nn.Sigmoid(), nn.AvgPool2d(kernel_size=2, stride=2),
+            nn.Flatten(), nn.Linear(256, 120), nn.BatchNorm1d(120), nn.Sigmoid(),
+            nn.Linear(120, 84), nn.BatchNorm1d(84), nn.Sigmoid(), nn.Linear(84, 10))
+    act, pool = (nn.ReLU, nn.MaxPool2d) if kind == "modern" else (nn.Sigmoid, nn.AvgPool2d)
+    return nn.Sequential(
+        nn.Conv2d(1, 6, kernel_size=5, padding=2), act(), pool(kernel_size=2, stride=2),
+        nn.Conv2d(6, 16, kernel_size=5), act(), pool(kernel_size=2, stride=2),
+        nn.Flatten(), nn.Linear(16 * 5 * 5, 120), act(), nn.Linear(120, 84), act(), nn.Linear(84, 10))
+
+
+def load_data(datasets, name, root, train):
+    cls = {"fashion-mnist": datasets.FashionMNIST, "mnist": datasets.MNIST, "digits": datasets.Digits,
+           "synthetic": datasets.Synthetic}[name]
+    if name in ("fashion-mnist", "mnist"):
+        return cls(root, train=train, download=True)
+    return cls(root, train=train)
+
+
+def evaluate_accuracy(torch, net, loader):
+    net.eval()
+    correct = total = 0
+    with torch.no_grad():
+        for X, y in loader:
+            correct += (net(X).argmax(axis=1) == y).sum().item()
+            total += y.numel()
+    return correct / max(total, 1)
+
+
+def plot_curves(path, history):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    epochs = [h["epoch"] for h in history]
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    for key, label in (("loss", "train loss"), ("train_acc", "train acc"), ("test_acc", "test acc")):
+        ax.plot(epochs, [h[key] for h in history], marker="o", label=label)
+    ax.set_xlabel("epoch")
+    ax.grid(True, alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def train(args):
+    import minigrad as torch
+    from minigrad import nn
+    from minigrad.data import DataLoader, datasets
+    from tqdm import tqdm
+
+    if args.threads is not None:
+        import numba
+        numba.set_num_threads(min(args.threads, numba.config.NUMBA_NUM_THREADS))
+    if args.device == "cuda" and not getattr(getattr(torch, "cuda", None), "is_available", lambda: False)():
+        raise RuntimeError("--device cuda: no CUDA device or CUDA backend is available; use --device cpu")
+    torch.manual_seed(args.seed)
+    root = args.data_dir or datasets.default_root()
+    train_set, test_set = load_data(datasets, args.dataset, root, True), load_data(datasets, args.dataset, root, False)
+    generator = torch.Generator().manual_seed(args.seed)
+    train_iter = DataLoader(train_set, args.batch_size, shuffle=True, generator=generator)
+    test_iter = DataLoader(test_set, args.batch_size)
+
+    net = build_model(nn, args.model)
+    if args.model != "modern":  # d2l's init_cnn
+        net.apply(lambda m: nn.init.xavier_uniform_(m.weight) if type(m) in (nn.Linear, nn.Conv2d) else None)
+    lr = args.lr if args.lr is not None else {"classic": 0.9, "modern": 0.001, "bn": 1.0}[args.model]
+    optimizer = (torch.optim.Adam if args.model == "modern" else torch.optim.SGD)(net.parameters(), lr=lr)
+    loss_fn = nn.CrossEntropyLoss()
+    first_epoch, history = 1, []
+    if args.resume:
+        state = torch.load(args.resume)
+        net.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        first_epoch, history = state["epoch"] + 1, state["history"]
+        print(f"resumed from {args.resume} after epoch {state['epoch']}")
+
+    print(f"training {args.model} LeNet on {args.dataset} ({len(train_set)} train / {len(test_set)} test images), "
+          f"{args.epochs} epochs, batch {args.batch_size}, lr {lr}, on {args.device}")
+    for epoch in range(first_epoch, args.epochs + 1):
+        net.train()
+        loss_sum = correct = seen = 0
+        seconds = 0.0
+        batches = tqdm(train_iter, desc=f"epoch {epoch}/{args.epochs}", leave=False, disable=args.no_progress,
+                       file=sys.stderr)
+        for X, y in batches:
+            start = time.perf_counter()
+            optimizer.zero_grad()
+            y_hat = net(X)
+            loss = loss_fn(y_hat, y)
+            loss.backward()
+            optimizer.step()
+            seconds += time.perf_counter() - start
+            with torch.no_grad():
+                loss_sum += loss.item() * y.numel()
+                correct += (y_hat.argmax(axis=1) == y).sum().item()
+                seen += y.numel()
+            batches.set_postfix(loss=f"{loss_sum / seen:.3f}")
+        test_acc = evaluate_accuracy(torch, net, test_iter)
+        record = dict(epoch=epoch, loss=loss_sum / seen, train_acc=correct / seen, test_acc=test_acc,
+                      examples_per_sec=seen / seconds)
+        history.append(record)
+        print(f"epoch {epoch}: loss {record['loss']:.3f}, train acc {record['train_acc']:.3f}, "
+              f"test acc {test_acc:.3f}, {record['examples_per_sec']:.1f} examples/sec on {args.device}", flush=True)
+        if args.checkpoint:
+            torch.save({"model": net.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch,
+                        "history": history}, args.checkpoint)
+    if args.plot and history:
+        plot_curves(args.plot, history)
+        print(f"wrote {args.plot}")
+    return history
+
+
+def main(argv=None):
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    if args.threads is not None:  # BLAS reads these when numpy is first imported
+        for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ[name] = str(args.threads)
+    try:
+        train(args)
+    except (RuntimeError, OSError, ValueError) as error:
+        message = " ".join(str(error).split())
+        sys.exit(f"train_lenet.py: error: {message}")
+    except KeyboardInterrupt:
+        sys.exit("train_lenet.py: interrupted")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,129 @@
+"""Dataset, TensorDataset and DataLoader with torch.utils.data's names and defaults.
+
+A dataset may offer `get_batch(indices)`, returning the collated batch for an index array in one
+vectorized call; DataLoader uses it when no collate_fn is given (TensorDataset and the image datasets
+do), and otherwise fetches items one by one and collates them.
+"""
+import numbers
+
+import numpy as np
+
+from minigrad.creation import tensor
+from minigrad.functions import stack
+from minigrad.random import generator_or_default
+from minigrad.tensor import Tensor
+
+
+class Dataset:
+    """Subclass and implement __getitem__ (and __len__ for DataLoader)."""
+
+    def __getitem__(self, index):
+        raise NotImplementedError(f"{type(self).__name__} must implement __getitem__")
+
+
+class TensorDataset(Dataset):
+    """Items are tuples (t[i] for t in tensors); all tensors share their first dimension."""
+
+    def __init__(self, *tensors):
+        if not tensors or not all(isinstance(t, Tensor) for t in tensors):
+            raise TypeError("TensorDataset: expected one or more Tensors")
+        if any(t.shape[0] != tensors[0].shape[0] for t in tensors):
+            raise ValueError(f"TensorDataset: Size mismatch between tensors: first dimensions "
+                             f"{[t.shape[0] for t in tensors]}")
+        self.tensors = tensors
+
+    def __getitem__(self, index):
+        return tuple(t[index] for t in self.tensors)
+
+    def __len__(self):
+        return self.tensors[0].shape[0]
+
+    def get_batch(self, indices):
+        key = tensor(indices)
+        return [t[key] for t in self.tensors]
+
+
+class ShapeMismatchError(RuntimeError):
+    """Raised by default_collate; `position` is the offending sample's place in the batch."""
+
+    def __init__(self, position, shape, first_shape):
+        super().__init__(f"default_collate: sample {position} of the batch has shape {shape}, but sample 0 has "
+                         f"shape {first_shape}; every sample must have the same shape")
+        self.position, self.shape, self.first_shape = position, shape, first_shape
+
+
+def default_collate(batch):
+    """Stack a list of samples: tensors are stacked, numbers become a tensor, tuples are collated
+    field by field."""
+    first = batch[0]
+    if isinstance(first, Tensor):
+        for i, item in enumerate(batch):
+            if not isinstance(item, Tensor) or item.shape != first.shape:
+                shape = list(item.shape) if isinstance(item, Tensor) else type(item).__name__
+                raise ShapeMismatchError(i, shape, list(first.shape))
+        return stack(batch)
+    if isinstance(first, (numbers.Number, np.generic)):
+        return tensor(batch)
+    if isinstance(first, np.ndarray):
+        return default_collate([tensor(item) for item in batch])
+    if isinstance(first, (tuple, list)):
+        if any(len(item) != len(first) for item in batch):
+            raise RuntimeError("default_collate: each element in the batch should be of equal size")
+        return [default_collate(list(field)) for field in zip(*batch)]
+    if isinstance(first, dict):
+        return {key: default_collate([item[key] for item in batch]) for key in first}
+    raise TypeError(f"default_collate: batch must contain tensors, numbers, arrays, dicts or lists; "
+                    f"found {type(first).__name__}")
+
+
+class DataLoader:
+    """Iterate over a dataset in batches, optionally shuffled (reproducibly, with manual_seed or generator).
+
+    num_workers is accepted for compatibility and ignored: loading runs in the calling process.
+    """
+
+    def __init__(self, dataset, batch_size=1, shuffle=False, drop_last=False, collate_fn=None, generator=None,
+                 num_workers=0, **_compat):
+        if batch_size is not None and (not isinstance(batch_size, int) or batch_size <= 0):
+            raise ValueError(f"DataLoader: batch_size should be a positive integer value, but got "
+                             f"batch_size={batch_size!r}")
+        if not hasattr(dataset, "__len__"):
+            raise TypeError(f"DataLoader: the dataset ({type(dataset).__name__}) must define __len__")
+        self.dataset, self.batch_size, self.shuffle, self.drop_last = dataset, batch_size, shuffle, drop_last
+        self.collate_fn, self.generator, self.num_workers = collate_fn, generator, num_workers
+
+    def _order(self):
+        n = len(self.dataset)
+        return generator_or_default(self.generator).numpy.permutation(n) if self.shuffle else np.arange(n)
+
+    def __iter__(self):
+        order = self._order()
+        if self.batch_size is None:
+            for i in order:
+                yield self.dataset[int(i)]
+            return
+        get_batch = getattr(self.dataset, "get_batch", None) if self.collate_fn is None else None
+        for start in range(0, len(order), self.batch_size):
+            indices = order[start:start + self.batch_size]
+            if self.drop_last and len(indices) < self.batch_size:
+                return
+            if get_batch is not None:
+                yield get_batch(indices)
+            else:
+                yield self._collate([self.dataset[int(i)] for i in indices], indices)
+
+    def _collate(self, items, indices):
+        if self.collate_fn is not None:
+            return self.collate_fn(items)
+        try:
+            return default_collate(items)
+        except ShapeMismatchError as error:
+            raise RuntimeError(f"DataLoader: dataset item {int(indices[error.position])} has shape {error.shape}, "
+                               f"but item {int(indices[0])} of the same batch has shape {error.first_shape}; "
+                               "every item must have the same shape (or pass a collate_fn)") from None
+
+    def __len__(self):
+        n = len(self.dataset)
+        if self.batch_size is None:
+            return n
+        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)

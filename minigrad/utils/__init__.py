@@ -1,0 +1,4 @@
+"""torch.utils-shaped aliases: minigrad.utils.data is minigrad.data."""
+from minigrad import data
+
+__all__ = ["data"]
