@@ -44,6 +44,36 @@ def ref_conv(x, w, stride, padding, dilation, groups):
     return out
 
 
+def ref_conv_transpose(y, w, stride, padding, output_padding, dilation, groups):
+    """The adjoint of ref_conv in its input: every y[n, o, p] scatters y * w[o, c, k] to p*s - pad + k*d."""
+    nd = y.ndim - 2
+    c_in, c_group = w.shape[:2]
+    kernel = w.shape[2:]
+    out_size = [(y.shape[2 + i] - 1) * stride[i] - 2 * padding[i] + dilation[i] * (kernel[i] - 1)
+                + output_padding[i] + 1 for i in range(nd)]
+    full = np.zeros((y.shape[0], c_group * groups, *[o + 2 * p for o, p in zip(out_size, padding)]))
+    per_group = c_in // groups
+    for o in range(c_in):
+        g = o // per_group
+        for pos in itertools.product(*map(range, y.shape[2:])):
+            for offsets in itertools.product(*map(range, kernel)):
+                idx = tuple(p * s + k * d for p, s, k, d in zip(pos, stride, offsets, dilation))
+                full[(slice(None), slice(g * c_group, (g + 1) * c_group)) + idx] += (
+                    y[(slice(None), o) + pos][:, None] * w[(o, slice(None)) + offsets])
+    return full[(Ellipsis,) + tuple(slice(p, p + o) for p, o in zip(padding, out_size))]
+
+
+def ref_adaptive(x, out_size, reduce):
+    """Windows [floor(i * H / O), ceil((i + 1) * H / O)) along each axis."""
+    height, width = x.shape[2:]
+    out = np.zeros(x.shape[:2] + tuple(out_size))
+    for i, j in itertools.product(*map(range, out_size)):
+        rows = slice(i * height // out_size[0], -(-(i + 1) * height // out_size[0]))
+        cols = slice(j * width // out_size[1], -(-(j + 1) * width // out_size[1]))
+        out[:, :, i, j] = reduce(x[:, :, rows, cols], axis=(2, 3))
+    return out
+
+
 def ref_unfold(x, kernel, dilation, padding, stride):
     x = np.pad(x, [(0, 0), (0, 0), (padding[0],) * 2, (padding[1],) * 2])
     n_batch, channels, height, width = x.shape
@@ -158,9 +188,14 @@ def test_conv_transpose_matches_torch_and_rules(nd, data):
                 groups=case["groups"], dilation=case["dilation"])
     inputs = [leaf(case["x"], case["layout"]), leaf(case["w"])] + ([leaf(case["b"])] if case["b"] is not None else [])
     check_rules(lambda y, w, *b: fn(y, w, *b, **args), inputs)
+    b = case["b"]
+    expected = ref_conv_transpose(case["x"], case["w"], case["stride"], case["padding"], case["output_padding"],
+                                  case["dilation"], case["groups"])
+    if b is not None:
+        expected = expected + b.reshape(1, -1, *(1,) * nd)
+    np.testing.assert_allclose(fn(*inputs, **args).detach().numpy(), expected, rtol=1e-9, atol=1e-9)
     torch = pytest.importorskip("torch")
     tfn = torch.nn.functional.conv_transpose1d if nd == 1 else torch.nn.functional.conv_transpose2d
-    b = case["b"]
     theirs = tfn(torch.tensor(case["x"]), torch.tensor(case["w"]), None if b is None else torch.tensor(b), **args)
     np.testing.assert_allclose(fn(*inputs, **args).detach().numpy(), theirs.numpy(), rtol=1e-9, atol=1e-9)
 
@@ -267,6 +302,14 @@ def test_avg_pool(nd, data):
     if nd == 2 and data.draw(st.booleans()):
         args["divisor_override"] = data.draw(st.integers(1, 5))
     fn = F.avg_pool1d if nd == 1 else F.avg_pool2d
+    pad2 = lambda t, fill: (fill,) * (2 - nd) + tuple(t)  # noqa: E731
+    x4 = x.reshape(x.shape[0], x.shape[1], *pad2(x.shape[2:], 1))
+    geometry = [pad2(args["kernel_size"], 1), pad2(args["stride"], 1), pad2(args["padding"], 0)]
+    out_size = [_pool_out(i, k, s, p, 1, args["ceil_mode"]) for i, k, s, p in zip(x4.shape[2:], *geometry)]
+    divisor = args.get("divisor_override")
+    expected = ref_pool(x4, *geometry, (1, 1), out_size, lambda v, padded: v.sum() / (
+        divisor or (len(v) + padded if args["count_include_pad"] else len(v))))
+    np.testing.assert_allclose(fn(leaf(x), **args).detach().numpy().reshape(expected.shape), expected, rtol=1e-12)
     check_rules(lambda t: fn(t, **args), [leaf(x, data.draw(st.sampled_from(["contiguous", "transposed"])))])
     torch = _torch()
     tfn = torch.nn.functional.avg_pool1d if nd == 1 else torch.nn.functional.avg_pool2d
@@ -279,6 +322,10 @@ def test_adaptive_pools(size, output_size, seed):
     rng = np.random.default_rng(seed)
     shape = (2, 2) + size
     x = (rng.permutation(int(np.prod(shape))) * 0.05).reshape(shape)
+    np.testing.assert_allclose(F.adaptive_avg_pool2d(leaf(x), output_size).detach().numpy(),
+                               ref_adaptive(x, output_size, np.mean), rtol=1e-12)
+    np.testing.assert_allclose(F.adaptive_max_pool2d(leaf(x), output_size).detach().numpy(),
+                               ref_adaptive(x, output_size, np.max))
     check_rules(lambda t: F.adaptive_avg_pool2d(t, output_size), [leaf(x)])
     check_rules(lambda t: F.adaptive_max_pool2d(t, output_size), [leaf(x)])
     torch = _torch()
@@ -299,6 +346,12 @@ def test_pad(mode, n_axes, seed, data):
     pads = tuple(data.draw(st.integers(low, limit)) for _ in range(2 * n_axes))
     x = np.random.default_rng(seed).standard_normal(shape)
     value = 1.5 if mode == "constant" else None
+    widths = [(0, 0)] * (x.ndim - n_axes) + [(pads[2 * i], pads[2 * i + 1]) for i in range(n_axes)][::-1]
+    cropped = x[tuple(slice(max(-a, 0), x.shape[d] - max(-b, 0)) for d, (a, b) in enumerate(widths))]
+    numpy_mode = {"constant": "constant", "reflect": "reflect", "replicate": "edge", "circular": "wrap"}[mode]
+    extra = {"constant_values": value} if mode == "constant" else {}
+    expected = np.pad(cropped, [(max(a, 0), max(b, 0)) for a, b in widths], mode=numpy_mode, **extra)
+    np.testing.assert_allclose(F.pad(leaf(x), pads, mode=mode, value=value).detach().numpy(), expected)
     check_rules(lambda t: F.pad(t, pads, mode=mode, value=value), [leaf(x, "transposed")])
     torch = _torch()
     expected = torch.nn.functional.pad(torch.tensor(x), pads, mode=mode, value=value)

@@ -228,3 +228,19 @@ def test_visualize_writes_its_pictures(tmp_path):
     assert result.returncode == 0, result.stderr
     for name in ("filters.png", "feature_maps.png", "gradcam.png"):
         assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_train_lenet_plots_its_curves(tmp_path):
+    pytest.importorskip("matplotlib")
+    plot = tmp_path / "curves.png"
+    result = run_example(EXAMPLES / "train_lenet.py", "--dataset", "synthetic", "--model", "bn", "--epochs", "1",
+                         "--batch-size", "512", "--no-progress", "--plot", plot)
+    assert result.returncode == 0, result.stderr
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_fmnist_cnn_trains_an_epoch():
+    pytest.importorskip("sklearn")
+    result = run_example(EXAMPLES / "fmnist_cnn.py", "--dataset", "digits", "--epochs", "1")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("epoch 1: loss") and "test acc" in result.stdout
