@@ -18,17 +18,14 @@ def is_grad_enabled():
     return STATE.grad_enabled
 
 
-class set_grad_enabled:
-    """Turn recording on or off: a function call, a context manager and a decorator."""
+class _GradModeGuard:
+    """Sets grad mode to `mode` inside a with-block or a decorated function, then restores it."""
 
     def __init__(self, mode):
-        if not isinstance(mode, bool):
-            raise TypeError(f"set_grad_enabled: expected mode to be a bool, got {type(mode).__name__}")
-        self.prev = STATE.grad_enabled
         self.mode = mode
-        STATE.grad_enabled = mode
 
     def __enter__(self):
+        self.prev = STATE.grad_enabled
         STATE.grad_enabled = self.mode
         return self
 
@@ -37,43 +34,39 @@ class set_grad_enabled:
         return False
 
     def __call__(self, fn):
-        STATE.grad_enabled = self.prev  # used as a decorator: undo the switch made in __init__
         mode = self.mode
 
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
-            with set_grad_enabled(mode):
-                return fn(*args, **kwargs)
-        return wrapper
-
-
-class _GradModeGuard:
-    mode = True
-
-    def __enter__(self):
-        self.prev = STATE.grad_enabled
-        STATE.grad_enabled = self.mode
-        return self
-
-    def __exit__(self, *exc):
-        STATE.grad_enabled = self.prev
-        return False
-
-    def __call__(self, fn):
-        guard_type = type(self)
-
-        @functools.wraps(fn)
-        def wrapper(*args, **kwargs):
-            with guard_type():
+            with _GradModeGuard(mode):
                 return fn(*args, **kwargs)
         return wrapper
 
 
 class no_grad(_GradModeGuard):
     """Context manager and decorator that stops recording."""
-    mode = False
+
+    def __init__(self):
+        super().__init__(False)
 
 
 class enable_grad(_GradModeGuard):
     """Context manager and decorator that turns recording back on (e.g. inside no_grad)."""
-    mode = True
+
+    def __init__(self):
+        super().__init__(True)
+
+
+class set_grad_enabled(_GradModeGuard):
+    """Turn recording on or off: a plain call (it takes effect at once), a context manager and a decorator."""
+
+    def __init__(self, mode):
+        if not isinstance(mode, bool):
+            raise TypeError(f"set_grad_enabled: expected mode to be a bool, got {type(mode).__name__}")
+        super().__init__(mode)
+        self.prev = STATE.grad_enabled
+        STATE.grad_enabled = mode
+
+    def __call__(self, fn):
+        STATE.grad_enabled = self.prev  # used as a decorator: undo the switch made by the call
+        return super().__call__(fn)

@@ -309,7 +309,21 @@ def _shape_str(shape):
     return f"minigrad.Size({list(shape)})"
 
 
-class Sequential(Module):
+class _Container(Module):
+    """Submodules named "0", "1", ...: what Sequential and ModuleList share."""
+
+    def __len__(self):
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(self._modules.values())
+
+    def append(self, module):
+        self.add_module(str(len(self)), module)
+        return self
+
+
+class Sequential(_Container):
     """Modules applied in order. Indexing, slicing, len, iteration and append work as in PyTorch."""
 
     def __init__(self, *modules):
@@ -341,18 +355,8 @@ class Sequential(Module):
         for name in list(self._modules)[index] if isinstance(index, slice) else [list(self._modules)[index]]:
             del self._modules[name]
 
-    def __len__(self):
-        return len(self._modules)
 
-    def __iter__(self):
-        return iter(self._modules.values())
-
-    def append(self, module):
-        self.add_module(str(len(self)), module)
-        return self
-
-
-class ModuleList(Module):
+class ModuleList(_Container):
     """A list of modules, registered so that their parameters are found."""
 
     def __init__(self, modules=None):
@@ -378,16 +382,6 @@ class ModuleList(Module):
         values = list(self._modules.values())
         del values[index]
         self._reindex(values)
-
-    def __len__(self):
-        return len(self._modules)
-
-    def __iter__(self):
-        return iter(self._modules.values())
-
-    def append(self, module):
-        self.add_module(str(len(self)), module)
-        return self
 
     def extend(self, modules):
         for module in modules:
