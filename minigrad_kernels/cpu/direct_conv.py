@@ -4,10 +4,10 @@ The input is padded (and flattened) to a grid of S = Dp * Hp * Wp positions. Wit
 output at grid position p is  sum_{c, k} w[o, c, k] * x[c, p + offset[k]],  where offset[k] is the
 flat distance of kernel tap k. Computing it for every p in [0, span) (span ends at the last valid
 output) makes the innermost loop one long contiguous run that vectorizes; the positions that fall
-in the padding columns are computed too and dropped by the caller. The VJPs use the same grid:
-grad_x scatters w * g back along the same offsets (convolution with the reflected kernel), and
-grad_w is a dot product per tap. Grid arrays (N, C, S) must be C-contiguous; `g` must be zero at
-the dropped positions. Indices are unsigned so that Numba emits no negative-index wraparound,
+in the padding columns are computed too and dropped by the caller. The VJP in x uses the same grid:
+it scatters w * g back along the same offsets (convolution with the reflected kernel). (The VJP in w
+is faster as per-image GEMMs on unfolded columns; see the CPU backend.) Grid arrays (N, C, S) must be
+C-contiguous; `g` must be zero at the dropped positions. Indices are unsigned so that Numba emits no negative-index wraparound,
 which would stop LLVM vectorizing the inner loops (measured: 5x slower).
 """
 import numpy as np
@@ -52,29 +52,6 @@ def conv_grid_transpose(g, w, offsets, span, grad_x):
                 start = uint64(offsets[k])
                 for p in range(uint64(span)):
                     dst[start + p] += weight * src[p]
-
-
-@cpu_kernel(fastmath=True)
-def conv_grid_weight(xp, g, offsets, span, grad_w):
-    """grad_w[o, c, k] += sum_{n, p} g[n, o, p] * xp[n, g * Cg + c, offsets[k] + p].
-
-    One job per output channel; for each image its gradient row stays in L1 while every tap of every
-    input channel is dotted with it."""
-    n_batch, channels = xp.shape[0], xp.shape[1]
-    c_out, c_group, taps = grad_w.shape
-    per_group = c_out // (channels // c_group)
-    for o in prange(c_out):
-        first = (o // per_group) * c_group
-        for n in range(n_batch):
-            grad = g[n, o]
-            for c in range(c_group):
-                src = xp[n, first + c]
-                for k in range(taps):
-                    start = uint64(offsets[k])
-                    total = grad_w[o, c, k] * 0
-                    for p in range(uint64(span)):
-                        total += grad[p] * src[start + p]
-                    grad_w[o, c, k] += total
 
 
 def grid_offsets(grid, kernel, dilation):
