@@ -10,6 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import minigrad
+from minigrad.ops.elementwise import SigmoidBackward
 from checks import LAYOUTS, broadcastable_pair, check_rules, leaf, shapes
 
 seeds = st.integers(0, 2 ** 32 - 1)
@@ -133,6 +134,7 @@ CASES = {
     "tanh": (unary(), lambda x: x.tanh()),
     "erf": (unary(), lambda x: x.erf()),
     "sigmoid": (unary(-6, 6), lambda x: x.sigmoid()),
+    "sigmoid_grad": (binary(low=0.05, high=0.95), lambda g, y: _sigmoid_backward(g, y)),
     "relu": (unary(avoid=[0.0]), lambda x: x.relu()),
     "abs": (unary(avoid=[0.0]), lambda x: x.abs()),
     "sign_floor": (unary(avoid=[-2, -1, 0, 1, 2]), lambda x: x.sign() + x.floor()),
@@ -171,6 +173,13 @@ CASES = {
 
 def _module(t):
     return minigrad if isinstance(t, minigrad.Tensor) else __import__("torch")
+
+
+def _sigmoid_backward(g, y):
+    """The fused primitive behind sigmoid's VJP; against PyTorch, its formula."""
+    if isinstance(g, minigrad.Tensor):
+        return SigmoidBackward.apply(g, y)
+    return g * y * (1 - y)
 
 
 def _where(a, b):
