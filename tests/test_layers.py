@@ -1,0 +1,46 @@
+"""The layers of DESIGN.md: imports only point down, and nothing imports in a cycle."""
+import ast
+import pathlib
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+
+# layer of each package prefix, lowest first; a module may import only its own layer or lower ones
+LAYERS = [
+    ("minigrad_kernels", 0),
+    ("minigrad._dtype", 1), ("minigrad._size", 1), ("minigrad._device", 1), ("minigrad.random", 1),
+    ("minigrad.backends", 2),
+    ("minigrad.autograd", 3),
+    ("minigrad.ops", 4),
+    ("minigrad.tensor", 5), ("minigrad.creation", 5), ("minigrad.functions", 5), ("minigrad.func", 5),
+    ("minigrad.nn", 6), ("minigrad.optim", 6), ("minigrad.data", 6), ("minigrad.serialization", 6),
+    ("minigrad.summary", 7), ("minigrad.utils", 7), ("minigrad", 8),
+]
+
+
+def layer_of(module):
+    return next(level for prefix, level in LAYERS if module == prefix or module.startswith(prefix + "."))
+
+
+def imports():
+    for path in sorted(list((ROOT / "minigrad").rglob("*.py")) + list((ROOT / "minigrad_kernels").rglob("*.py"))):
+        module = ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names = [f"{node.module}.{a.name}" for a in node.names]
+            elif isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            else:
+                continue
+            for name in names:
+                if name.split(".")[0] in ("minigrad", "minigrad_kernels"):
+                    yield module, name
+
+
+def test_imports_point_down_the_layers():
+    wrong = [(m, n) for m, n in imports()
+             if not (m == "minigrad" or n.startswith(m + ".")) and layer_of(n) > layer_of(m)]
+    assert wrong == []
+
+
+def test_kernels_never_import_minigrad():
+    assert [(m, n) for m, n in imports() if m.startswith("minigrad_kernels") and n.split(".")[0] == "minigrad"] == []
