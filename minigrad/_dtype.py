@@ -29,14 +29,14 @@ bool_ = dtype("bool", np.bool_, 0)
 # package's module __getattr__ so that no builtin name is shadowed.
 ALIASES = {"float": float32, "double": float64, "long": int64, "bool": bool_}
 
-_BY_NUMPY = {d.numpy: d for d in (float32, float64, int64, bool_)}
+BY_NUMPY = {d.numpy: d for d in (float32, float64, int64, bool_)}
 _BY_NAME = {"float32": float32, "float": float32, "float64": float64, "double": float64,
             "int64": int64, "long": int64, "bool": bool_}
 
 
 def from_numpy_dtype(np_dtype):
     """The minigrad dtype of a numpy dtype; other numpy dtypes raise TypeError."""
-    found = _BY_NUMPY.get(np.dtype(np_dtype))
+    found = BY_NUMPY.get(np.dtype(np_dtype))
     if found is None:
         raise TypeError(
             f"dtype: expected one of float32, float64, int64, bool, got numpy dtype {np.dtype(np_dtype)}")

@@ -29,6 +29,9 @@ def _flatten(obj, path, tensors):
     """JSON-able skeleton of obj; tensors are replaced by {"tensor": key} and collected."""
     if isinstance(obj, Tensor):
         key = ".".join(path) or "tensor"
+        if key in tensors:
+            raise ValueError(f"save: two tensors would be stored under the same key '{key}' (keys that contain "
+                             "'.', or an int and a str key that print alike); rename one of them")
         tensors[key] = np.ascontiguousarray(obj.detach().cpu().numpy())
         return {"tensor": key}
     if isinstance(obj, dict):

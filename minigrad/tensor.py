@@ -17,7 +17,7 @@ from minigrad.ops import linalg, reduction, shape as shape_ops
 _new_tensor = object.__new__
 ValuesIndices = collections.namedtuple("ValuesIndices", ["values", "indices"])
 
-_DTYPE_OF_NUMPY = {d.numpy: d for d in (dtypes.float32, dtypes.float64, dtypes.int64, dtypes.bool_)}
+_DTYPE_OF_NUMPY = dtypes.BY_NUMPY
 _FLOAT = dtypes.float32
 
 
@@ -80,7 +80,8 @@ def _normalize_dim(dim, ndim, argument="dim"):
 
 
 def _normalize_dims(dim, ndim):
-    if dim is None:
+    """A sorted tuple of non-negative dims; None or an empty list means every dim, as in PyTorch."""
+    if dim is None or (isinstance(dim, (tuple, list)) and len(dim) == 0):
         return tuple(range(ndim))
     if isinstance(dim, (tuple, list)):
         dims = tuple(_normalize_dim(d, ndim) for d in dim)
@@ -140,6 +141,19 @@ def _promote(a, b):
     return _as_operand(a, dtype, a), _as_operand(b, dtype, a)
 
 
+def _no_bool_subtraction(a, b):
+    if a._dtype is dtypes.bool_:
+        raise RuntimeError("Subtraction, the `-` operator, with two bool tensors is not supported. "
+                           "Use the `^` or `logical_xor()` operator instead.")
+    return a, b
+
+
+def _nonzero_divisor(b):
+    if not b._dtype.is_floating_point and bool((b == 0).any()):
+        raise ZeroDivisionError("integer division or modulo by zero")
+    return b
+
+
 def _to_float(t):
     return t if t._dtype.is_floating_point else t.to(_FLOAT)
 
@@ -176,6 +190,8 @@ class Tensor(TensorBase):
         self._tangent = None
         self._accumulator = None
         self._base = None
+        self._view_version = 0
+        self._retains_grad = False
 
     @classmethod
     def _from_array(cls, array, device):
@@ -183,16 +199,7 @@ class Tensor(TensorBase):
         if isinstance(array, np.generic):
             array = np.asarray(array)
         t._dtype = _DTYPE_OF_NUMPY.get(array.dtype) or dtypes.from_numpy_dtype(array.dtype)
-        t._data = array
-        t._device = device
-        t._requires_grad = False
-        t._node = None
-        t._output_nr = 0
-        t._grad = None
-        t._version = VersionCounter()
-        t._tangent = None
-        t._accumulator = None
-        t._base = None
+        t._init_fields(array, device)
         return t
 
     def _wrap(self, array):
@@ -276,6 +283,8 @@ class Tensor(TensorBase):
 
     def __array__(self, dtype=None, copy=None):
         array = self.numpy()
+        if copy:
+            return np.array(array, dtype=dtype, copy=True)
         return array if dtype is None else array.astype(dtype, copy=False)
 
     def item(self):
@@ -423,10 +432,10 @@ class Tensor(TensorBase):
         return ew.Add.apply(b, a)
 
     def __sub__(self, other):
-        return ew.Sub.apply(*_promote(self, other))
+        return ew.Sub.apply(*_no_bool_subtraction(*_promote(self, other)))
 
     def __rsub__(self, other):
-        a, b = _promote(self, other)
+        a, b = _no_bool_subtraction(*_promote(self, other))
         return ew.Sub.apply(b, a)
 
     def __mul__(self, other):
@@ -445,25 +454,31 @@ class Tensor(TensorBase):
 
     def __floordiv__(self, other):
         a, b = _promote(self, other)
-        return a._wrap(a._backend.floor_divide(a._data, b._data))
+        return a._wrap(a._backend.floor_divide(a._data, _nonzero_divisor(b)._data))
 
     def __rfloordiv__(self, other):
         a, b = _promote(self, other)
-        return a._wrap(a._backend.floor_divide(b._data, a._data))
+        return a._wrap(a._backend.floor_divide(b._data, _nonzero_divisor(a)._data))
 
     def __mod__(self, other):
-        return ew.Remainder.apply(*_promote(self, other))
+        a, b = _promote(self, other)
+        return ew.Remainder.apply(a, _nonzero_divisor(b))
 
     def __rmod__(self, other):
         a, b = _promote(self, other)
-        return ew.Remainder.apply(b, a)
+        return ew.Remainder.apply(b, _nonzero_divisor(a))
 
     def __pow__(self, exponent):
         if isinstance(exponent, numbers.Number) and not isinstance(exponent, bool):
+            if not self._dtype.is_floating_point and isinstance(exponent, numbers.Integral) and exponent < 0:
+                raise RuntimeError("Integers to negative integer powers are not allowed.")
             base = self if self._dtype.is_floating_point or isinstance(exponent, numbers.Integral) \
                 else self.to(_FLOAT)
             return ew.PowScalar.apply(base, exponent)
-        return ew.Pow.apply(*_promote(self, exponent))
+        base, exponent = _promote(self, exponent)
+        if not base._dtype.is_floating_point and bool((exponent < 0).any()):
+            raise RuntimeError("Integers to negative integer powers are not allowed.")
+        return ew.Pow.apply(base, exponent)
 
     def __rpow__(self, base):
         a, b = _promote(self, base)
@@ -498,6 +513,8 @@ class Tensor(TensorBase):
 
     # --- comparisons and logic (never differentiable) ------------------------------------------
     def _compare(self, other, name):
+        if not isinstance(other, (Tensor, numbers.Number, np.generic)):
+            return NotImplemented  # e.g. t == None is False, as in PyTorch
         a, b = _promote(self, other)
         return a._wrap(getattr(a._backend, name)(a._data, b._data))
 
@@ -589,6 +606,9 @@ class Tensor(TensorBase):
 
     def relu(self):
         return ew.Relu.apply(self)
+
+    def relu_(self):
+        return self._in_place(ew.Relu)
 
     def erf(self):
         return ew.Erf.apply(_to_float(self))
@@ -687,10 +707,10 @@ class Tensor(TensorBase):
         return self._extreme(dim, keepdim, False, "min")
 
     def amax(self, dim=(), keepdim=False):
-        return reduction.Amax.apply(self, _normalize_dims(dim or None, self.ndim), keepdim, True)
+        return reduction.Amax.apply(self, _normalize_dims(dim, self.ndim), keepdim, True)
 
     def amin(self, dim=(), keepdim=False):
-        return reduction.Amax.apply(self, _normalize_dims(dim or None, self.ndim), keepdim, False)
+        return reduction.Amax.apply(self, _normalize_dims(dim, self.ndim), keepdim, False)
 
     def _arg_extreme(self, dim, keepdim, axis, take_max):
         dim = axis if dim is None else dim
@@ -758,9 +778,9 @@ class Tensor(TensorBase):
     def permute(self, *dims):
         dims = _shape_args(dims, "dims")
         if len(dims) != self.ndim:
-            raise RuntimeError(f"permute(sparse_coo): number of dimensions in the tensor input does not match "
-                               f"the length of the desired ordering of dimensions i.e. input.dim() = "
-                               f"{self.ndim} is not equal to len(dims) = {len(dims)}".replace("(sparse_coo)", ""))
+            raise RuntimeError(f"permute(): number of dimensions in the tensor input does not match the length "
+                               f"of the desired ordering of dimensions i.e. input.dim() = {self.ndim} is not "
+                               f"equal to len(dims) = {len(dims)}")
         dims = tuple(_normalize_dim(d, self.ndim, "dims") for d in dims)
         if len(set(dims)) != len(dims):
             raise RuntimeError(f"permute(): duplicate dims are not allowed, got {list(dims)}")
@@ -825,6 +845,9 @@ class Tensor(TensorBase):
                                f"equal to the number of dimensions in the tensor ({self.ndim})")
         lead = len(sizes) - self.ndim
         shape = tuple(self._data.shape[i - lead] if n == -1 and i >= lead else n for i, n in enumerate(sizes))
+        if any(n < 0 for n in shape):
+            raise RuntimeError(f"expand: the expanded size {list(sizes)} may not contain negative sizes "
+                               f"(other than -1 for an existing dimension); tensor sizes {list(self.shape)}")
         for i, n in enumerate(self._data.shape):
             if n != 1 and n != shape[lead + i]:
                 raise RuntimeError(f"expand: The expanded size of the tensor ({shape[lead + i]}) must match the "
@@ -837,8 +860,13 @@ class Tensor(TensorBase):
 
     def narrow(self, dim, start, length):
         dim = _normalize_dim(dim, self.ndim)
-        key = (slice(None),) * dim + (slice(start, start + length),)
-        return self[key]
+        size = self._data.shape[dim]
+        if not -size <= start <= size:
+            raise IndexError(f"narrow(): start ({start}) out of range for dimension {dim} of size {size}")
+        start = start + size if start < 0 else start
+        if length < 0 or start + length > size:
+            raise RuntimeError(f"narrow(): start ({start}) + length ({length}) exceeds dimension size ({size}).")
+        return self[(slice(None),) * dim + (slice(start, start + length),)]
 
     def split(self, split_size_or_sections, dim=0):
         dim = _normalize_dim(dim, self.ndim)
@@ -850,7 +878,7 @@ class Tensor(TensorBase):
                         for s in range(0, builtins.max(size, 1), split_size_or_sections)]
         else:
             sections = list(split_size_or_sections)
-            if sum(sections) != size:
+            if any(n < 0 for n in sections) or sum(sections) != size:
                 raise RuntimeError(f"split_with_sizes expects split_sizes to sum exactly to {size} "
                                    f"(input tensor's size at dimension {dim}), but got split_sizes={sections}")
         pieces, start = [], 0
@@ -881,7 +909,7 @@ class Tensor(TensorBase):
                 if item._dtype.is_floating_point:
                     raise IndexError("tensors used as indices must be long, int or bool tensors, "
                                      f"got {item._dtype}")
-                item = item._data
+                item = int(item.item()) if item.ndim == 0 and item._dtype is dtypes.int64 else item._data
             elif isinstance(item, (list, np.ndarray)):
                 item = np.asarray(item)
                 if item.dtype.kind == "f":
@@ -923,6 +951,7 @@ class Tensor(TensorBase):
                                f"{list(result.shape)}")
         self._data[...] = result._data
         self._version.value += 1
+        self._view_version = self._version.value  # this tensor itself is up to date
         if recording:
             self._node, self._output_nr, self._requires_grad = result._node, result._output_nr, True
         self._tangent = result._tangent
@@ -996,9 +1025,10 @@ def where(condition, input, other):  # noqa: A002 (PyTorch's argument name)
     if not isinstance(condition, Tensor) or condition._dtype is not dtypes.bool_:
         raise TypeError(f"where: expected condition to be a bool Tensor, got "
                         f"{condition.dtype if isinstance(condition, Tensor) else type(condition).__name__}")
+    if not isinstance(input, Tensor) and not isinstance(other, Tensor):  # where(mask, 1.0, 0.0)
+        dtype = builtins.max(map(_python_scalar_dtype, (input, other)), key=lambda d: d.category)
+        input = condition._wrap(condition._backend.asarray(input, dtype=dtype.numpy))
     if not isinstance(input, Tensor):
-        if not isinstance(other, Tensor):
-            raise TypeError("where: expected input or other to be a Tensor")
         other, input = _promote(other, input)
     else:
         input, other = _promote(input, other)

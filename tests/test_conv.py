@@ -342,7 +342,7 @@ def test_adaptive_pools(size, output_size, seed):
 def test_pad(mode, n_axes, seed, data):
     shape = tuple(data.draw(st.integers(2, 4)) for _ in range(n_axes + 2))
     limit = 1 if mode == "reflect" else 2
-    low = -1 if mode == "constant" else 0
+    low = -1 if mode in ("constant", "circular") else 0
     pads = tuple(data.draw(st.integers(low, limit)) for _ in range(2 * n_axes))
     x = np.random.default_rng(seed).standard_normal(shape)
     value = 1.5 if mode == "constant" else None

@@ -36,6 +36,8 @@ def _root_grads(outputs, grad_outputs):
         elif g.shape != out.shape:
             raise RuntimeError(f"grad_outputs[{i}]: Mismatch in shape: grad_output[{i}] has a shape of "
                                f"{list(g.shape)} and output[{i}] has a shape of {list(out.shape)}.")
+        elif g.dtype is not out.dtype:
+            g = g.to(out.dtype)
         grads.append(g)
     return [out._grad_edge() for out in outputs], grads
 

@@ -152,6 +152,8 @@ class Function:
         ctx = Context(cls)
         needs = tuple(isinstance(a, TensorBase) and a._requires_grad for a in args)
         record = state.grad_enabled and True in needs
+        if record:
+            _check_views(args)
         ctx.needs_input_grad = needs if record else (False,) * len(args)
 
         previous = state.grad_enabled
@@ -167,6 +169,16 @@ class Function:
         if state.forward_ad_enabled and any(isinstance(a, TensorBase) and a._tangent is not None for a in args):
             _push_tangents(cls, ctx, args, outputs)
         return result
+
+
+def _check_views(args):
+    for a in args:
+        if isinstance(a, TensorBase) and a._base is not None and a._requires_grad \
+                and a._version.value != a._view_version:
+            raise RuntimeError(
+                "a view is used after the tensor it views was modified in place (version "
+                f"{a._view_version} -> {a._version.value}); its gradient would be wrong. Take the view again "
+                "after the in-place operation.")
 
 
 def _differentiable(ctx, output):

@@ -67,6 +67,10 @@ class set_grad_enabled(_GradModeGuard):
         self.prev = STATE.grad_enabled
         STATE.grad_enabled = mode
 
+    def __enter__(self):
+        STATE.grad_enabled = self.mode  # self.prev was saved by the call, before it switched
+        return self
+
     def __call__(self, fn):
         STATE.grad_enabled = self.prev  # used as a decorator: undo the switch made by the call
         return super().__call__(fn)

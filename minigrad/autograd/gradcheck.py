@@ -105,16 +105,19 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True,
                           "for lack of precision", stacklevel=2)
     numerical = _numerical_jacobians(fn, inputs, diff_indices, eps)
     try:
-        if check_backward_ad:
-            _compare("VJP, reverse mode", _vjp_jacobians(fn, inputs, diff_indices), numerical,
-                     diff_indices, atol, rtol)
-        if check_forward_ad:
-            _compare("JVP, forward mode", _jvp_jacobians(fn, inputs, diff_indices), numerical,
-                     diff_indices, atol, rtol)
+        with enable_grad():  # gradcheck may be called inside no_grad
+            return _check(fn, inputs, diff_indices, numerical, atol, rtol, check_backward_ad, check_forward_ad)
     except GradcheckError:
         if raise_exception:
             raise
         return False
+
+
+def _check(fn, inputs, diff_indices, numerical, atol, rtol, check_backward_ad, check_forward_ad):
+    if check_backward_ad:
+        _compare("VJP, reverse mode", _vjp_jacobians(fn, inputs, diff_indices), numerical, diff_indices, atol, rtol)
+    if check_forward_ad:
+        _compare("JVP, forward mode", _jvp_jacobians(fn, inputs, diff_indices), numerical, diff_indices, atol, rtol)
     return True
 
 

@@ -5,7 +5,7 @@ Function.apply and the engine handle tensors without importing minigrad.tensor.
 """
 import weakref
 
-from minigrad.autograd.grad_mode import STATE
+from minigrad.autograd.grad_mode import STATE, no_grad
 from minigrad_kernels._tape import Node
 
 
@@ -19,7 +19,7 @@ class VersionCounter:
 
 class TensorBase:
     __slots__ = ("_data", "_dtype", "_device", "_requires_grad", "_node", "_output_nr", "_grad",
-                 "_version", "_tangent", "_accumulator", "_base", "__weakref__")
+                 "_version", "_tangent", "_accumulator", "_base", "_view_version", "_retains_grad", "__weakref__")
 
     # --- what a subclass must provide --------------------------------------------------
     def _wrap(self, array):
@@ -65,12 +65,17 @@ class TensorBase:
         return (self._accumulator(), 0)
 
     def _accumulate_grad(self, grad, keep_graph):
-        if not keep_graph:
-            grad = grad.detach()
+        """Add grad into .grad: in place (as PyTorch does) unless either takes part in a graph."""
+        if grad._dtype is not self._dtype:
+            grad = grad.to(self._dtype)
         if self._grad is None:
-            self._grad = grad if keep_graph else grad.clone()
-        else:
+            # a fresh, writable tensor: the incoming one may be shared, broadcast or read-only
+            self._grad = grad.clone() if keep_graph else grad.detach().clone()
+        elif keep_graph or self._grad._requires_grad:
             self._grad = self._grad + grad
+        else:
+            with no_grad():
+                self._grad.add_(grad.detach())
 
     # --- public autograd API ---------------------------------------------------------------
     @property
@@ -109,10 +114,6 @@ class TensorBase:
                                f"expected {list(self.shape)}")
         self._grad = value
 
-    @property
-    def _version_value(self):
-        return self._version.value
-
     def register_hook(self, hook):
         """Call `hook(grad)` when this tensor's gradient is computed; a non-None result replaces it."""
         if not self._requires_grad:
@@ -128,9 +129,10 @@ class TensorBase:
         self._accumulator = _Strong(node)
 
     def retain_grad(self):
-        """Keep .grad of a non-leaf tensor after backward."""
-        if self._node is None:
+        """Keep .grad of a non-leaf tensor after backward (calling it again changes nothing)."""
+        if self._node is None or self._retains_grad:
             return
+        self._retains_grad = True
         ref = weakref.ref(self)
 
         def store(grad):

@@ -8,6 +8,7 @@ import numbers
 
 import numpy as np
 
+from minigrad._dtype import float64
 from minigrad.creation import tensor
 from minigrad.functions import stack
 from minigrad.random import generator_or_default
@@ -62,6 +63,8 @@ def default_collate(batch):
                 shape = list(item.shape) if isinstance(item, Tensor) else type(item).__name__
                 raise ShapeMismatchError(i, shape, list(first.shape))
         return stack(batch)
+    if isinstance(first, float):
+        return tensor(batch, dtype=float64)  # as PyTorch's default_collate
     if isinstance(first, (numbers.Number, np.generic)):
         return tensor(batch)
     if isinstance(first, np.ndarray):

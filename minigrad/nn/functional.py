@@ -88,6 +88,9 @@ def _conv(input, weight, bias, stride, padding, dilation, groups, nd, name):  # 
         raise RuntimeError(f"{name}(): non-positive groups is not supported, got groups={groups!r}")
     n_batch, channels, *in_size = x.shape
     c_out, c_group, *kernel = weight.shape
+    if 0 in kernel or 0 in in_size:
+        raise RuntimeError(f"{name}(): expected non-empty spatial sizes, got input of size {list(x.shape)} and "
+                           f"weight of size {list(weight.shape)}")
     if channels != c_group * groups:
         raise RuntimeError(f"{name}(): Given groups={groups}, weight of size {list(weight.shape)}, expected "
                            f"input{list(x.shape)} to have {c_group * groups} channels, but got {channels} "
@@ -244,6 +247,9 @@ def _pool_geometry(x, kernel_size, stride, padding, dilation, ceil_mode, nd, nam
             raise RuntimeError(f"{name}(): pad should be smaller than or equal to half of kernel size, "
                                f"but got pad={p}, kernel_size={k}")
     in_size = x.shape[2:]
+    if 0 in in_size or x.shape[1] == 0:
+        raise RuntimeError(f"{name}(): Expected 2D or 3D (batch mode) tensors with non-zero channel and spatial "
+                           f"sizes, but got input of size {list(x.shape[1:])} after the batch dim")
     out = tuple(_pool_out(i, k, s, p, d, ceil_mode) for i, k, s, p, d in zip(in_size, kernel, stride, padding, dilation))
     if any(o < 1 for o in out):
         raise RuntimeError(f"{name}(): Given input size {tuple(x.shape[1:])}, the calculated output size "
@@ -261,14 +267,15 @@ def _gather_planes(x4, indices, out_shape):
 
     Index -1 marks a window that lies wholly in the padding: its value is -inf and it passes no gradient.
     """
-    n_batch, channels = x4.shape[:2]
-    flat_indices = indices.reshape(n_batch, channels, -1)
+    n_batch, channels, height, width = x4.shape
+    flat_indices = indices.reshape(n_batch, channels, int(np.prod(indices.shape[2:])))
+    planes = x4.reshape(n_batch, channels, height * width)
     empty = flat_indices < 0
     if empty.any():
-        values = Gather.apply(x4.reshape(n_batch, channels, -1), flat_indices.clamp(min=0), 2)
+        values = Gather.apply(planes, flat_indices.clamp(min=0), 2)
         values = where(empty, values.new_full((), -float("inf")), values)
     else:
-        values = Gather.apply(x4.reshape(n_batch, channels, -1), flat_indices, 2)
+        values = Gather.apply(planes, flat_indices, 2)
     return values.reshape(out_shape)
 
 
@@ -349,6 +356,8 @@ def _adaptive_windows(x, output_size, name):
     if not isinstance(output_size, (tuple, list)) or len(output_size) != 2:
         raise TypeError(f"{name}(): output_size: expected an int or a tuple of 2 ints, got {output_size!r}")
     sizes = x.shape[2:]
+    if 0 in sizes:
+        raise RuntimeError(f"{name}(): expected an input with non-zero spatial sizes, got {list(x.shape)}")
     out = tuple(i if o is None else o for i, o in zip(sizes, output_size))
     if any(not isinstance(o, numbers.Integral) or o < 1 for o in out):
         raise RuntimeError(f"{name}(): output_size must be positive, got {output_size!r}")
@@ -390,7 +399,9 @@ def _pad_map(size, before, after, mode):
         return np.where(reflected >= size, 2 * (size - 1) - reflected, reflected)
     if mode == "replicate":
         return np.clip(positions, 0, size - 1)
-    return positions % size  # circular
+    low, high = max(-before, 0), size - max(-after, 0)  # circular: crop first, then wrap what is left
+    kept = np.arange(-max(before, 0), high - low + max(after, 0))
+    return low + kept % (high - low)
 
 
 def pad(input, pad, mode="constant", value=None):  # noqa: A002
@@ -405,6 +416,8 @@ def pad(input, pad, mode="constant", value=None):  # noqa: A002
         raise NotImplementedError(f"pad(): Unrecognised padding mode {mode!r}; expected one of 'constant', "
                                   "'reflect', 'replicate', 'circular'")
     n_axes = len(pad) // 2
+    if n_axes > 3:
+        raise NotImplementedError(f"pad(): padding more than the last 3 dims is not supported, got pad={pad!r}")
     if mode != "constant":
         if value not in (None, 0, 0.0):
             raise RuntimeError(f"pad(): Padding mode \"{mode}\" doesn't take in value argument")
@@ -448,7 +461,7 @@ def linear(input, weight, bias=None):  # noqa: A002
 
 
 def relu(input, inplace=False):  # noqa: A002
-    return input.relu()
+    return input.relu_() if inplace else input.relu()
 
 
 def leaky_relu(input, negative_slope=0.01, inplace=False):  # noqa: A002
@@ -508,6 +521,11 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         raise ValueError(f"batch_norm(): expected at least 2-D input (N, C, ...), got {input.ndim}-D input")
     dims = (0,) + tuple(range(2, input.ndim))
     shape = (1, input.shape[1]) + (1,) * (input.ndim - 2)
+    for argument, value in (("running_mean", running_mean), ("running_var", running_var), ("weight", weight),
+                            ("bias", bias)):
+        if value is not None and tuple(value.shape) != (input.shape[1],):
+            raise RuntimeError(f"batch_norm(): expected {argument} of shape [{input.shape[1]}] (the channels of "
+                               f"input {list(input.shape)}), got {list(value.shape)}")
     if training:
         count = input.numel() // input.shape[1]
         if count <= 1:
@@ -535,6 +553,10 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):  # no
         raise RuntimeError(f"layer_norm(): Given normalized_shape={list(normalized_shape)}, expected input with "
                            f"shape [*, {', '.join(map(str, normalized_shape))}], but got input of size "
                            f"{list(input.shape)}")
+    for argument, value in (("weight", weight), ("bias", bias)):
+        if value is not None and tuple(value.shape) != normalized_shape:
+            raise RuntimeError(f"layer_norm(): expected {argument} of shape {list(normalized_shape)}, "
+                               f"got {list(value.shape)}")
     dims = tuple(range(input.ndim - len(normalized_shape), input.ndim))
     mean = input.mean(dims, keepdim=True)
     out = (input - mean) / (input.var(dims, correction=0, keepdim=True) + eps).sqrt()
@@ -560,13 +582,16 @@ def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):  
     if not isinstance(target, Tensor) or target.dtype.is_floating_point:
         raise RuntimeError(f"nll_loss(): expected target to be an int64 tensor of class indices, got "
                            f"{target.dtype if isinstance(target, Tensor) else type(target).__name__}")
-    if input.ndim < 1 or (input.ndim == 1 and target.ndim != 0) or (
-            input.ndim > 1 and (target.shape[0] != input.shape[0] or target.shape[1:] != input.shape[2:])):
+    if input.ndim < 1 or (input.ndim == 1 and target.ndim != 0) or (input.ndim > 1 and (
+            target.ndim != input.ndim - 1 or target.shape[0] != input.shape[0] or target.shape[1:] != input.shape[2:])):
         raise ValueError(f"nll_loss(): Expected input batch_size ({input.shape[0] if input.ndim > 1 else 1}) to "
                          f"match target batch_size; got input of size {list(input.shape)} and target of size "
                          f"{list(target.shape)}")
     class_dim = 0 if input.ndim == 1 else 1
     n_classes = input.shape[class_dim]
+    if weight is not None and tuple(weight.shape) != (n_classes,):
+        raise RuntimeError(f"nll_loss(): expected weight of shape [{n_classes}] (one per class), "
+                           f"got {list(weight.shape)}")
     valid = target != ignore_index
     safe = where(valid, target, target.new_zeros(()))
     if bool(((safe < 0) | (safe >= n_classes)).any()):
@@ -633,7 +658,11 @@ def l1_loss(input, target, reduction="mean"):  # noqa: A002
 def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean", pos_weight=None):  # noqa: A002
     """Sigmoid + binary cross-entropy in the stable form max(x, 0) - x * y + log(1 + exp(-|x|))."""
     _check_same_shape(input, target, "binary_cross_entropy_with_logits")
-    log_sigmoid_neg = -(input.clamp(min=0)) - (1 + (-input.abs()).exp()).log()  # log(1 - sigmoid(x))
+    # log(1 - sigmoid(x)) = -max(x, 0) - log(1 + exp(-|x|)); max and |.| take the same branch (x > 0), so
+    # the derivative at x = 0 is -sigmoid(0) exactly
+    positive = input > 0
+    magnitude = where(positive, input, -input)
+    log_sigmoid_neg = -where(positive, input, input.new_zeros(())) - (1 + (-magnitude).exp()).log()
     if pos_weight is None:
         loss = -(target * input) - log_sigmoid_neg
     else:

@@ -58,10 +58,12 @@ class Module:
         if params is None:
             raise AttributeError(f"cannot assign '{name}' before Module.__init__() call")
         if isinstance(value, Parameter):
-            self._forget(name)
+            if name not in params:
+                self._forget(name)
             params[name] = value
         elif isinstance(value, Module):
-            self._forget(name)
+            if name not in modules:
+                self._forget(name)
             modules[name] = value
         elif name in params:
             if value is not None:
@@ -212,7 +214,8 @@ class Module:
             if set_to_none:
                 p.grad = None
             elif p.grad is not None:
-                p.grad = p.grad.detach() * 0
+                with no_grad():
+                    p.grad.zero_()
 
     def to(self, *args, dtype=None, device=None):
         """Move and/or cast every parameter and buffer in place (floating ones only for a dtype)."""
@@ -322,6 +325,11 @@ class _Container(Module):
         self.add_module(str(len(self)), module)
         return self
 
+    def _renumber(self, modules):
+        self._modules.clear()
+        for i, module in enumerate(modules):
+            self.add_module(str(i), module)
+
 
 class Sequential(_Container):
     """Modules applied in order. Indexing, slicing, len, iteration and append work as in PyTorch."""
@@ -352,8 +360,9 @@ class Sequential(_Container):
         self.add_module(list(self._modules)[index], module)
 
     def __delitem__(self, index):
-        for name in list(self._modules)[index] if isinstance(index, slice) else [list(self._modules)[index]]:
-            del self._modules[name]
+        modules = list(self._modules.values())
+        del modules[index]
+        self._renumber(modules)  # as PyTorch does, so that append() cannot overwrite a module
 
 
 class ModuleList(_Container):
@@ -364,11 +373,6 @@ class ModuleList(_Container):
         for module in modules or ():
             self.append(module)
 
-    def _reindex(self, modules):
-        self._modules.clear()
-        for i, module in enumerate(modules):
-            self.add_module(str(i), module)
-
     def __getitem__(self, index):
         values = list(self._modules.values())
         return ModuleList(values[index]) if isinstance(index, slice) else values[index]
@@ -376,12 +380,12 @@ class ModuleList(_Container):
     def __setitem__(self, index, module):
         values = list(self._modules.values())
         values[index] = module
-        self._reindex(values)
+        self._renumber(values)
 
     def __delitem__(self, index):
         values = list(self._modules.values())
         del values[index]
-        self._reindex(values)
+        self._renumber(values)
 
     def extend(self, modules):
         for module in modules:
@@ -391,4 +395,4 @@ class ModuleList(_Container):
     def insert(self, index, module):
         values = list(self._modules.values())
         values.insert(index, module)
-        self._reindex(values)
+        self._renumber(values)

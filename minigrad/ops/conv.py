@@ -13,7 +13,6 @@ convolution), each one's JVP is bilinear (op(da, b) + op(a, db)), and every deri
 differentiable. Unfold and Fold (im2col and col2im on their own) are a linear adjoint pair.
 """
 from minigrad.autograd.function import Function
-from minigrad.backends.geometry import ConvGeometry  # noqa: F401  (re-exported for callers)
 
 
 class Conv(Function):

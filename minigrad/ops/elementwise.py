@@ -102,8 +102,10 @@ class Pow(Function):
 
     @staticmethod
     def _partials(a, b, out):
-        safe_log = Where.apply(a == 0, a.new_zeros(()), out * a.log())
-        return b * a ** (b - 1), safe_log
+        zero = a.new_zeros(())
+        d_base = Where.apply(b == 0, zero, b * a ** (b - 1))  # 0 at b == 0 (no 0 * inf at a == 0)
+        d_exponent = Where.apply(a == 0, zero, out * a.log())
+        return d_base, d_exponent
 
     @staticmethod
     def backward(ctx, g):
@@ -232,11 +234,11 @@ class _PiecewiseConstant(Function):
 
     @staticmethod
     def backward(ctx, g):
-        return g.new_zeros(()).expand(g.shape)
+        return g._zeros_like()
 
     @staticmethod
     def jvp(ctx, dx):
-        return dx.new_zeros(()).expand(dx.shape)
+        return dx._zeros_like()
 
 
 class Floor(_PiecewiseConstant):

@@ -9,6 +9,7 @@ def _view_of(x, array):
     out = x._wrap(array)
     if x._backend.shares_memory(array, x._data):
         out._version = x._version
+        out._view_version = x._version.value
         out._base = x if x._base is None else x._base
     return out
 

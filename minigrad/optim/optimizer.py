@@ -60,7 +60,8 @@ class Optimizer:
                 if set_to_none:
                     p.grad = None
                 elif p.grad is not None:
-                    p.grad = p.grad.detach() * 0
+                    with no_grad():
+                        p.grad.zero_()
 
     def step(self, closure=None):
         loss = None

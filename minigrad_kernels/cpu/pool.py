@@ -27,7 +27,7 @@ def max_pool_indices(x, kernel, stride, padding, dilation, out_size):
         for y in range(oh):
             for xo in range(ow):
                 best_index = -1
-                best = x[n, c, 0, 0]
+                best = 0.0
                 for a in range(kh):
                     iy = y * sh - ph + a * dh
                     if iy < 0 or iy >= height:
