@@ -92,11 +92,15 @@ class CPUBackend:
 
     @staticmethod
     def sigmoid(x):
-        # 1 / (1 + e^-x) for x >= 0 and e^x / (1 + e^x) below: no overflow, and full relative precision
-        # for large negative x (0.5 + 0.5 tanh(x / 2) cancels to 0 there)
-        e = np.exp(-np.abs(x))
-        r = 1 / (1 + e)
-        return np.where(x >= 0, r, e * r)
+        # exp(min(x, 0)) / (1 + exp(-|x|)): 1 / (1 + e^-x) for x >= 0 and e^x / (1 + e^x) below, without
+        # overflow and with full relative precision for large negative x (0.5 + 0.5 tanh(x / 2) cancels
+        # there); no mask, as masked numpy ops measured 5-10x slower than this whole function
+        out = np.asarray(np.exp(-np.abs(x)))  # an array even for 0-d input, for the in-place steps
+        out += 1
+        np.reciprocal(out, out=out)
+        tail = np.exp(np.minimum(x, 0))
+        out *= tail
+        return out
 
     @staticmethod
     def sigmoid_backward(grad, y):
