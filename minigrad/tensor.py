@@ -706,11 +706,19 @@ class Tensor(TensorBase):
     def min(self, dim=None, keepdim=False):
         return self._extreme(dim, keepdim, False, "min")
 
+    def _reduced_dims_not_empty(self, dims, name):
+        for d in dims:
+            if self._data.shape[d] == 0:
+                raise IndexError(f"{name}(): Expected reduction dim {d} to have non-zero size.")
+        return dims
+
     def amax(self, dim=(), keepdim=False):
-        return reduction.Amax.apply(self, _normalize_dims(dim, self.ndim), keepdim, True)
+        dims = self._reduced_dims_not_empty(_normalize_dims(dim, self.ndim), "amax")
+        return reduction.Amax.apply(self, dims, keepdim, True)
 
     def amin(self, dim=(), keepdim=False):
-        return reduction.Amax.apply(self, _normalize_dims(dim, self.ndim), keepdim, False)
+        dims = self._reduced_dims_not_empty(_normalize_dims(dim, self.ndim), "amin")
+        return reduction.Amax.apply(self, dims, keepdim, False)
 
     def _arg_extreme(self, dim, keepdim, axis, take_max):
         dim = axis if dim is None else dim
@@ -732,6 +740,8 @@ class Tensor(TensorBase):
     def logsumexp(self, dim, keepdim=False):
         source = _to_float(self)
         dims = _normalize_dims(dim, self.ndim)
+        if any(self._data.shape[d] == 0 for d in dims):  # the log of an empty sum
+            return source.sum(dims, keepdim=keepdim).log()
         shift = source.detach().amax(dims, keepdim=True)
         shift = where(shift.isinf(), shift.new_zeros(()), shift)
         out = (source - shift).exp().sum(dims, keepdim=True).log() + shift

@@ -204,3 +204,11 @@ def test_gradcheck_works_inside_no_grad():
     x = minigrad.tensor([0.5, 1.5], dtype=minigrad.float64, requires_grad=True)
     with minigrad.no_grad():
         assert minigrad.autograd.gradcheck(lambda t: t.exp(), [x])
+
+
+def test_reductions_of_empty_tensors():
+    assert minigrad.zeros(2, 0).amax(0).shape == (0,)
+    assert minigrad.zeros(0, 3).softmax(0).shape == (0, 3)
+    assert minigrad.zeros(2, 0).logsumexp(1).tolist() == [-math.inf, -math.inf]
+    with pytest.raises(IndexError, match="Expected reduction dim 0 to have non-zero size"):
+        minigrad.zeros(0, 3).amax(0)

@@ -124,8 +124,17 @@ class CPUBackend:
     prod = staticmethod(np.prod)
     all = staticmethod(np.all)
     any = staticmethod(np.any)
-    amax = staticmethod(np.amax)
-    amin = staticmethod(np.amin)
+    @staticmethod
+    def amax(x, axis=None, keepdims=False):
+        if x.size == 0:  # numpy refuses even when only the kept dims are empty
+            return np.empty_like(np.sum(x, axis=axis, keepdims=keepdims))
+        return np.amax(x, axis=axis, keepdims=keepdims)
+
+    @staticmethod
+    def amin(x, axis=None, keepdims=False):
+        if x.size == 0:
+            return np.empty_like(np.sum(x, axis=axis, keepdims=keepdims))
+        return np.amin(x, axis=axis, keepdims=keepdims)
     argmax = staticmethod(np.argmax)
     argmin = staticmethod(np.argmin)
 
