@@ -5,7 +5,7 @@ Function.apply and the engine handle tensors without importing minigrad.tensor.
 """
 import weakref
 
-from minigrad.autograd.grad_mode import STATE, no_grad
+from minigrad.autograd.grad_mode import STATE
 from minigrad_kernels._tape import Node
 
 
@@ -71,11 +71,11 @@ class TensorBase:
         if self._grad is None:
             # a fresh, writable tensor: the incoming one may be shared, broadcast or read-only
             self._grad = grad.clone() if keep_graph else grad.detach().clone()
-        elif keep_graph or self._grad._requires_grad:
+        elif keep_graph or self._grad._requires_grad or self._grad.shape != grad.shape:
             self._grad = self._grad + grad
         else:
-            with no_grad():
-                self._grad.add_(grad.detach())
+            self._grad._backend.add_into(self._grad._data, grad._data)
+            self._grad._version.value += 1
 
     # --- public autograd API ---------------------------------------------------------------
     @property

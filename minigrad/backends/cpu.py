@@ -56,6 +56,12 @@ class CPUBackend:
 
     # elementwise
     add = staticmethod(_quiet(np.add))
+
+    @staticmethod
+    def add_into(x, y):
+        """x += y in place (gradient accumulation)."""
+        with np.errstate(all="ignore"):
+            np.add(x, y, out=x)
     subtract = staticmethod(_quiet(np.subtract))
     multiply = staticmethod(_quiet(np.multiply))
     divide = staticmethod(_quiet(np.divide))
