@@ -1,6 +1,6 @@
 """The torch.* functions that are not factories: cat, stack, where, and a function form of each Tensor method."""
 from minigrad.ops import shape as shape_ops
-from minigrad.tensor import Tensor, _normalize_dim, _promote, matmul, where
+from minigrad.tensor import Tensor, _normalize_dim, matmul, where
 
 def _tensors(tensors, name):
     if isinstance(tensors, Tensor) or not isinstance(tensors, (list, tuple)):
@@ -18,15 +18,20 @@ def cat(tensors, dim=0):
     """Join tensors along an existing dim; every other dim must match."""
     tensors = _tensors(tensors, "cat")
     first = tensors[0]
+    for i, t in enumerate(tensors):
+        if t.ndim == 0:
+            raise RuntimeError(f"cat(): zero-dimensional tensor (at position {i}) cannot be concatenated")
     dim = _normalize_dim(dim, first.ndim)
     for i, t in enumerate(tensors[1:], 1):
-        first, promoted = _promote(first, t)
         if t.ndim != first.ndim or any(a != b for k, (a, b) in enumerate(zip(t.shape, first.shape)) if k != dim):
             raise RuntimeError(f"cat(): Sizes of tensors must match except in dimension {dim}. Expected "
                                f"{list(first.shape)} but got {list(t.shape)} for tensor number {i} in the list.")
-    dtype = first.dtype
-    tensors = [t if t.dtype is dtype else t.to(dtype) for t in tensors]
-    return shape_ops.Cat.apply(dim, *tensors)
+        if t.device != first.device:
+            raise RuntimeError(f"cat(): Expected all tensors to be on the same device, but found {first.device} "
+                               f"and {t.device} (tensor number {i})")
+    # all operands have dims, so PyTorch's promotion is: the highest category, then the widest dtype
+    dtype = max((t.dtype for t in tensors), key=lambda d: (d.category, d.itemsize))
+    return shape_ops.Cat.apply(dim, *(t if t.dtype is dtype else t.to(dtype) for t in tensors))
 
 
 concat = cat

@@ -212,3 +212,10 @@ def test_reductions_of_empty_tensors():
     assert minigrad.zeros(2, 0).logsumexp(1).tolist() == [-math.inf, -math.inf]
     with pytest.raises(IndexError, match="Expected reduction dim 0 to have non-zero size"):
         minigrad.zeros(0, 3).amax(0)
+
+
+def test_cat_promotes_and_rejects_zero_dim_tensors():
+    out = minigrad.cat([minigrad.tensor([1, 2]), minigrad.tensor([0.5])])
+    assert out.dtype is minigrad.float32 and out.tolist() == [1.0, 2.0, 0.5]
+    with pytest.raises(RuntimeError, match="zero-dimensional tensor \\(at position 1\\) cannot be concatenated"):
+        minigrad.cat([minigrad.ones(1), minigrad.tensor(1.0)])

@@ -24,7 +24,8 @@ __all__ = ["conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
 
 # --- argument checks ---------------------------------------------------------------------------
 
-def _ntuple(value, n, name, minimum):
+def ntuple(value, n, name, minimum):
+    """`value` as a tuple of n ints >= minimum; an int is repeated. Errors name the argument."""
     if isinstance(value, numbers.Integral) and not isinstance(value, bool):
         value = (int(value),) * n
     elif isinstance(value, (tuple, list)) and len(value) == 1 and n > 1:
@@ -98,8 +99,8 @@ def _conv(input, weight, bias, stride, padding, dilation, groups, nd, name):  # 
     if c_out % groups:
         raise RuntimeError(f"{name}(): Given groups={groups}, expected weight to be divisible by {groups} at "
                            f"dimension 0, but got weight of size {list(weight.shape)} instead")
-    stride = _ntuple(stride, nd, "stride", 1)
-    dilation = _ntuple(dilation, nd, "dilation", 1)
+    stride = ntuple(stride, nd, "stride", 1)
+    dilation = ntuple(dilation, nd, "dilation", 1)
     if isinstance(padding, str):
         if padding not in ("same", "valid"):
             raise ValueError(f"{name}(): Invalid padding string '{padding}', should be one of ['valid', 'same']")
@@ -108,7 +109,7 @@ def _conv(input, weight, bias, stride, padding, dilation, groups, nd, name):  # 
         totals = [d * (k - 1) if padding == "same" else 0 for k, d in zip(kernel, dilation)]
         before = tuple(t // 2 for t in totals)  # PyTorch puts the odd pixel after
     else:
-        before = _ntuple(padding, nd, "padding", 0)
+        before = ntuple(padding, nd, "padding", 0)
         totals = [2 * p for p in before]
     out_size = tuple(_sliding_size(i, k, s, t, d) for i, k, s, t, d in zip(in_size, kernel, stride, totals, dilation))
     if any(o < 1 for o in out_size):
@@ -153,10 +154,10 @@ def _conv_transpose(input, weight, bias, stride, padding, output_padding, groups
         raise RuntimeError(f"{name}(): Given transposed=1, weight of size {list(weight.shape)}, expected "
                            f"input{list(y.shape)} to have {c_in} channels (divisible by groups={groups}), "
                            f"but got {channels} channels instead")
-    stride = _ntuple(stride, nd, "stride", 1)
-    dilation = _ntuple(dilation, nd, "dilation", 1)
-    padding = _ntuple(padding, nd, "padding", 0)
-    output_padding = _ntuple(output_padding, nd, "output_padding", 0)
+    stride = ntuple(stride, nd, "stride", 1)
+    dilation = ntuple(dilation, nd, "dilation", 1)
+    padding = ntuple(padding, nd, "padding", 0)
+    output_padding = ntuple(output_padding, nd, "output_padding", 0)
     for op, s, d in zip(output_padding, stride, dilation):
         if op >= s and op >= d:
             raise RuntimeError(f"{name}(): output padding must be smaller than either stride or dilation, "
@@ -191,10 +192,10 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
 # --- unfold / fold ----------------------------------------------------------------------------------
 
 def _block_geometry(in_size, kernel_size, dilation, padding, stride, name):
-    kernel = _ntuple(kernel_size, 2, "kernel_size", 1)
-    dilation = _ntuple(dilation, 2, "dilation", 1)
-    padding = _ntuple(padding, 2, "padding", 0)
-    stride = _ntuple(stride, 2, "stride", 1)
+    kernel = ntuple(kernel_size, 2, "kernel_size", 1)
+    dilation = ntuple(dilation, 2, "dilation", 1)
+    padding = ntuple(padding, 2, "padding", 0)
+    stride = ntuple(stride, 2, "stride", 1)
     blocks = tuple(_sliding_size(i, k, s, 2 * p, d) for i, k, s, p, d in zip(in_size, kernel, stride, padding, dilation))
     if any(b < 1 for b in blocks):
         raise RuntimeError(f"{name}(): the padded input {tuple(i + 2 * p for i, p in zip(in_size, padding))} is "
@@ -214,7 +215,7 @@ def unfold(input, kernel_size, dilation=1, padding=0, stride=1):  # noqa: A002
 def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):  # noqa: A002
     """Sum columns (N, C * kH * kW, L) back into (N, C, *output_size): col2im, unfold's adjoint."""
     cols = _float_input(input, "fold", (2, 3))
-    output_size = _ntuple(output_size, 2, "output_size", 1)
+    output_size = ntuple(output_size, 2, "output_size", 1)
     geometry = _block_geometry(output_size, kernel_size, dilation, padding, stride, "fold")
     k = int(np.prod(geometry.kernel))
     n_blocks = int(np.prod(geometry.out_size))
@@ -238,10 +239,10 @@ def _pool_out(size, kernel, stride, padding, dilation, ceil_mode):
 
 
 def _pool_geometry(x, kernel_size, stride, padding, dilation, ceil_mode, nd, name):
-    kernel = _ntuple(kernel_size, nd, "kernel_size", 1)
-    stride = kernel if stride is None or stride == [] or stride == () else _ntuple(stride, nd, "stride", 1)
-    padding = _ntuple(padding, nd, "padding", 0)
-    dilation = _ntuple(dilation, nd, "dilation", 1)
+    kernel = ntuple(kernel_size, nd, "kernel_size", 1)
+    stride = kernel if stride is None or stride == [] or stride == () else ntuple(stride, nd, "stride", 1)
+    padding = ntuple(padding, nd, "padding", 0)
+    dilation = ntuple(dilation, nd, "dilation", 1)
     for k, p in zip(kernel, padding):
         if 2 * p > k:
             raise RuntimeError(f"{name}(): pad should be smaller than or equal to half of kernel size, "

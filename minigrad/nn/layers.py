@@ -8,10 +8,6 @@ from minigrad.nn.module import Module
 from minigrad.nn.parameter import Parameter
 
 
-def _ntuple(value, n):
-    return tuple(value) if isinstance(value, (tuple, list)) else (value,) * n
-
-
 def _check_rank(layer, input, ranks):  # noqa: A002
     if input.ndim not in ranks:
         raise RuntimeError(f"{layer!r}: expected a {' or '.join(f'{r}-D' for r in ranks)} input, "
@@ -71,10 +67,10 @@ class _ConvNd(Module):
             raise ValueError(f"{type(self).__name__}: Invalid padding string {padding!r}, should be one of "
                              "['valid', 'same']")
         self.in_channels, self.out_channels = in_channels, out_channels
-        self.kernel_size, self.stride = _ntuple(kernel_size, nd), _ntuple(stride, nd)
-        self.padding = padding if isinstance(padding, str) else _ntuple(padding, nd)
-        self.dilation, self.groups, self.padding_mode = _ntuple(dilation, nd), groups, padding_mode
-        self.transposed, self.output_padding = transposed, _ntuple(output_padding, nd)
+        self.kernel_size, self.stride = F.ntuple(kernel_size, nd, "kernel_size", 1), F.ntuple(stride, nd, "stride", 1)
+        self.padding = padding if isinstance(padding, str) else F.ntuple(padding, nd, "padding", 0)
+        self.dilation, self.groups, self.padding_mode = F.ntuple(dilation, nd, "dilation", 1), groups, padding_mode
+        self.transposed, self.output_padding = transposed, F.ntuple(output_padding, nd, "output_padding", 0)
         shape = ((in_channels, out_channels // groups) if transposed else (out_channels, in_channels // groups))
         self.weight = Parameter(creation.empty(*shape, *self.kernel_size, device=device, dtype=dtype))
         if bias:
