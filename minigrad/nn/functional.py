@@ -79,19 +79,25 @@ def _add_bias(out, input, bias, name, nd):  # noqa: A002
 
 # --- convolution ------------------------------------------------------------------------------------
 
-def _conv(input, weight, bias, stride, padding, dilation, groups, nd, name):  # noqa: A002
+def _conv_operands(input, weight, groups, nd, name, weight_layout):  # noqa: A002
+    """The batched input, after the checks that convolutions and transposed convolutions share."""
     x = _float_input(input, name, (nd + 1, nd + 2))
     _same_dtype(x, weight, name, "weight")
     if weight.ndim != nd + 2:
-        raise RuntimeError(f"{name}(): expected a {nd + 2}-D weight (out_channels, in_channels/groups, "
-                           f"*kernel_size), got a {weight.ndim}-D weight of size {list(weight.shape)}")
+        raise RuntimeError(f"{name}(): expected a {nd + 2}-D weight ({weight_layout}, *kernel_size), got a "
+                           f"{weight.ndim}-D weight of size {list(weight.shape)}")
     if not isinstance(groups, numbers.Integral) or groups <= 0:
         raise RuntimeError(f"{name}(): non-positive groups is not supported, got groups={groups!r}")
-    n_batch, channels, *in_size = x.shape
-    c_out, c_group, *kernel = weight.shape
-    if 0 in kernel or 0 in in_size:
+    if 0 in weight.shape[2:] or 0 in x.shape[2:]:
         raise RuntimeError(f"{name}(): expected non-empty spatial sizes, got input of size {list(x.shape)} and "
                            f"weight of size {list(weight.shape)}")
+    return x
+
+
+def _conv(input, weight, bias, stride, padding, dilation, groups, nd, name):  # noqa: A002
+    x = _conv_operands(input, weight, groups, nd, name, "out_channels, in_channels/groups")
+    n_batch, channels, *in_size = x.shape
+    c_out, c_group, *kernel = weight.shape
     if channels != c_group * groups:
         raise RuntimeError(f"{name}(): Given groups={groups}, weight of size {list(weight.shape)}, expected "
                            f"input{list(x.shape)} to have {c_group * groups} channels, but got {channels} "
@@ -141,13 +147,7 @@ def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
 
 
 def _conv_transpose(input, weight, bias, stride, padding, output_padding, groups, dilation, nd, name):  # noqa: A002
-    y = _float_input(input, name, (nd + 1, nd + 2))
-    _same_dtype(y, weight, name, "weight")
-    if weight.ndim != nd + 2:
-        raise RuntimeError(f"{name}(): expected a {nd + 2}-D weight (in_channels, out_channels/groups, "
-                           f"*kernel_size), got a {weight.ndim}-D weight of size {list(weight.shape)}")
-    if not isinstance(groups, numbers.Integral) or groups <= 0:
-        raise RuntimeError(f"{name}(): non-positive groups is not supported, got groups={groups!r}")
+    y = _conv_operands(input, weight, groups, nd, name, "in_channels, out_channels/groups")
     n_batch, channels, *in_size = y.shape
     c_in, c_group, *kernel = weight.shape
     if channels != c_in or c_in % groups:
