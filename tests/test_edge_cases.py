@@ -219,3 +219,8 @@ def test_cat_promotes_and_rejects_zero_dim_tensors():
     assert out.dtype is minigrad.float32 and out.tolist() == [1.0, 2.0, 0.5]
     with pytest.raises(RuntimeError, match="zero-dimensional tensor \\(at position 1\\) cannot be concatenated"):
         minigrad.cat([minigrad.ones(1), minigrad.tensor(1.0)])
+
+
+def test_circular_padding_may_not_wrap_the_cropped_input_twice():
+    with pytest.raises(RuntimeError, match="wrapping around more than once"):
+        F.pad(minigrad.ones(1, 1, 2), (2, -1), mode="circular")

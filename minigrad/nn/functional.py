@@ -435,7 +435,8 @@ def pad(input, pad, mode="constant", value=None):  # noqa: A002
         if mode == "reflect" and (before >= size or after >= size):
             raise RuntimeError(f"pad(): Argument #4: Padding size should be less than the corresponding input "
                                f"dimension, but got: padding ({before}, {after}) at dimension of size {size}")
-        if mode == "circular" and (before > size or after > size):
+        kept = size - max(-before, 0) - max(-after, 0)  # circular padding wraps what cropping leaves
+        if mode == "circular" and (before > kept or after > kept):
             raise RuntimeError(f"pad(): Padding value causes wrapping around more than once: padding "
                                f"({before}, {after}) at dimension of size {size}")
         if mode == "replicate" and size == 0:
