@@ -106,7 +106,7 @@ def train(args):
     if args.threads is not None:
         import numba
         numba.set_num_threads(min(args.threads, numba.config.NUMBA_NUM_THREADS))
-    if args.device == "cuda" and not getattr(getattr(torch, "cuda", None), "is_available", lambda: False)():
+    if args.device == "cuda" and not torch.cuda.is_available():
         raise RuntimeError("--device cuda: no CUDA device or CUDA backend is available; use --device cpu")
     torch.manual_seed(args.seed)
     root = args.data_dir or datasets.default_root()

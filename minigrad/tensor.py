@@ -1,6 +1,7 @@
 """Tensor: an n-d array on a device that records the ops applied to it, with PyTorch's semantics."""
 import builtins
 import collections
+import functools
 import numbers
 
 import numpy as np
@@ -11,6 +12,7 @@ from minigrad._size import Size
 from minigrad.autograd.grad_mode import STATE
 from minigrad.autograd.variable import TensorBase, VersionCounter
 from minigrad.backends import backend_for
+from minigrad.random import generator_or_default
 from minigrad.ops import elementwise as ew
 from minigrad.ops import linalg, reduction, shape as shape_ops
 
@@ -167,6 +169,18 @@ def _require_float(t, name):
     if not t._dtype.is_floating_point:
         raise RuntimeError(f"{name}(): expected a floating point input, got a tensor of dtype {t._dtype}")
     return t
+
+
+def _numpy_names(method):
+    """Also accept numpy's axis= and keepdims= for dim= and keepdim=, as PyTorch's reductions do."""
+    @functools.wraps(method)
+    def reduction_method(self, *args, **kwargs):
+        if "axis" in kwargs:
+            kwargs["dim"] = kwargs.pop("axis")
+        if "keepdims" in kwargs:
+            kwargs["keepdim"] = kwargs.pop("keepdims")
+        return method(self, *args, **kwargs)
+    return reduction_method
 
 
 class Tensor(TensorBase):
@@ -572,9 +586,11 @@ class Tensor(TensorBase):
     def equal(self, other):
         return self.shape == other.shape and builtins.bool((self == other).all())
 
+    @_numpy_names
     def all(self, dim=None, keepdim=False):
         return self._wrap(self._backend.all(self._data, axis=_normalize_dims(dim, self.ndim), keepdims=keepdim))
 
+    @_numpy_names
     def any(self, dim=None, keepdim=False):
         return self._wrap(self._backend.any(self._data, axis=_normalize_dims(dim, self.ndim), keepdims=keepdim))
 
@@ -656,10 +672,12 @@ class Tensor(TensorBase):
         return where(condition, self, other)
 
     # --- reductions -----------------------------------------------------------------------------
+    @_numpy_names
     def sum(self, dim=None, keepdim=False, dtype=None):
         source = self if dtype is None else self.to(dtype)
         return reduction.Sum.apply(source, _normalize_dims(dim, self.ndim), keepdim)
 
+    @_numpy_names
     def mean(self, dim=None, keepdim=False, dtype=None):
         source = self if dtype is None else self.to(dtype)
         if not source._dtype.is_floating_point:
@@ -669,6 +687,7 @@ class Tensor(TensorBase):
         count = int(np.prod([self._data.shape[d] for d in dims], dtype=np.int64))
         return reduction.Sum.apply(source, dims, keepdim) / count
 
+    @_numpy_names
     def var(self, dim=None, *, correction=1, keepdim=False, unbiased=None):
         if unbiased is not None:
             correction = 1 if unbiased else 0
@@ -678,9 +697,11 @@ class Tensor(TensorBase):
         centered = self - self.mean(dims, keepdim=True)
         return (centered * centered).sum(dims, keepdim=keepdim) / builtins.max(count - correction, 0)
 
+    @_numpy_names
     def std(self, dim=None, *, correction=1, keepdim=False, unbiased=None):
         return self.var(dim, correction=correction, keepdim=keepdim, unbiased=unbiased).sqrt()
 
+    @_numpy_names
     def prod(self, dim=None, keepdim=False, dtype=None):
         source = self if dtype is None else self.to(dtype)
         return reduction.Prod.apply(source, _normalize_dims(dim, self.ndim), keepdim)
@@ -700,9 +721,11 @@ class Tensor(TensorBase):
             raise IndexError(f"{name}(): Expected reduction dim {dim} to have non-zero size.")
         return ValuesIndices(*reduction.MaxDim.apply(self, dim, keepdim, take_max))
 
+    @_numpy_names
     def max(self, dim=None, keepdim=False):
         return self._extreme(dim, keepdim, True, "max")
 
+    @_numpy_names
     def min(self, dim=None, keepdim=False):
         return self._extreme(dim, keepdim, False, "min")
 
@@ -712,10 +735,12 @@ class Tensor(TensorBase):
                 raise IndexError(f"{name}(): Expected reduction dim {d} to have non-zero size.")
         return dims
 
+    @_numpy_names
     def amax(self, dim=(), keepdim=False):
         dims = self._reduced_dims_not_empty(_normalize_dims(dim, self.ndim), "amax")
         return reduction.Amax.apply(self, dims, keepdim, True)
 
+    @_numpy_names
     def amin(self, dim=(), keepdim=False):
         dims = self._reduced_dims_not_empty(_normalize_dims(dim, self.ndim), "amin")
         return reduction.Amax.apply(self, dims, keepdim, False)
@@ -737,6 +762,7 @@ class Tensor(TensorBase):
     def argmin(self, dim=None, keepdim=False, *, axis=None):
         return self._arg_extreme(dim, keepdim, axis, False)
 
+    @_numpy_names
     def logsumexp(self, dim, keepdim=False):
         source = _to_float(self)
         dims = _normalize_dims(dim, self.ndim)
@@ -920,7 +946,7 @@ class Tensor(TensorBase):
                     raise IndexError("tensors used as indices must be long, int or bool tensors, "
                                      f"got {item._dtype}")
                 item = int(item.item()) if item.ndim == 0 and item._dtype is dtypes.int64 else item._data
-            elif isinstance(item, (list, np.ndarray)):
+            elif isinstance(item, (list, range, np.ndarray)):
                 item = np.asarray(item)
                 if item.dtype.kind == "f":
                     raise IndexError("tensors used as indices must be long, int or bool tensors")
@@ -999,6 +1025,16 @@ class Tensor(TensorBase):
 
     def zero_(self):
         return self.fill_(0)
+
+    def normal_(self, mean=0.0, std=1.0, *, generator=None):
+        """Fill with samples of N(mean, std**2) in place (d2l's `weight.data.normal_(0, 0.01)`)."""
+        values = generator_or_default(generator).numpy.normal(mean, std, tuple(self.shape))
+        return self.copy_(self._wrap(self._backend.from_numpy(values.astype(self._dtype.numpy))))
+
+    def uniform_(self, a=0.0, b=1.0, *, generator=None):
+        """Fill with samples of U(a, b) in place."""
+        values = generator_or_default(generator).numpy.uniform(a, b, tuple(self.shape))
+        return self.copy_(self._wrap(self._backend.from_numpy(values.astype(self._dtype.numpy))))
 
     def clamp_(self, min=None, max=None):  # noqa: A002
         return self.copy_(self.clamp(min, max))
