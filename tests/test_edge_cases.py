@@ -224,3 +224,11 @@ def test_cat_promotes_and_rejects_zero_dim_tensors():
 def test_circular_padding_may_not_wrap_the_cropped_input_twice():
     with pytest.raises(RuntimeError, match="wrapping around more than once"):
         F.pad(minigrad.ones(1, 1, 2), (2, -1), mode="circular")
+
+
+def test_detach_of_a_tensor_changed_in_place_can_require_grad():
+    x = minigrad.ones(3)
+    x += 1
+    d = x.detach().requires_grad_()
+    (d * 2).sum().backward()
+    assert d.grad.tolist() == [2.0, 2.0, 2.0]

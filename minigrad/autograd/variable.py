@@ -35,6 +35,7 @@ class TensorBase:
         """A tensor sharing storage and version counter, with no place on the tape."""
         alias = self._wrap(self._data)
         alias._version = self._version
+        alias._view_version = self._version.value
         alias._base = self if self._base is None else self._base
         return alias
 
