@@ -16,7 +16,7 @@ setup(
     packages=find_packages(include=["minigrad", "minigrad.*", "minigrad_kernels", "minigrad_kernels.*"]),
     ext_modules=extensions,
     python_requires=">=3.10",
-    install_requires=["numpy>=2.0,<3", "numba>=0.61,<0.69", "safetensors>=0.4", "pooch>=1.8", "tqdm>=4.60",
+    install_requires=["numpy>=2.0,<3", "numba>=0.61,<0.69", "scipy>=1.10", "safetensors>=0.4", "pooch>=1.8", "tqdm>=4.60",
                       "threadpoolctl>=3.1"],
     extras_require={
         "test": ["pytest>=8", "hypothesis>=6.100"],
