@@ -1,6 +1,6 @@
 """The torch.* functions that are not factories: cat, stack, where, and a function form of each Tensor method."""
 from minigrad.ops import shape as shape_ops
-from minigrad.tensor import Tensor, _normalize_dim, matmul, where
+from minigrad.tensor import Tensor, _normalize_dim, matmul
 
 def _tensors(tensors, name):
     if isinstance(tensors, Tensor) or not isinstance(tensors, (list, tuple)):

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 import minigrad
 import minigrad.nn.functional as F
-from checks import check_rules, leaf, relayout
+from checks import check_rules, leaf
 
 seeds = st.integers(0, 2 ** 32 - 1)
 

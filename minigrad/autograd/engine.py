@@ -13,9 +13,7 @@ def _as_tuple(value, argument):
 
 
 def _root_grads(outputs, grad_outputs):
-    if grad_outputs is None:
-        grad_outputs = (None,) * len(outputs)
-    grad_outputs = _as_tuple(grad_outputs, "grad_outputs") if grad_outputs is not None else grad_outputs
+    grad_outputs = (None,) * len(outputs) if grad_outputs is None else _as_tuple(grad_outputs, "grad_outputs")
     if len(grad_outputs) != len(outputs):
         raise RuntimeError(f"grad_outputs: expected {len(outputs)} gradients (one per output), "
                            f"got {len(grad_outputs)}")
