@@ -1,12 +1,34 @@
-"""minigrad.cuda: which CUDA devices minigrad can use. The CUDA backend has not been written yet
-(see the project's issues), so none can be, whatever hardware the machine has."""
+"""minigrad.cuda: the CUDA devices minigrad can use, and its device-memory use (numba.cuda; under
+NUMBA_ENABLE_CUDASIM=1, Numba's simulator counts as one device)."""
+from minigrad.backends import cuda_device_count
 
 
 def is_available():
-    """False: minigrad has no CUDA backend yet."""
-    return False
+    """True when numba.cuda can run kernels (a GPU and driver, or the simulator)."""
+    return cuda_device_count() > 0
 
 
 def device_count():
-    """0: minigrad has no CUDA backend yet (d2l's try_gpu() then falls back to the CPU)."""
+    return cuda_device_count()
+
+
+def current_device():
     return 0
+
+
+def memory_allocated(device=None):
+    """Bytes of device memory held by live minigrad tensors (and minigrad's small index caches)."""
+    from minigrad_kernels.cuda.arrays import live_allocations
+    return live_allocations()[1]
+
+
+def allocation_count(device=None):
+    """How many device allocations minigrad holds now: a training loop that leaks shows it growing."""
+    from minigrad_kernels.cuda.arrays import live_allocations
+    return live_allocations()[0]
+
+
+def synchronize(device=None):
+    """Wait for every kernel launched so far to finish (for timing)."""
+    from numba import cuda
+    cuda.synchronize()

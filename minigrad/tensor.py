@@ -269,7 +269,7 @@ class Tensor(TensorBase):
         return self._dtype.is_floating_point
 
     def is_contiguous(self):
-        return bool(self._data.flags.c_contiguous)
+        return bool(self._backend.is_contiguous(self._data))
 
     def element_size(self):
         return self._dtype.itemsize
@@ -421,7 +421,7 @@ class Tensor(TensorBase):
         return shape_ops.Clone.apply(self)
 
     def contiguous(self):
-        return self if self._data.flags.c_contiguous else shape_ops.Clone.apply(self)
+        return self if self._backend.is_contiguous(self._data) else shape_ops.Clone.apply(self)
 
     def new_zeros(self, *size, dtype=None):
         return self.new_full(_shape_args(size), 0, dtype=dtype)
@@ -985,7 +985,7 @@ class Tensor(TensorBase):
         if result.shape != self.shape:
             raise RuntimeError(f"output with shape {list(self.shape)} doesn't match the broadcast shape "
                                f"{list(result.shape)}")
-        self._data[...] = result._data
+        self._backend.assign(self._data, result._data)
         self._version.value += 1
         self._view_version = self._version.value  # this tensor itself is up to date
         if recording:

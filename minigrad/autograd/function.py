@@ -151,6 +151,7 @@ class Function:
         state = STATE
         ctx = Context(cls)
         needs = tuple(isinstance(a, TensorBase) and a._requires_grad for a in args)
+        _check_devices(cls, args)
         record = state.grad_enabled and True in needs
         if record:
             _check_views(args)
@@ -169,6 +170,17 @@ class Function:
         if state.forward_ad_enabled and any(isinstance(a, TensorBase) and a._tangent is not None for a in args):
             _push_tangents(cls, ctx, args, outputs)
         return result
+
+
+def _check_devices(cls, args):
+    device = None
+    for a in args:
+        if isinstance(a, TensorBase):
+            if device is None:
+                device = a._device
+            elif a._device is not device and a._device != device:
+                raise RuntimeError(f"Expected all tensors to be on the same device, but found at least two devices, "
+                                   f"{device} and {a._device}! (in {cls.__name__})")
 
 
 def _check_views(args):

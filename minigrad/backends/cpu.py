@@ -57,6 +57,15 @@ class CPUBackend:
     def from_numpy(x):
         return x
 
+    @staticmethod
+    def is_contiguous(x):
+        return x.flags.c_contiguous
+
+    @staticmethod
+    def assign(dst, src):
+        """dst[...] = src in place."""
+        dst[...] = src
+
     # elementwise
     add = staticmethod(_quiet(np.add))
 

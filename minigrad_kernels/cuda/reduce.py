@@ -1,0 +1,129 @@
+"""Reductions: one block per output element, its threads striding over the reduced elements (so
+any length works), then a tree in shared memory. The input is an 8-d view whose last dims are the
+reduced ones, so output o reduces elements o * n_reduced ... (o + 1) * n_reduced - 1 in C order."""
+import functools
+
+import numba
+from numba import cuda
+
+from minigrad_kernels.cuda.arrays import THREADS, blocks_for
+from minigrad_kernels.cuda.elementwise import at
+
+
+@functools.cache
+def reduction(op, dtype):
+    """Kernel (out, a, n_reduced, identity) folding with the device function op(acc, value)."""
+    item = numba.from_dtype(dtype)
+
+    @cuda.jit
+    def kernel(out, a, n_reduced, identity):
+        partial = cuda.shared.array(THREADS, item)
+        t = cuda.threadIdx.x
+        for o in range(cuda.blockIdx.x, out.size, cuda.gridDim.x):
+            acc = identity
+            for j in range(t, n_reduced, THREADS):
+                acc = op(acc, at(a, o * n_reduced + j))
+            partial[t] = acc
+            cuda.syncthreads()
+            step = THREADS // 2
+            while step > 0:
+                if t < step:
+                    partial[t] = op(partial[t], partial[t + step])
+                cuda.syncthreads()
+                step //= 2
+            if t == 0:
+                out[o] = partial[0]
+            cuda.syncthreads()
+    return kernel
+
+
+def reduce_into(op, out, a, n_reduced, identity):
+    if out.size:
+        reduction(op, out.dtype)[blocks_for(out.size * THREADS), THREADS](out, a, n_reduced, identity)
+
+
+@cuda.jit(device=True)
+def _better(value, index, best, best_index, take_max):
+    """Does (value, index) beat (best, best_index)? NaN wins, then the larger (or smaller), then the
+    first index, as numpy's argmax and argmin decide."""
+    if best != best:
+        return value != value and index < best_index
+    if value != value:
+        return True
+    if value == best:
+        return index < best_index
+    return value > best if take_max else value < best
+
+
+@functools.cache
+def _arg_reduction(dtype):
+    item = numba.from_dtype(dtype)
+
+    @cuda.jit
+    def kernel(values, indices, a, n_reduced, take_max):
+        best_values = cuda.shared.array(THREADS, item)
+        best_indices = cuda.shared.array(THREADS, numba.int64)
+        t = cuda.threadIdx.x
+        for o in range(cuda.blockIdx.x, indices.size, cuda.gridDim.x):
+            best_index = -1
+            best = at(a, o * n_reduced)
+            for j in range(t, n_reduced, THREADS):
+                value = at(a, o * n_reduced + j)
+                if best_index < 0 or _better(value, j, best, best_index, take_max):
+                    best, best_index = value, j
+            best_values[t] = best
+            best_indices[t] = best_index
+            cuda.syncthreads()
+            step = THREADS // 2
+            while step > 0:
+                if t < step and best_indices[t + step] >= 0 and (
+                        best_indices[t] < 0 or _better(best_values[t + step], best_indices[t + step],
+                                                       best_values[t], best_indices[t], take_max)):
+                    best_values[t] = best_values[t + step]
+                    best_indices[t] = best_indices[t + step]
+                cuda.syncthreads()
+                step //= 2
+            if t == 0:
+                values[o] = best_values[0]
+                indices[o] = best_indices[0]
+            cuda.syncthreads()
+    return kernel
+
+
+def arg_reduce_into(values, indices, a, n_reduced, take_max):
+    """values[o], indices[o]: the max (or min) of each group of n_reduced >= 1 elements, and where."""
+    if indices.size:
+        _arg_reduction(values.dtype)[blocks_for(indices.size * THREADS), THREADS](
+            values, indices, a, n_reduced, take_max)
+
+
+# --- folding device functions --------------------------------------------------------------------
+
+@cuda.jit(device=True)
+def add(acc, x):
+    return acc + x
+
+
+@cuda.jit(device=True)
+def multiply(acc, x):
+    return acc * x
+
+
+@cuda.jit(device=True)
+def maximum(acc, x):
+    return x if x > acc or x != x else acc
+
+
+@cuda.jit(device=True)
+def minimum(acc, x):
+    return x if x < acc or x != x else acc
+
+
+@cuda.jit(device=True)
+def logical_and(acc, x):
+    return acc and x != 0
+
+
+@cuda.jit(device=True)
+def logical_or(acc, x):
+    return acc or x != 0
