@@ -17,11 +17,12 @@ setup(
     ext_modules=extensions,
     python_requires=">=3.10",
     install_requires=["numpy>=2.0,<3", "numba>=0.61,<0.69", "scipy>=1.10", "safetensors>=0.4", "pooch>=1.8", "tqdm>=4.60",
-                      "threadpoolctl>=3.1"],
+                      "threadpoolctl>=3.1", "numba-cuda>=0.30,<1"],
     extras_require={
         "test": ["pytest>=8", "hypothesis>=6.100"],
         "digits": ["scikit-learn>=1.3"],
         "plot": ["matplotlib>=3.7"],
+        "cuda": ["numba-cuda[cu12]>=0.30,<1"],  # NVIDIA's CUDA 12 compiler and runtime wheels, for a real GPU
     },
     zip_safe=False,
 )

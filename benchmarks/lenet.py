@@ -5,7 +5,10 @@ peak RSS is per process). Images/sec are medians over timed rounds; "torch/mg" i
 minigrad's (above 1: minigrad is faster). Also: the time to the first training step in a fresh process,
 with a cold and with a warm Numba cache.
 
-    python benchmarks/lenet.py [--threads 1 2] [--batch-sizes 64 256] [--rounds 5]
+    python benchmarks/lenet.py [--threads 1 2] [--batch-sizes 64 256] [--rounds 5] [--device cuda]
+
+With --device cuda both frameworks train on the GPU (PyTorch only if its build has CUDA), and every timed
+round ends with a device synchronize, so kernels are timed, not just launched.
 """
 import argparse
 import json
@@ -21,7 +24,7 @@ import time
 EXAMPLES = pathlib.Path(__file__).resolve().parent.parent / "examples"
 
 
-def measure(framework, batch_sizes, rounds, steps):
+def measure(framework, batch_sizes, rounds, steps, device):
     """images/sec for {model: {batch: (train, inference)}} and the peak RSS, in this process."""
     import numpy as np
 
@@ -36,17 +39,18 @@ def measure(framework, batch_sizes, rounds, steps):
     sys.path.insert(0, str(EXAMPLES))
     from train_lenet import build_model
 
+    sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
     results = {}
     rng = np.random.default_rng(0)
     for model in ("classic", "modern"):
         results[model] = {}
         for batch in batch_sizes:
             torch.manual_seed(0)
-            net = build_model(nn, model)
+            net = build_model(nn, model).to(device)
             optimizer = (torch.optim.Adam(net.parameters(), lr=1e-3) if model == "modern"
                          else torch.optim.SGD(net.parameters(), lr=0.9))
-            X = torch.tensor(rng.random((batch, 1, 28, 28), dtype=np.float32))
-            y = torch.tensor(rng.integers(0, 10, batch))
+            X = torch.tensor(rng.random((batch, 1, 28, 28), dtype=np.float32)).to(device)
+            y = torch.tensor(rng.integers(0, 10, batch)).to(device)
 
             def train_step():
                 optimizer.zero_grad()
@@ -61,11 +65,13 @@ def measure(framework, batch_sizes, rounds, steps):
             rates = []
             for step in (train_step, infer_step):
                 step()
+                sync()
                 samples = []
                 for _ in range(rounds):
                     start = time.perf_counter()
                     for _ in range(steps):
                         step()
+                    sync()
                     samples.append(batch * steps / (time.perf_counter() - start))
                 rates.append(statistics.median(samples))
             results[model][str(batch)] = rates
@@ -90,26 +96,29 @@ def main():
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[64, 256])
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--steps", type=int, default=5, help="steps per timed round")
+    parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     parser.add_argument("--measure", choices=["minigrad", "torch"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.measure:
-        print(json.dumps(measure(args.measure, args.batch_sizes, args.rounds, args.steps)))
+        print(json.dumps(measure(args.measure, args.batch_sizes, args.rounds, args.steps, args.device)))
         return
     try:
-        import torch  # noqa: F401  (only to know whether the comparison can run)
-        frameworks = ["minigrad", "torch"]
+        import torch  # (only to know whether the comparison can run)
+        frameworks = ["minigrad", "torch"] if args.device == "cpu" or torch.cuda.is_available() else ["minigrad"]
     except ImportError:
         frameworks = ["minigrad"]
+    if args.device == "cuda":
+        args.threads = args.threads[:1]  # the host threads hardly matter to GPU kernels
     for threads in args.threads:
         env = dict(os.environ, NUMBA_NUM_THREADS=str(threads), OMP_NUM_THREADS=str(threads),
                    MKL_NUM_THREADS=str(threads))
         results = {}
         for framework in frameworks:
             command = [sys.executable, __file__, "--measure", framework, "--rounds", str(args.rounds),
-                       "--steps", str(args.steps), "--batch-sizes", *map(str, args.batch_sizes)]
+                       "--steps", str(args.steps), "--device", args.device, "--batch-sizes", *map(str, args.batch_sizes)]
             results[framework] = json.loads(subprocess.run(command, env=env, capture_output=True, text=True,
                                                            check=True).stdout)
-        print(f"\n{threads} thread(s): images/sec, median of {args.rounds} rounds of {args.steps} steps")
+        print(f"\n{args.device}, {threads} thread(s): images/sec, median of {args.rounds} rounds of {args.steps} steps")
         print(f"{'model':<9}{'batch':>6}{'mg train':>10}{'torch':>9}{'torch/mg':>9}{'mg infer':>10}{'torch':>9}"
               f"{'torch/mg':>9}")
         for model in ("classic", "modern"):
@@ -124,6 +133,8 @@ def main():
                     line += f"{'':>18}{ours[1]:>10.0f}"
                 print(line)
         print("peak RSS: " + ", ".join(f"{name} {r['peak_rss_mb']:.0f} MB" for name, r in results.items()))
+    if args.device == "cuda":
+        return
     with tempfile.TemporaryDirectory() as cache:
         cold, warm = first_step_seconds(cache), first_step_seconds(cache)
     print(f"\ntime to the first training step in a fresh process (import included): cold Numba cache {cold:.1f} s, "

@@ -9,6 +9,7 @@ lr 0.001) and bn (classic with BatchNorm, SGD lr 1.0). Every epoch prints loss, 
 accuracy and examples/sec.
 """
 import argparse
+import itertools
 import os
 import sys
 import time
@@ -35,6 +36,8 @@ def parse_args(argv):
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--lr", type=float, default=None, help="default: 0.9 classic, 0.001 modern, 1.0 bn")
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    parser.add_argument("--max-batches", type=int, default=None,
+                        help="stop each epoch (and the test pass) after this many batches: a quick smoke run")
     parser.add_argument("--threads", type=int, default=None, help="CPU threads for kernels and BLAS")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--checkpoint", default=None, help="save model and optimizer here after every epoch")
@@ -42,8 +45,9 @@ def parse_args(argv):
     parser.add_argument("--plot", default=None, help="write the training curves to this PNG")
     parser.add_argument("--no-progress", action="store_true", help="no tqdm progress bars")
     args = parser.parse_args(argv)
-    if args.epochs < 0 or args.batch_size <= 0 or (args.threads is not None and args.threads <= 0):
-        parser.error("--epochs must be >= 0, --batch-size and --threads > 0")
+    if args.epochs < 0 or args.batch_size <= 0 or (args.threads is not None and args.threads <= 0) or (
+            args.max_batches is not None and args.max_batches <= 0):
+        parser.error("--epochs must be >= 0, --batch-size, --threads and --max-batches > 0")
     return args
 
 
@@ -70,11 +74,12 @@ def load_data(datasets, name, root, train):
     return cls(root, train=train)
 
 
-def evaluate_accuracy(torch, net, loader):
+def evaluate_accuracy(torch, net, loader, device="cpu", max_batches=None):
     net.eval()
     correct = total = 0
     with torch.no_grad():
-        for X, y in loader:
+        for X, y in itertools.islice(loader, max_batches):
+            X, y = X.to(device), y.to(device)
             correct += (net(X).argmax(axis=1) == y).sum().item()
             total += y.numel()
     return correct / max(total, 1)
@@ -119,6 +124,7 @@ def train(args):
     if args.model != "modern":  # d2l's init_cnn
         net.apply(lambda m: nn.init.xavier_uniform_(m.weight) if type(m) in (nn.Linear, nn.Conv2d) else None)
     lr = args.lr if args.lr is not None else {"classic": 0.9, "modern": 0.001, "bn": 1.0}[args.model]
+    net.to(args.device)
     optimizer = (torch.optim.Adam if args.model == "modern" else torch.optim.SGD)(net.parameters(), lr=lr)
     loss_fn = nn.CrossEntropyLoss()
     first_epoch, history = 1, []
@@ -135,22 +141,26 @@ def train(args):
         net.train()
         loss_sum = correct = seen = 0
         seconds = 0.0
-        batches = tqdm(train_iter, desc=f"epoch {epoch}/{args.epochs}", leave=False, disable=args.no_progress,
-                       file=sys.stderr)
+        batches = tqdm(itertools.islice(train_iter, args.max_batches), desc=f"epoch {epoch}/{args.epochs}",
+                       total=min(len(train_iter), args.max_batches or len(train_iter)), leave=False,
+                       disable=args.no_progress, file=sys.stderr)
         for X, y in batches:
             start = time.perf_counter()
+            X, y = X.to(args.device), y.to(args.device)
             optimizer.zero_grad()
             y_hat = net(X)
             loss = loss_fn(y_hat, y)
             loss.backward()
             optimizer.step()
+            if args.device == "cuda":
+                torch.cuda.synchronize()  # kernels run asynchronously: time them, not their launches
             seconds += time.perf_counter() - start
             with torch.no_grad():
                 loss_sum += loss.item() * y.numel()
                 correct += (y_hat.argmax(axis=1) == y).sum().item()
                 seen += y.numel()
             batches.set_postfix(loss=f"{loss_sum / seen:.3f}")
-        test_acc = evaluate_accuracy(torch, net, test_iter)
+        test_acc = evaluate_accuracy(torch, net, test_iter, args.device, args.max_batches)
         record = dict(epoch=epoch, loss=loss_sum / seen, train_acc=correct / seen, test_acc=test_acc,
                       examples_per_sec=seen / seconds)
         history.append(record)

@@ -199,7 +199,9 @@ def sigmoid(x):
 
 @cuda.jit(device=True)
 def relu(x):
-    return x if x > 0 else x * 0
+    if x > 0 or x != x:  # nan stays nan, as in numpy's maximum
+        return x
+    return 0
 
 
 @cuda.jit(device=True)

@@ -1,6 +1,7 @@
 """Batched matrix product with shared-memory tiles: out[z] = a[z] @ b[z] for 3-d views a (B, m, k)
-and b (B, k, n) of any strides (a broadcast batch has stride 0). Each block computes one TILE x TILE
-tile of the output, loading TILE x TILE tiles of a and b into shared memory for each step along k."""
+and b (B, k, n) of any strides (a broadcast batch has stride 0). A block computes TILE x TILE tiles
+of the output (striding over them when the grid is smaller than the tile count), loading a TILE x TILE
+tile of a and of b into shared memory for each step along k."""
 import functools
 import math
 
@@ -9,7 +10,7 @@ from numba import cuda
 
 from minigrad_kernels.cuda.arrays import MAX_BLOCKS, SIMULATOR, empty
 
-TILE = 4 if SIMULATOR else 16  # the simulator runs a Python thread per thread of a block
+TILE = 8 if SIMULATOR else 16  # the simulator runs a Python thread per thread of a block
 
 
 @functools.cache
@@ -23,9 +24,11 @@ def _kernel(dtype):
         ty, tx = cuda.threadIdx.y, cuda.threadIdx.x
         n_batch, m, k = a.shape
         n = b.shape[2]
-        row = cuda.blockIdx.y * TILE + ty
-        col = cuda.blockIdx.x * TILE + tx
-        for z in range(cuda.blockIdx.z, n_batch, cuda.gridDim.z):
+        row_tiles, col_tiles = (m + TILE - 1) // TILE, (n + TILE - 1) // TILE
+        for tile in range(cuda.blockIdx.x, n_batch * row_tiles * col_tiles, cuda.gridDim.x):
+            z = tile // (row_tiles * col_tiles)
+            row = (tile // col_tiles) % row_tiles * TILE + ty
+            col = tile % col_tiles * TILE + tx
             acc = zero
             for start in range(0, k, TILE):
                 tile_a[ty, tx] = a[z, row, start + tx] if row < m and start + tx < k else zero
@@ -45,6 +48,6 @@ def batched_matmul(a, b):
     n = b.shape[2]
     out = empty((n_batch, m, n), a.dtype)
     if out.size:
-        grid = (math.ceil(n / TILE), math.ceil(m / TILE), min(n_batch, MAX_BLOCKS))
-        _kernel(out.dtype)[grid, (TILE, TILE)](a, b, out, out.dtype.type(0))
+        tiles = n_batch * math.ceil(m / TILE) * math.ceil(n / TILE)
+        _kernel(out.dtype)[min(tiles, MAX_BLOCKS), (TILE, TILE)](a, b, out, out.dtype.type(0))
     return out

@@ -1,6 +1,7 @@
-"""Reductions: one block per output element, its threads striding over the reduced elements (so
-any length works), then a tree in shared memory. The input is an 8-d view whose last dims are the
-reduced ones, so output o reduces elements o * n_reduced ... (o + 1) * n_reduced - 1 in C order."""
+"""Reductions of any length. The input is an 8-d view whose last dims are the reduced ones, so output o
+reduces elements o * n_reduced ... (o + 1) * n_reduced - 1 in C order. Long reductions into few outputs
+take one block per output (its threads stride over the elements, then a tree in shared memory); short
+ones, or many outputs, take one thread per output, which keeps every thread busy."""
 import functools
 
 import numba
@@ -37,8 +38,28 @@ def reduction(op, dtype):
     return kernel
 
 
+@functools.cache
+def _serial_reduction(op):
+    @cuda.jit
+    def kernel(out, a, n_reduced, identity):
+        for o in range(cuda.grid(1), out.size, cuda.gridsize(1)):
+            acc = identity
+            for j in range(n_reduced):
+                acc = op(acc, at(a, o * n_reduced + j))
+            out[o] = acc
+    return kernel
+
+
+def _one_thread_each(n_out, n_reduced):
+    return n_reduced <= 64 or n_out >= 8192
+
+
 def reduce_into(op, out, a, n_reduced, identity):
-    if out.size:
+    if not out.size:
+        return
+    if _one_thread_each(out.size, n_reduced):
+        _serial_reduction(op)[blocks_for(out.size), THREADS](out, a, n_reduced, identity)
+    else:
         reduction(op, out.dtype)[blocks_for(out.size * THREADS), THREADS](out, a, n_reduced, identity)
 
 
@@ -90,9 +111,25 @@ def _arg_reduction(dtype):
     return kernel
 
 
+@cuda.jit
+def _serial_arg_reduction(values, indices, a, n_reduced, take_max):
+    for o in range(cuda.grid(1), indices.size, cuda.gridsize(1)):
+        best, best_index = at(a, o * n_reduced), 0
+        for j in range(1, n_reduced):
+            value = at(a, o * n_reduced + j)
+            if _better(value, j, best, best_index, take_max):
+                best, best_index = value, j
+        values[o] = best
+        indices[o] = best_index
+
+
 def arg_reduce_into(values, indices, a, n_reduced, take_max):
     """values[o], indices[o]: the max (or min) of each group of n_reduced >= 1 elements, and where."""
-    if indices.size:
+    if not indices.size:
+        return
+    if _one_thread_each(indices.size, n_reduced):
+        _serial_arg_reduction[blocks_for(indices.size), THREADS](values, indices, a, n_reduced, take_max)
+    else:
         _arg_reduction(values.dtype)[blocks_for(indices.size * THREADS), THREADS](
             values, indices, a, n_reduced, take_max)
 
