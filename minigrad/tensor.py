@@ -1016,7 +1016,8 @@ class Tensor(TensorBase):
     __iadd__, __isub__, __imul__, __itruediv__ = add_, sub_, mul_, div_
 
     def copy_(self, source):
-        self[...] = source
+        """Copy source's values in, from any device (as PyTorch's copy_)."""
+        self[...] = source.to(self._device) if isinstance(source, Tensor) else source
         return self
 
     def fill_(self, value):

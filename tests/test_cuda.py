@@ -353,3 +353,26 @@ def test_cuda_without_a_device_raises_a_clear_error():
         pytest.skip("a CUDA device (or the simulator) is available")
     with pytest.raises(RuntimeError, match="NUMBA_ENABLE_CUDASIM"):
         minigrad.zeros(2).cuda()
+
+
+@needs_cuda
+def test_checkpoint_written_on_cuda_resumes_on_cuda_and_on_cpu(tmp_path):
+    minigrad.manual_seed(0)
+    net = nn.Linear(3, 2).to("cuda")
+    opt = minigrad.optim.Adam(net.parameters(), lr=0.1)
+    x = minigrad.randn(4, 3)
+    net(x.cuda()).sum().backward()
+    opt.step()
+    minigrad.save({"model": net.state_dict(), "optimizer": opt.state_dict()}, tmp_path / "ckpt.safetensors")
+    state = minigrad.load(tmp_path / "ckpt.safetensors")
+    results = []
+    for device in ("cuda", "cpu"):
+        copy = nn.Linear(3, 2).to(device)
+        copy.load_state_dict(state["model"])
+        copy_opt = minigrad.optim.Adam(copy.parameters(), lr=0.1)
+        copy_opt.load_state_dict(state["optimizer"])
+        copy(x.to(device)).sum().backward()
+        copy_opt.step()
+        assert all(p.device.type == device for p in copy.parameters())
+        results.append(host(copy.weight))
+    np.testing.assert_allclose(results[0], results[1], rtol=1e-6)

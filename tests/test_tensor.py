@@ -243,8 +243,6 @@ def test_matmul_shapes_and_errors():
 
 
 def test_devices_and_bad_arguments():
-    with pytest.raises(RuntimeError, match="no backend is available for device 'cuda'"):
-        minigrad.ones(2).to("cuda")
     with pytest.raises(RuntimeError, match="expected a device type"):
         minigrad.device("tpu")
     with pytest.raises(TypeError, match="other: expected a Tensor or a number"):

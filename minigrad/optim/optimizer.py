@@ -109,7 +109,9 @@ class Optimizer:
         self.state = {}
         for i, values in state_dict["state"].items():
             p = by_index[int(i)]
-            self.state[p] = {k: (v.clone().to(p.dtype) if isinstance(v, Tensor) and v.dtype.is_floating_point
+            # as PyTorch does: floating state takes the parameter's dtype and device; "step" stays on the CPU
+            self.state[p] = {k: (v.to(p.device, p.dtype, copy=True)
+                                 if isinstance(v, Tensor) and v.dtype.is_floating_point and k != "step"
                                  else v.clone() if isinstance(v, Tensor) else v) for k, v in values.items()}
 
     def __repr__(self):

@@ -9,19 +9,44 @@ import weakref
 
 import numpy as np
 from numba import config, cuda
+from numba.core import types as numba_types
 
 SIMULATOR = bool(config.ENABLE_CUDASIM)
 RANK = 8  # kernels see every operand as an 8-d view: one compiled kernel serves every ndim
 
 if SIMULATOR:
     import sys
+    import threading
 
+    from numba.cuda.simulator import kernelapi
     from numba.cuda.simulator.cudadrv.devicearray import FakeCUDAArray
+    from numba.np import numpy_support
 
     # The simulator runs a block's threads as Python threads that hand over the GIL at every
     # syncthreads(); at Python's default 5 ms switch interval a barrier costs about 30 ms (a sum into
     # 288 outputs took 19 s), at 0.1 ms about 16x less.
     sys.setswitchinterval(1e-4)
+
+    # The simulator's cuda.shared.array finds a block's array by the calling line without a lock: two
+    # threads preempted between its lookup and its insert each get their own "shared" array, and the
+    # kernel computes garbage (seen as a wrong conv weight gradient on a loaded machine). Same lookup,
+    # under a lock:
+    _shared_lock = threading.Lock()
+    _dynamic_shared_array = kernelapi.FakeCUDAShared.array
+
+    def _shared_array(self, shape, dtype, alignment=None):
+        if shape == 0 or alignment is not None:
+            return _dynamic_shared_array(self, shape, dtype, alignment)
+        caller = sys._getframe(1)
+        key = (caller.f_code.co_filename, caller.f_lineno)
+        with _shared_lock:
+            found = self._allocations.get(key)
+            if found is None:
+                dtype = numpy_support.as_dtype(dtype) if isinstance(dtype, numba_types.Type) else dtype
+                found = self._allocations[key] = np.empty(shape, dtype)
+        return found
+
+    kernelapi.FakeCUDAShared.array = _shared_array
 else:
     from numba.cuda.cudadrv.devicearray import DeviceNDArray
 

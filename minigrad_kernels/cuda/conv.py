@@ -7,7 +7,7 @@ from numba import cuda
 from minigrad_kernels.cuda.arrays import THREADS, blocks_for
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def _im2col(x, kernel, stride, padding, dilation, out_size, cols):
     n_batch, channels, depth, height, width = x.shape
     kd, kh, kw = kernel
@@ -43,7 +43,7 @@ def _source(i, stride, padding, dilation, tap, size):
     return shifted // stride
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def _col2im(cols, kernel, stride, padding, dilation, out_size, x, zero):
     n_batch, channels, depth, height, width = x.shape
     kd, kh, kw = kernel

@@ -73,7 +73,7 @@ def launch(kernel, shape, dtype, *operands):
     return out
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def _assign(dst, src):
     """dst[...] = src for two 8-d views of one shape (dst may be strided)."""
     n = 1

@@ -6,7 +6,7 @@ from minigrad_kernels.cuda.arrays import THREADS, blocks_for
 from minigrad_kernels.cuda.elementwise import at, position
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def _gather(out, x, positions):
     for i in range(cuda.grid(1), out.size, cuda.gridsize(1)):
         out[i] = at(x, positions[i])
@@ -18,13 +18,13 @@ def gather(out, x, positions):
         _gather[blocks_for(out.size), THREADS](out, x, positions)
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def _scatter_set(out, positions, values):
     for i in range(cuda.grid(1), positions.size, cuda.gridsize(1)):
         out[positions[i]] = at(values, i)
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def _scatter_add(out, positions, values):
     for i in range(cuda.grid(1), positions.size, cuda.gridsize(1)):
         cuda.atomic.add(out, positions[i], at(values, i))
@@ -49,7 +49,7 @@ def _along(x, indices, i, axis):
             j if axis == 6 else index[6], j if axis == 7 else index[7])
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def _take_along(out, x, indices, axis):
     for i in range(cuda.grid(1), out.size, cuda.gridsize(1)):
         out[i] = x[_along(x, indices, i, axis)]
@@ -61,7 +61,7 @@ def take_along(out, x, indices, axis):
         _take_along[blocks_for(out.size), THREADS](out, x, indices, axis)
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def _scatter_add_along(out, indices, values, axis):
     n = 1
     for d in range(8):

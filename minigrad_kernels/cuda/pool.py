@@ -11,7 +11,7 @@ def _beats(v, best, have_best):
     return not have_best or (best == best and (v > best or v != v))
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def _max_pool_indices(x, kernel, stride, padding, dilation, indices):
     n_batch, channels, height, width = x.shape
     oh, ow = indices.shape[2], indices.shape[3]
@@ -36,7 +36,7 @@ def max_pool_indices(x, kernel, stride, padding, dilation, indices):
         _max_pool_indices[blocks_for(indices.size), THREADS](x, kernel, stride, padding, dilation, indices)
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def _window_max_indices(x, h_start, h_end, w_start, w_end, indices):
     channels, width = x.shape[1], x.shape[3]
     oh, ow = indices.shape[2], indices.shape[3]
@@ -57,7 +57,7 @@ def window_max_indices(x, h_start, h_end, w_start, w_end, indices):
         _window_max_indices[blocks_for(indices.size), THREADS](x, h_start, h_end, w_start, w_end, indices)
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def _window_mean(x, h_start, h_end, w_start, w_end, divisor, out, zero):
     channels = x.shape[1]
     oh, ow = out.shape[2], out.shape[3]
@@ -76,7 +76,7 @@ def window_mean(x, h_start, h_end, w_start, w_end, divisor, out):
                                                     out.dtype.type(0))
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def _window_mean_adjoint(grad, h_start, h_end, w_start, w_end, divisor, out):
     channels = grad.shape[1]
     oh, ow = grad.shape[2], grad.shape[3]
@@ -94,7 +94,7 @@ def window_mean_adjoint(grad, h_start, h_end, w_start, w_end, divisor, out):
         _window_mean_adjoint[blocks_for(grad.size), THREADS](grad, h_start, h_end, w_start, w_end, divisor, out)
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def _pad_gather(x, map_d, map_h, map_w, value, out):
     od, oh, ow = out.shape[1], out.shape[2], out.shape[3]
     for i in range(cuda.grid(1), out.size, cuda.gridsize(1)):
@@ -111,7 +111,7 @@ def pad_gather(x, map_d, map_h, map_w, value, out):
         _pad_gather[blocks_for(out.size), THREADS](x, map_d, map_h, map_w, value, out)
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def _pad_scatter_add(grad, map_d, map_h, map_w, out):
     od, oh, ow = grad.shape[1], grad.shape[2], grad.shape[3]
     for i in range(cuda.grid(1), grad.size, cuda.gridsize(1)):

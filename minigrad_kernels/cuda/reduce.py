@@ -111,7 +111,7 @@ def _arg_reduction(dtype):
     return kernel
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def _serial_arg_reduction(values, indices, a, n_reduced, take_max):
     for o in range(cuda.grid(1), indices.size, cuda.gridsize(1)):
         best, best_index = at(a, o * n_reduced), 0
