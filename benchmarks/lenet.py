@@ -115,7 +115,8 @@ def main():
         results = {}
         for framework in frameworks:
             command = [sys.executable, __file__, "--measure", framework, "--rounds", str(args.rounds),
-                       "--steps", str(args.steps), "--device", args.device, "--batch-sizes", *map(str, args.batch_sizes)]
+                       "--steps", str(args.steps), "--device", args.device,
+                       "--batch-sizes", *map(str, args.batch_sizes)]
             results[framework] = json.loads(subprocess.run(command, env=env, capture_output=True, text=True,
                                                            check=True).stdout)
         print(f"\n{args.device}, {threads} thread(s): images/sec, median of {args.rounds} rounds of {args.steps} steps")

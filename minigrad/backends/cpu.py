@@ -1,8 +1,9 @@
 """The CPU backend: numpy where numpy is already compiled C, Numba kernels where they beat it.
 
 Numba's thread pool does the parallel work. BLAS (numpy's, and SciPy's, which Numba's np.dot calls) is
-limited to MINIGRAD_BLAS_THREADS threads (default 1) when this module is imported: OpenBLAS's spinning threads otherwise fight Numba's for the cores, and
-a LeNet training step measured 121 ms with two BLAS threads against 54 ms with one.
+limited to MINIGRAD_BLAS_THREADS threads (default 1) when this module is imported: OpenBLAS's spinning
+threads otherwise fight Numba's for the cores, and a LeNet training step measured 121 ms with two BLAS
+threads against 54 ms with one.
 """
 import importlib
 import os

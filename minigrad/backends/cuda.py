@@ -18,6 +18,7 @@ from minigrad_kernels.cuda import matmul as matmul_kernels
 from minigrad_kernels.cuda import pool as pool_kernels
 from minigrad_kernels.cuda import reduce as rk
 
+
 def _is_array(x):
     return hasattr(x, "__cuda_array_interface__") or hasattr(x, "_ary")
 
@@ -56,8 +57,8 @@ def _scalar(value, dtype):
 
 
 def _operands(values):
-    """Device arrays for the operands, Python and numpy scalars taking the arrays' dtype (as numpy
-    treats Python scalars), and the numpy dtypes to decide the result's dtype with."""
+    """Device arrays for the operands (scalars become cached 0-d arrays of the dtype numpy's promotion
+    gives them next to the array operands), and their dtypes, to decide the result's dtype with."""
     arrays_in = [v for v in values if _is_array(v)]
     weak = np.result_type(*(a.dtype for a in arrays_in)) if arrays_in else None
     out, dtypes = [], []
