@@ -221,6 +221,9 @@ def test_dtypes_and_casts():
     assert host(minigrad.arange(5, device="cuda") % 3 == 1).tolist() == [False, True, False, False, True]
     assert host(minigrad.zeros(2, 3, device="cuda", dtype=minigrad.int64) + 1).tolist() == [[1] * 3] * 2
     assert host(minigrad.full((2,), 7.0, device="cuda")).tolist() == [7.0, 7.0]
+    mask = minigrad.tensor([True, False], device="cuda")
+    assert host(~mask).tolist() == [False, True] and host(mask & ~mask).tolist() == [False, False]
+    assert host(~minigrad.tensor([0, 5], device="cuda")).tolist() == [-1, -6]
 
 
 # --- the device API ----------------------------------------------------------------------------

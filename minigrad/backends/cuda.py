@@ -266,7 +266,11 @@ class CUDABackend:
     isnan = _unary(ek.isnan, np.isnan)
     isinf = _unary(ek.isinf, np.isinf)
     logical_not = _unary(ek.logical_not, np.logical_not)
-    invert = _unary(ek.invert, np.invert)
+
+    @staticmethod
+    def invert(x):
+        # numba follows Python, where ~True is -2 (which would store as True): bools need logical not
+        return _elementwise(ek.logical_not if x.dtype == np.bool_ else ek.invert, np.invert, x)
     sigmoid = _unary(ek.sigmoid, np.exp)
     erf = _unary(ek.erf, np.exp)
     relu = _unary(ek.relu, np.positive)
