@@ -115,9 +115,9 @@ def test_conv_transpose_matches_cpu(data):
 @given(seed=st.integers(0, 2 ** 31), kernel=st.integers(1, 3), stride=st.integers(1, 2),
        padding=st.integers(0, 1), dilation=st.integers(1, 2))
 def test_unfold_and_fold_match_cpu(seed, kernel, stride, padding, dilation):
-    x = np.random.default_rng(seed).standard_normal((2, 2, 5, 4))
+    x = np.random.default_rng(seed).standard_normal((2, 2, 6, 5))  # fits a kernel of 3 dilated by 2
     args = dict(kernel_size=kernel, dilation=dilation, padding=padding, stride=stride)
-    compare(lambda t: F.fold(F.unfold(t, **args) * 2, (5, 4), **args), [x])
+    compare(lambda t: F.fold(F.unfold(t, **args) * 2, (6, 5), **args), [x])
 
 
 POOLS = {
@@ -379,3 +379,22 @@ def test_checkpoint_written_on_cuda_resumes_on_cuda_and_on_cpu(tmp_path):
         assert all(p.device.type == device for p in copy.parameters())
         results.append(host(copy.weight))
     np.testing.assert_allclose(results[0], results[1], rtol=1e-6)
+
+
+@needs_cuda
+def test_indexing_and_assignment_edge_cases_match_cpu():
+    x = minigrad.arange(6.0).reshape(2, 3)
+    for key in (True, (0, True), (Ellipsis, None, 1), (slice(None), [2, 0])):
+        assert host(x.cuda()[key]).tolist() == host(x[key]).tolist()
+    results = []
+    for device in ("cpu", "cuda"):
+        y = minigrad.zeros(2, 3, device=device)
+        y[0] = minigrad.ones(1, 3, device=device)  # extra leading size-1 dims are ignored, as in numpy
+        y[1, 1:] = 7.0
+        results.append(host(y).tolist())
+        with pytest.raises(ValueError, match="read-only"):
+            minigrad.zeros(1, 2, device=device).expand(3, 2).add_(1.0)
+    assert results[0] == results[1] == [[1.0, 1.0, 1.0], [0.0, 7.0, 7.0]]
+    signed = minigrad.tensor([1.0, -2.0, 0.0, -0.0])
+    for fn in (lambda t: t / minigrad.tensor(-0.0, device=t.device), lambda t: 1 / t.abs(), lambda t: 1 / t.sign()):
+        np.testing.assert_array_equal(host(fn(signed.cuda())), host(fn(signed)))

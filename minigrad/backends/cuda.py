@@ -100,8 +100,26 @@ def _view_like(x, layout_view, layout):
     return arrays.as_strided(x, layout_view.shape, layout_view.strides, offset)
 
 
-def _has_array(key):
-    return any(_is_array(k) or isinstance(k, np.ndarray) for k in key)
+def _is_advanced(key):
+    """Does the key index with arrays (or bools, which numpy treats as 0-d masks)?"""
+    return any(_is_array(k) or isinstance(k, (np.ndarray, bool, np.bool_)) for k in key)
+
+
+def _basic_view(x, key):
+    """x[key] for a key of ints, slices, None and Ellipsis: a view of x's storage."""
+    layout = _layout(x)
+    if not any(k is Ellipsis for k in key):
+        key = key + (Ellipsis,)  # so that numpy returns a 0-d view, not a scalar, for all-int keys
+    return _view_like(x, layout[key], layout)
+
+
+def _fitted(values, ndim):
+    """values without the leading size-1 dims that assignment ignores (x[0] = ones(1, 3))."""
+    shape = tuple(values.shape)
+    while len(shape) > ndim and shape[0] == 1:
+        shape = shape[1:]
+    return values if len(shape) == values.ndim else \
+        arrays.as_strided(values, shape, tuple(values.strides)[values.ndim - len(shape):])
 
 
 def _positions(shape, key):
@@ -206,12 +224,12 @@ class CUDABackend:
         return out
 
     @staticmethod
-    def zeros(shape, dtype=np.float64):
-        return CUDABackend.full(shape, 0, dtype)
+    def zeros(shape, dtype=None):
+        return CUDABackend.full(shape, 0, np.float64 if dtype is None else dtype)
 
     @staticmethod
-    def ones(shape, dtype=np.float64):
-        return CUDABackend.full(shape, 1, dtype)
+    def ones(shape, dtype=None):
+        return CUDABackend.full(shape, 1, np.float64 if dtype is None else dtype)
 
     @staticmethod
     def copy(x, order="C"):
@@ -227,8 +245,10 @@ class CUDABackend:
 
     @staticmethod
     def assign(dst, src):
-        """dst[...] = src in place."""
-        ek.assign(dst, src)
+        """dst[...] = src in place; like numpy, refuses a broadcast (stride-0) destination."""
+        if any(s == 0 and n > 1 for n, s in zip(dst.shape, dst.strides)):
+            raise ValueError("assignment destination is read-only")
+        ek.assign(dst, _fitted(src, dst.ndim))
 
     @staticmethod
     def astype(x, np_dtype):
@@ -377,29 +397,34 @@ class CUDABackend:
 
     @staticmethod
     def getitem(x, key):
-        if _has_array(key):
-            positions = _positions(x.shape, key)
-            out = arrays.empty(positions.shape, x.dtype)
-            index_kernels.gather(arrays.flat(out), arrays.rank8(x), arrays.to_device(positions.reshape(-1)))
-            return out
-        layout = _layout(x)
-        if not any(k is Ellipsis for k in key):
-            key = key + (Ellipsis,)  # so that numpy returns a 0-d view, not a scalar, for all-int keys
-        return _view_like(x, layout[key], layout)
+        if not _is_advanced(key):
+            return _basic_view(x, key)
+        positions = _positions(x.shape, key)
+        out = arrays.empty(positions.shape, x.dtype)
+        index_kernels.gather(arrays.flat(out), arrays.rank8(x), arrays.to_device(positions.reshape(-1)))
+        return out
 
     @staticmethod
     def index_put(x, key, values):
-        """A copy of x with x[key] = values."""
+        """A copy of x with x[key] = values (with repeated indices, which write wins is undefined)."""
         out = ek.contiguous(x)
+        values = _operands((values,))[0][0]
+        if not _is_advanced(key):
+            target = _basic_view(out, key)
+            ek.assign(target, _fitted(values, target.ndim))
+            return out
         positions = _positions(x.shape, key)
         index_kernels.scatter(arrays.flat(out), arrays.to_device(positions.reshape(-1)),
-                              arrays.rank8(_operands((values,))[0][0], positions.shape), False)
+                              arrays.rank8(_fitted(values, positions.ndim), positions.shape), False)
         return out
 
     @staticmethod
     def index_add(shape, key, values, np_dtype):
         """zeros(shape) with `values` added at `key`; repeated indices add up."""
         out = CUDABackend.zeros(shape, np_dtype)
+        if not _is_advanced(key):  # basic indexing never repeats an element
+            ek.assign(_basic_view(out, key), values)
+            return out
         positions = _positions(shape, key)
         index_kernels.scatter(arrays.flat(out), arrays.to_device(positions.reshape(-1)),
                               arrays.rank8(values, positions.shape), True)

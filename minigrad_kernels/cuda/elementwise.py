@@ -151,7 +151,7 @@ def tanh(x):
 
 @cuda.jit(device=True)
 def absolute(x):
-    return -x if x < 0 else x
+    return abs(x)
 
 
 @cuda.jit(device=True)
@@ -160,7 +160,7 @@ def sign(x):
         return 1
     if x < 0:
         return -1
-    return x  # 0 and nan
+    return x - x  # 0 for 0 and -0.0, nan for nan
 
 
 @cuda.jit(device=True)
@@ -229,7 +229,7 @@ def divide(x, y):
     if y == 0:  # IEEE: the simulator's Python division would raise
         if x == 0 or x != x:
             return math.nan
-        return math.inf if x > 0 else -math.inf
+        return math.inf if (x > 0) == (math.copysign(1.0, y) > 0) else -math.inf
     return x / y
 
 
