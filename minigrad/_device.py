@@ -38,3 +38,9 @@ class device:
 
 
 CPU = device("cpu")
+
+
+def placement(spec):
+    """The device a tensor put on `spec` reports: plain "cuda" means the current GPU, cuda:0, as in PyTorch."""
+    placed = device(spec)
+    return device("cuda", 0) if placed.type == "cuda" and placed.index is None else placed

@@ -4,7 +4,7 @@ import numbers
 import numpy as np
 
 from minigrad import _dtype as dtypes
-from minigrad._device import CPU, device as Device
+from minigrad._device import CPU, placement
 from minigrad.backends import backend_for
 from minigrad.random import generator_or_default
 from minigrad.tensor import Tensor, _shape_args, array_from_data
@@ -12,7 +12,7 @@ from minigrad.tensor import Tensor, _shape_args, array_from_data
 
 def _finish(array, device, requires_grad):
     """Wrap a host array as a tensor on `device`."""
-    device = CPU if device is None else Device(device)
+    device = CPU if device is None else placement(device)
     t = Tensor._from_array(backend_for(device).from_numpy(array), device)
     if requires_grad:
         t.requires_grad_(True)

@@ -7,7 +7,7 @@ import numbers
 import numpy as np
 
 from minigrad import _dtype as dtypes
-from minigrad._device import CPU, device as Device
+from minigrad._device import CPU, device as Device, placement
 from minigrad._size import Size
 from minigrad.autograd.grad_mode import STATE
 from minigrad.autograd.variable import TensorBase, VersionCounter
@@ -125,10 +125,7 @@ def _result_dtype(a, b):
 
 
 def _as_operand(value, dtype, like):
-    if isinstance(value, Tensor):
-        if value._device != like._device:
-            raise RuntimeError(f"Expected all tensors to be on the same device, but found at least two "
-                               f"devices, {like._device} and {value._device}!")
+    if isinstance(value, Tensor):  # a device mismatch raises in the op (Function.apply)
         return value if value._dtype is dtype else value.to(dtype)
     return like._wrap(like._backend.asarray(value, dtype=dtype.numpy))
 
@@ -373,7 +370,7 @@ class Tensor(TensorBase):
                 dtype = arg
         out = self
         if device is not None and Device(device) != self._device:
-            out = shape_ops.ToDevice.apply(out, Device(device))
+            out = shape_ops.ToDevice.apply(out, placement(device))
         if dtype is not None:
             dtype = dtypes.as_dtype(dtype)
             if dtype is not out._dtype:

@@ -3,7 +3,8 @@
 Views (transpose, broadcast, basic indexing, reshape where strides allow) are strided device
 arrays, as numpy's are; every kernel reads any strides, so nothing is copied to make a view.
 Indices that ops compute on the host (padding maps, pooling windows, advanced-indexing positions)
-are small and cross to the device with the op; tensor data crosses only in from_numpy/to_numpy.
+are small and cross to the device with the op. Tensor data crosses only in from_numpy/to_numpy, and
+when an advanced index is a device tensor (its positions are worked out on the host).
 """
 import collections
 import functools
@@ -100,6 +101,11 @@ def _view_like(x, layout_view, layout):
     return arrays.as_strided(x, layout_view.shape, layout_view.strides, offset)
 
 
+def _to_host(x):
+    """A new numpy array with x's values (x may be any strided view)."""
+    return arrays.to_host(x if arrays.is_c_contiguous(x) else ek.contiguous(x))
+
+
 def _is_advanced(key):
     """Does the key index with arrays (or bools, which numpy treats as 0-d masks)?"""
     return any(_is_array(k) or isinstance(k, (np.ndarray, bool, np.bool_)) for k in key)
@@ -124,18 +130,18 @@ def _fitted(values, ndim):
 
 def _positions(shape, key):
     """Flat C-order positions of shape[key] (device index arrays are copied to the host)."""
-    host_key = tuple(arrays.to_host(k) if _is_array(k) else k for k in key)
+    host_key = tuple(_to_host(k) if _is_array(k) else k for k in key)
     size = int(np.prod(shape, dtype=np.int64))
     return np.arange(size, dtype=np.int64).reshape(shape)[host_key]
 
 
 def _fold_identity(op, dtype):
     dtype = np.dtype(dtype)
-    if op in (rk.add, rk.logical_or):
+    if op in (ek.add, rk.logical_or):
         return dtype.type(0)
-    if op in (rk.multiply, rk.logical_and):
+    if op in (ek.multiply, rk.logical_and):
         return dtype.type(1)
-    high = op is rk.minimum
+    high = op is ek.minimum
     if dtype.kind == "f":
         return dtype.type(np.inf if high else -np.inf)
     if dtype.kind == "b":
@@ -236,7 +242,7 @@ class CUDABackend:
         return ek.contiguous(x)
 
     shares_memory = staticmethod(arrays.shares_memory)
-    to_numpy = staticmethod(arrays.to_host)
+    to_numpy = staticmethod(_to_host)
     from_numpy = staticmethod(arrays.to_device)
 
     @staticmethod
@@ -317,11 +323,11 @@ class CUDABackend:
     # reductions
     @staticmethod
     def sum(x, axis=None, keepdims=False, dtype=None):  # noqa: A003
-        return _reduce(x, axis, keepdims, rk.add, _sum_dtype(x, dtype))
+        return _reduce(x, axis, keepdims, ek.add, _sum_dtype(x, dtype))
 
     @staticmethod
     def prod(x, axis=None, keepdims=False, dtype=None):
-        return _reduce(x, axis, keepdims, rk.multiply, _sum_dtype(x, dtype))
+        return _reduce(x, axis, keepdims, ek.multiply, _sum_dtype(x, dtype))
 
     @staticmethod
     def all(x, axis=None, keepdims=False):  # noqa: A003
@@ -333,11 +339,11 @@ class CUDABackend:
 
     @staticmethod
     def amax(x, axis=None, keepdims=False):
-        return _reduce(x, axis, keepdims, rk.maximum, x.dtype)
+        return _reduce(x, axis, keepdims, ek.maximum, x.dtype)
 
     @staticmethod
     def amin(x, axis=None, keepdims=False):
-        return _reduce(x, axis, keepdims, rk.minimum, x.dtype)
+        return _reduce(x, axis, keepdims, ek.minimum, x.dtype)
 
     @staticmethod
     def argmax(x, axis=None, keepdims=False):

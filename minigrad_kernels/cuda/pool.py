@@ -7,16 +7,22 @@ from minigrad_kernels.cuda.arrays import THREADS, blocks_for
 
 
 @cuda.jit(device=True)
+def _unravel4(i, shape):
+    """The 4-d index of the i-th element (C order) of an array of `shape`."""
+    return (i // (shape[3] * shape[2] * shape[1]), (i // (shape[3] * shape[2])) % shape[1],
+            (i // shape[3]) % shape[2], i % shape[3])
+
+
+@cuda.jit(device=True)
 def _beats(v, best, have_best):
     return not have_best or (best == best and (v > best or v != v))
 
 
 @cuda.jit(cache=True)
 def _max_pool_indices(x, kernel, stride, padding, dilation, indices):
-    n_batch, channels, height, width = x.shape
-    oh, ow = indices.shape[2], indices.shape[3]
+    height, width = x.shape[2], x.shape[3]
     for i in range(cuda.grid(1), indices.size, cuda.gridsize(1)):
-        xo, y, c, n = i % ow, (i // ow) % oh, (i // (ow * oh)) % channels, i // (ow * oh * channels)
+        n, c, y, xo = _unravel4(i, indices.shape)
         best_index = -1
         best = x[n, c, 0, 0]
         for a in range(kernel[0]):
@@ -38,10 +44,9 @@ def max_pool_indices(x, kernel, stride, padding, dilation, indices):
 
 @cuda.jit(cache=True)
 def _window_max_indices(x, h_start, h_end, w_start, w_end, indices):
-    channels, width = x.shape[1], x.shape[3]
-    oh, ow = indices.shape[2], indices.shape[3]
+    width = x.shape[3]
     for i in range(cuda.grid(1), indices.size, cuda.gridsize(1)):
-        xo, y, c, n = i % ow, (i // ow) % oh, (i // (ow * oh)) % channels, i // (ow * oh * channels)
+        n, c, y, xo = _unravel4(i, indices.shape)
         best_index = -1
         best = x[n, c, h_start[y], w_start[xo]]
         for iy in range(h_start[y], h_end[y]):
@@ -59,10 +64,8 @@ def window_max_indices(x, h_start, h_end, w_start, w_end, indices):
 
 @cuda.jit(cache=True)
 def _window_mean(x, h_start, h_end, w_start, w_end, divisor, out, zero):
-    channels = x.shape[1]
-    oh, ow = out.shape[2], out.shape[3]
     for i in range(cuda.grid(1), out.size, cuda.gridsize(1)):
-        xo, y, c, n = i % ow, (i // ow) % oh, (i // (ow * oh)) % channels, i // (ow * oh * channels)
+        n, c, y, xo = _unravel4(i, out.shape)
         total = zero
         for iy in range(h_start[y], h_end[y]):
             for ix in range(w_start[xo], w_end[xo]):
@@ -78,10 +81,8 @@ def window_mean(x, h_start, h_end, w_start, w_end, divisor, out):
 
 @cuda.jit(cache=True)
 def _window_mean_adjoint(grad, h_start, h_end, w_start, w_end, divisor, out):
-    channels = grad.shape[1]
-    oh, ow = grad.shape[2], grad.shape[3]
     for i in range(cuda.grid(1), grad.size, cuda.gridsize(1)):
-        xo, y, c, n = i % ow, (i // ow) % oh, (i // (ow * oh)) % channels, i // (ow * oh * channels)
+        n, c, y, xo = _unravel4(i, grad.shape)
         share = grad[n, c, y, xo] / divisor[y, xo]
         for iy in range(h_start[y], h_end[y]):
             for ix in range(w_start[xo], w_end[xo]):
@@ -96,9 +97,8 @@ def window_mean_adjoint(grad, h_start, h_end, w_start, w_end, divisor, out):
 
 @cuda.jit(cache=True)
 def _pad_gather(x, map_d, map_h, map_w, value, out):
-    od, oh, ow = out.shape[1], out.shape[2], out.shape[3]
     for i in range(cuda.grid(1), out.size, cuda.gridsize(1)):
-        k, j, q, p = i % ow, (i // ow) % oh, (i // (ow * oh)) % od, i // (ow * oh * od)
+        p, q, j, k = _unravel4(i, out.shape)
         if map_d[q] < 0 or map_h[j] < 0 or map_w[k] < 0:
             out[p, q, j, k] = value
         else:
@@ -113,9 +113,8 @@ def pad_gather(x, map_d, map_h, map_w, value, out):
 
 @cuda.jit(cache=True)
 def _pad_scatter_add(grad, map_d, map_h, map_w, out):
-    od, oh, ow = grad.shape[1], grad.shape[2], grad.shape[3]
     for i in range(cuda.grid(1), grad.size, cuda.gridsize(1)):
-        k, j, q, p = i % ow, (i // ow) % oh, (i // (ow * oh)) % od, i // (ow * oh * od)
+        p, q, j, k = _unravel4(i, grad.shape)
         if map_d[q] >= 0 and map_h[j] >= 0 and map_w[k] >= 0:
             cuda.atomic.add(out, (p, map_d[q], map_h[j], map_w[k]), grad[p, q, j, k])
 

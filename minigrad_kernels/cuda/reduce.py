@@ -134,27 +134,8 @@ def arg_reduce_into(values, indices, a, n_reduced, take_max):
             values, indices, a, n_reduced, take_max)
 
 
-# --- folding device functions --------------------------------------------------------------------
-
-@cuda.jit(device=True)
-def add(acc, x):
-    return acc + x
-
-
-@cuda.jit(device=True)
-def multiply(acc, x):
-    return acc * x
-
-
-@cuda.jit(device=True)
-def maximum(acc, x):
-    return x if x > acc or x != x else acc
-
-
-@cuda.jit(device=True)
-def minimum(acc, x):
-    return x if x < acc or x != x else acc
-
+# --- folds that elementwise.py lacks (sums, products, max and min fold with its add, multiply,
+# maximum and minimum) --------------------------------------------------------------------------
 
 @cuda.jit(device=True)
 def logical_and(acc, x):
