@@ -132,6 +132,8 @@ def train(args):
         state = torch.load(args.resume)
         net.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
+        generator.set_state(state["rng"]["loader"])  # the next epoch's shuffle, as if never interrupted
+        torch.set_rng_state(state["rng"]["default"])
         first_epoch, history = state["epoch"] + 1, state["history"]
         print(f"resumed from {args.resume} after epoch {state['epoch']}")
 
@@ -167,8 +169,9 @@ def train(args):
         print(f"epoch {epoch}: loss {record['loss']:.3f}, train acc {record['train_acc']:.3f}, "
               f"test acc {test_acc:.3f}, {record['examples_per_sec']:.1f} examples/sec on {args.device}", flush=True)
         if args.checkpoint:
+            rng = {"loader": generator.get_state(), "default": torch.get_rng_state()}
             torch.save({"model": net.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch,
-                        "history": history}, args.checkpoint)
+                        "history": history, "rng": rng}, args.checkpoint)
     if args.plot and history:
         plot_curves(args.plot, history)
         print(f"wrote {args.plot}")

@@ -15,7 +15,8 @@ from minigrad.creation import (arange, as_tensor, empty, empty_like, eye, from_n
                                normal, ones, ones_like, rand, randint, randn, randperm, tensor, zeros, zeros_like)
 from minigrad.functions import METHOD_FUNCTIONS as _METHOD_FUNCTIONS
 from minigrad.functions import bmm, cat, concat, is_tensor, mm, stack
-from minigrad.random import Generator, default_generator, initial_seed, manual_seed, seed
+from minigrad.random import (Generator, default_generator, get_rng_state, initial_seed, manual_seed, seed,
+                             set_rng_state)
 from minigrad.serialization import load, save
 from minigrad.summary import summary
 from minigrad.tensor import Tensor, matmul, where
@@ -40,5 +41,5 @@ __all__ = ["autograd", "cuda", "data", "utils", "func", "nn", "optim", "load", "
            "is_grad_enabled", "no_grad", "set_grad_enabled", "arange", "as_tensor", "empty", "empty_like", "eye",
            "from_numpy", "full", "full_like", "linspace", "normal", "ones", "ones_like", "rand", "randint",
            "randn", "randperm", "tensor", "zeros", "zeros_like", "bmm", "cat", "concat", "is_tensor", "mm",
-           "stack", "Generator", "default_generator", "initial_seed", "manual_seed", "seed", "Tensor", "matmul",
-           "where"] + sorted(_METHOD_FUNCTIONS) + sorted(_DTYPE_ALIASES)
+           "stack", "Generator", "default_generator", "get_rng_state", "set_rng_state", "initial_seed",
+           "manual_seed", "seed", "Tensor", "matmul", "where"] + sorted(_METHOD_FUNCTIONS) + sorted(_DTYPE_ALIASES)

@@ -20,10 +20,15 @@ class Generator:
         return self._seed
 
     def get_state(self):
+        """The generator's state, a dict of ints that minigrad.save can store; set_state restores it."""
         return self._rng.bit_generator.state
 
-    def set_state(self, state):
-        self._rng.bit_generator.state = state
+    def set_state(self, new_state):
+        if not isinstance(new_state, dict) or new_state.get("bit_generator") != "PCG64":
+            raise TypeError(f"set_state: expected new_state to be a state from Generator.get_state() (a dict "
+                            f"with bit_generator 'PCG64'), got {type(new_state).__name__}")
+        self._rng.bit_generator.state = new_state
+        return self
 
     @property
     def numpy(self):
@@ -37,6 +42,15 @@ default_generator = Generator()
 def manual_seed(seed):
     """Seed the default generator; returns it."""
     return default_generator.manual_seed(seed)
+
+
+def get_rng_state():
+    """The default generator's state (see Generator.get_state)."""
+    return default_generator.get_state()
+
+
+def set_rng_state(new_state):
+    default_generator.set_state(new_state)
 
 
 def seed():

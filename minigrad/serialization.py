@@ -10,7 +10,6 @@ import json
 import os
 import tempfile
 
-import numpy as np
 from safetensors import SafetensorError
 from safetensors.numpy import load_file, save_file
 
@@ -25,6 +24,13 @@ def _is_flat_tensor_dict(obj):
     return isinstance(obj, dict) and all(isinstance(k, str) and isinstance(v, Tensor) for k, v in obj.items())
 
 
+def _host_array(tensor):
+    """A C-contiguous host copy of the tensor's values, of the same shape (0-d stays 0-d, which
+    np.ascontiguousarray would turn into shape [1])."""
+    array = tensor.detach().cpu().numpy()
+    return array if array.flags.c_contiguous else array.copy(order="C")
+
+
 def _flatten(obj, path, tensors):
     """JSON-able skeleton of obj; tensors are replaced by {"tensor": key} and collected."""
     if isinstance(obj, Tensor):
@@ -32,7 +38,7 @@ def _flatten(obj, path, tensors):
         if key in tensors:
             raise ValueError(f"save: two tensors would be stored under the same key '{key}' (keys that contain "
                              "'.', or an int and a str key that print alike); rename one of them")
-        tensors[key] = np.ascontiguousarray(obj.detach().cpu().numpy())
+        tensors[key] = _host_array(obj)
         return {"tensor": key}
     if isinstance(obj, dict):
         return {"dict": [[_key(k), _flatten(v, path + [str(k)], tensors)] for k, v in obj.items()]}
@@ -66,7 +72,7 @@ def _unflatten(node, tensors):
 def save(obj, f):
     """Write a state dict (or nested dicts/lists of tensors and plain values) to the path f."""
     if _is_flat_tensor_dict(obj):
-        tensors = {k: np.ascontiguousarray(v.detach().cpu().numpy()) for k, v in obj.items()}
+        tensors = {k: _host_array(v) for k, v in obj.items()}
         metadata = {"format": "pt", _ORDER: json.dumps(list(obj))}
     else:
         tensors = {}
@@ -86,6 +92,8 @@ def save(obj, f):
 def load(f, map_location=None, weights_only=True):
     """Read what save() wrote (or any safetensors file of float32/float64/int64/bool tensors)."""
     path = os.fspath(f)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"load: no such file: '{path}'")
     try:
         tensors = load_file(path)
         with open(path, "rb") as stream:

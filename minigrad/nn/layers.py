@@ -166,34 +166,52 @@ class ConvTranspose2d(_ConvNd):
 
 
 class _Lazy:
-    """Mixin: the first forward fixes the input size, creates the parameters and turns the module into
-    its eager class (LazyLinear becomes Linear), as in PyTorch."""
+    """Mixin: the first forward (or a load_state_dict) fixes the input size, gives the weight its shape and
+    turns the module into its eager class (LazyLinear becomes Linear), as in PyTorch. The weight is
+    materialized in place, the same Parameter object, so an optimizer built before that trains it."""
     cls_to_become = None
 
     def reset_parameters(self):
-        """Nothing to initialise until the first forward has fixed the shapes."""
+        """Nothing to initialise until the input size is known."""
 
     def forward(self, input):  # noqa: A002
-        self._materialize(input)
-        object.__setattr__(self, "__class__", self.cls_to_become)
+        self._become_eager(self._input_size(input))
         self.reset_parameters()
         return self.forward(input)
+
+    def _before_load(self, state_dict, prefix):
+        """Take the input size from a checkpoint's weight, so a lazy model loads before its first forward."""
+        weight = state_dict.get(prefix + "weight")
+        if getattr(weight, "ndim", None) == self.weight.ndim:
+            self._become_eager(self._input_size_of_weight(weight.shape))
+
+    def _become_eager(self, input_size):
+        setattr(self, self._input_size_name, input_size)
+        shape = list(self.weight.shape)
+        shape[1] = input_size // getattr(self, "groups", 1)
+        self.weight.data = creation.empty(*shape, dtype=self.weight.dtype, device=self.weight.device)
+        object.__setattr__(self, "__class__", self.cls_to_become)
 
 
 class LazyLinear(_Lazy, Linear):
     cls_to_become = Linear
+    _input_size_name = "in_features"
 
     def __init__(self, out_features, bias=True, device=None, dtype=None):
         super().__init__(0, out_features, bias, device, dtype)
 
-    def _materialize(self, input):  # noqa: A002
-        self.in_features = input.shape[-1]
-        self.weight = Parameter(creation.empty(self.out_features, self.in_features, dtype=self.weight.dtype,
-                                               device=self.weight.device))
+    def _input_size(self, input):  # noqa: A002
+        if input.ndim == 0:
+            raise RuntimeError(f"{self!r}: expected an input with at least 1 dimension, got a 0-d tensor")
+        return input.shape[-1]
+
+    def _input_size_of_weight(self, shape):
+        return shape[1]
 
 
 class LazyConv2d(_Lazy, Conv2d):
     cls_to_become = Conv2d
+    _input_size_name = "in_channels"
 
     def __init__(self, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1, bias=True,
                  padding_mode="zeros", device=None, dtype=None):
@@ -201,11 +219,12 @@ class LazyConv2d(_Lazy, Conv2d):
                          padding_mode, device, dtype)
         self.in_channels = 0
 
-    def _materialize(self, input):  # noqa: A002
+    def _input_size(self, input):  # noqa: A002
         _check_rank(self, input, (3, 4))
-        self.in_channels = input.shape[0 if input.ndim == 3 else 1]
-        self.weight = Parameter(creation.empty(self.out_channels, self.in_channels // self.groups,
-                                               *self.kernel_size, dtype=self.weight.dtype, device=self.weight.device))
+        return input.shape[0 if input.ndim == 3 else 1]
+
+    def _input_size_of_weight(self, shape):
+        return shape[1] * self.groups
 
 
 class Flatten(Module):

@@ -274,7 +274,10 @@ class Module:
         return destination
 
     def load_state_dict(self, state_dict, strict=True):
-        """Copy tensors into parameters and buffers; with strict, keys must match exactly."""
+        """Copy tensors into parameters and buffers in place; with strict, keys must match exactly.
+        Lazy modules not yet run take their shapes from the checkpoint."""
+        for prefix, module in self.named_modules():
+            module._before_load(state_dict, prefix + "." if prefix else "")
         own = self.state_dict(keep_vars=True)
         missing = [k for k in own if k not in state_dict]
         unexpected = [k for k in state_dict if k not in own]
@@ -294,6 +297,9 @@ class Module:
                 if key in own:
                     own[key].copy_(value if isinstance(value, Tensor) else Tensor(value))
         return IncompatibleKeys(missing, unexpected)
+
+    def _before_load(self, state_dict, prefix):
+        """Called by load_state_dict on every submodule before it checks shapes (lazy modules use it)."""
 
     # --- printing ------------------------------------------------------------------------------------
     def extra_repr(self):
