@@ -1,6 +1,8 @@
 """Module, the base of every layer, and the Sequential and ModuleList containers."""
 import collections
+import collections.abc
 import itertools
+import operator
 
 from minigrad._device import device as Device
 from minigrad._dtype import as_dtype
@@ -276,6 +278,14 @@ class Module:
     def load_state_dict(self, state_dict, strict=True):
         """Copy tensors into parameters and buffers in place; with strict, keys must match exactly.
         Lazy modules not yet run take their shapes from the checkpoint."""
+        if not isinstance(state_dict, collections.abc.Mapping):
+            raise TypeError(f"load_state_dict: Expected state_dict to be dict-like, got {type(state_dict)}.")
+        names = self.state_dict(keep_vars=True).keys()
+        for key, value in state_dict.items():
+            if key in names and not isinstance(value, Tensor):
+                raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__}:\n\tWhile copying the "
+                                   f"parameter named \"{key}\", expected minigrad.Tensor from checkpoint but "
+                                   f"received {type(value)}")
         for prefix, module in self.named_modules():
             module._before_load(state_dict, prefix + "." if prefix else "")
         own = self.state_dict(keep_vars=True)
@@ -358,6 +368,10 @@ class Sequential(_Container):
         items = list(self._modules.items())
         if isinstance(index, slice):
             return Sequential(collections.OrderedDict(items[index]))
+        try:
+            index = operator.index(index)
+        except TypeError:
+            raise TypeError(f"Sequential: index must be an int or a slice, got {type(index).__name__}") from None
         if not -len(items) <= index < len(items):
             raise IndexError(f"index {index} is out of range for Sequential of length {len(items)}")
         return items[index][1]
