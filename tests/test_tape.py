@@ -336,3 +336,26 @@ def test_jvp_argument_errors():
         minigrad.func.jvp(lambda t: t, (x,), (minigrad.ones(3),))
     with pytest.raises(TypeError, match=r"primals\[0\]"):
         minigrad.func.jvp(lambda t: t, (minigrad.tensor([1, 2]),), (minigrad.tensor([1, 2]),))
+
+
+def test_post_accumulate_grad_hooks_see_the_summed_gradient_once_per_backward():
+    w = minigrad.tensor([1.0, 2.0], requires_grad=True)
+    seen = []
+    handle = w.register_post_accumulate_grad_hook(lambda t: seen.append(t.grad.tolist()))
+    (w * 2 + w * w).sum().backward()  # two paths into w: one call, after both are summed
+    assert seen == [[4.0, 6.0]]
+    handle.remove()
+    (w * 2).sum().backward()
+    assert seen == [[4.0, 6.0]]
+    with pytest.raises(RuntimeError, match="non-leaf"):
+        (w * 2).register_post_accumulate_grad_hook(print)
+
+
+def test_queued_callbacks_run_after_the_sweep():
+    from minigrad.autograd.engine import queue_callback
+    w = minigrad.tensor([1.0], requires_grad=True)
+    order = []
+    w.register_post_accumulate_grad_hook(lambda t: queue_callback(lambda: order.append(("callback", t.grad.item()))))
+    w.register_hook(lambda g: order.append(("hook", g.item())))
+    (w * 3).sum().backward()
+    assert order == [("hook", 3.0), ("callback", 3.0)]

@@ -4,6 +4,20 @@ from minigrad.autograd.variable import TensorBase
 from minigrad_kernels._tape import run_backward
 
 
+_final_callbacks = []
+
+
+def queue_callback(callback):
+    """Run callback() once the backward() now sweeping has finished (DistributedDataParallel waits for its
+    gradient reductions there); callbacks queued outside a backward run at the end of the next one."""
+    _final_callbacks.append(callback)
+
+
+def _run_final_callbacks():
+    while _final_callbacks:
+        _final_callbacks.pop(0)()
+
+
 def _as_tuple(value, argument):
     if isinstance(value, TensorBase):
         return (value,)
@@ -56,7 +70,12 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
     if retain_graph is None:
         retain_graph = create_graph
     if inputs is None:
-        _sweep(roots, grads, retain_graph, create_graph)
+        try:
+            _sweep(roots, grads, retain_graph, create_graph)
+        except BaseException:
+            _final_callbacks.clear()
+            raise
+        _run_final_callbacks()
         return
     inputs = _as_tuple(inputs, "inputs")
     found = grad(tensors, inputs, grads, retain_graph, create_graph, allow_unused=True)

@@ -125,6 +125,19 @@ class TensorBase:
         node.register_prehook(slot, hook)
         return _HookHandle(node, slot, hook)
 
+    def register_post_accumulate_grad_hook(self, hook):
+        """Call `hook(tensor)` on a leaf after backward has accumulated its .grad (DDP's readiness signal)."""
+        if self._node is not None:
+            raise RuntimeError("register_post_accumulate_grad_hook: post accumulate grad hooks cannot be "
+                               "registered on non-leaf tensors")
+        if not self._requires_grad:
+            raise RuntimeError("register_post_accumulate_grad_hook: cannot register a hook on a tensor that "
+                               "doesn't require gradient")
+        node, _ = self._grad_edge()
+        self._accumulator_keepalive(node)
+        node.fn.post_hooks.append(hook)
+        return _PostHookHandle(node.fn.post_hooks, hook)
+
     def _accumulator_keepalive(self, node):
         # A leaf's accumulator node lives only as long as a graph uses it; a hook must outlive that.
         self._accumulator = _Strong(node)
@@ -149,15 +162,18 @@ class TensorBase:
 
 class _AccumulateGrad:
     """The node function of a leaf: adds the incoming gradient into `leaf.grad`."""
-    __slots__ = ("leaf_ref",)
+    __slots__ = ("leaf_ref", "post_hooks")
 
     def __init__(self, leaf):
         self.leaf_ref = weakref.ref(leaf)
+        self.post_hooks = []
 
     def apply_backward(self, grads):
         leaf = self.leaf_ref()
         if leaf is not None:
             leaf._accumulate_grad(grads[0], STATE.grad_enabled)
+            for hook in self.post_hooks:
+                hook(leaf)
         return ()
 
     def release(self):
@@ -185,3 +201,12 @@ class _HookHandle:
         node = self.node_ref()
         if node is not None and node.pre_hooks and self.hook in node.pre_hooks.get(self.slot, ()):
             node.pre_hooks[self.slot].remove(self.hook)
+
+
+class _PostHookHandle:
+    def __init__(self, hooks, hook):
+        self.hooks, self.hook = hooks, hook
+
+    def remove(self):
+        if self.hook in self.hooks:
+            self.hooks.remove(self.hook)

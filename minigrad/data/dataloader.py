@@ -80,22 +80,33 @@ def default_collate(batch):
 
 
 class DataLoader:
-    """Iterate over a dataset in batches, optionally shuffled (reproducibly, with manual_seed or generator).
+    """Iterate over a dataset in batches, optionally shuffled (reproducibly, with manual_seed or generator),
+    or in the order a sampler gives (DistributedSampler: this rank's share).
 
     num_workers is accepted for compatibility and ignored: loading runs in the calling process.
     """
 
-    def __init__(self, dataset, batch_size=1, shuffle=False, drop_last=False, collate_fn=None, generator=None,
-                 num_workers=0, **_compat):
+    def __init__(self, dataset, batch_size=1, shuffle=None, sampler=None, batch_sampler=None, num_workers=0,
+                 collate_fn=None, pin_memory=False, drop_last=False, timeout=0, worker_init_fn=None,
+                 multiprocessing_context=None, generator=None, **_compat):
         if batch_size is not None and (not isinstance(batch_size, int) or batch_size <= 0):
             raise ValueError(f"DataLoader: batch_size should be a positive integer value, but got "
                              f"batch_size={batch_size!r}")
         if not hasattr(dataset, "__len__"):
             raise TypeError(f"DataLoader: the dataset ({type(dataset).__name__}) must define __len__")
-        self.dataset, self.batch_size, self.shuffle, self.drop_last = dataset, batch_size, shuffle, drop_last
-        self.collate_fn, self.generator, self.num_workers = collate_fn, generator, num_workers
+        if sampler is not None and shuffle:
+            raise ValueError("DataLoader: sampler option is mutually exclusive with shuffle")
+        if batch_sampler is not None:
+            raise ValueError("DataLoader: batch_sampler is not supported; pass a sampler and batch_size instead")
+        if sampler is not None and not hasattr(sampler, "__iter__"):
+            raise TypeError(f"DataLoader: sampler must be an iterable of dataset indices, got "
+                            f"{type(sampler).__name__}")
+        self.dataset, self.batch_size, self.shuffle, self.drop_last = dataset, batch_size, bool(shuffle), drop_last
+        self.sampler, self.collate_fn, self.generator, self.num_workers = sampler, collate_fn, generator, num_workers
 
     def _order(self):
+        if self.sampler is not None:
+            return np.fromiter(self.sampler, dtype=np.int64)
         n = len(self.dataset)
         return generator_or_default(self.generator).numpy.permutation(n) if self.shuffle else np.arange(n)
 
@@ -126,7 +137,7 @@ class DataLoader:
                                "every item must have the same shape (or pass a collate_fn)") from None
 
     def __len__(self):
-        n = len(self.dataset)
+        n = len(self.dataset) if self.sampler is None else len(self.sampler)
         if self.batch_size is None:
             return n
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
