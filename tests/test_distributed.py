@@ -134,3 +134,20 @@ def test_dataloader_takes_a_sampler():
     with pytest.raises(ValueError, match="mutually exclusive with shuffle"):
         DataLoader(data, sampler=[0, 1], shuffle=True)
     np.testing.assert_array_equal(next(iter(DataLoader(data, 3, False, [4, 2, 0])))[0].numpy(), [4, 2, 0])
+
+
+def test_train_lenet_distributed_reports_once_and_learns_as_one_process(tmp_path):
+    script = ROOT / "examples" / "train_lenet.py"
+    common = ["--dataset", "synthetic", "--model", "modern", "--epochs", "3", "--no-progress",
+              "--data-dir", tmp_path]
+    code, out, err = launch(script, *common, "--distributed", "--checkpoint", tmp_path / "ddp.safetensors")
+    assert code == 0, out + err
+    assert out.count("epoch 3: loss") == 1 and "2 ranks of batch 128" in out
+    single = subprocess.run([sys.executable, script, *map(str, common)], capture_output=True, text=True, timeout=300)
+    assert single.returncode == 0, single.stderr
+
+    def final_accuracy(text):
+        return float(text.split("epoch 3:")[1].split("test acc ")[1].split(",")[0])
+    assert final_accuracy(out) > 0.9 and abs(final_accuracy(out) - final_accuracy(single.stdout)) < 0.05
+    checkpoint = minigrad.load(tmp_path / "ddp.safetensors")
+    assert checkpoint["epoch"] == 3 and "0.weight" in checkpoint["model"]  # a single-process model loads it
