@@ -1,4 +1,4 @@
-"""torch.utils-shaped aliases: minigrad.utils.data is minigrad.data."""
-from minigrad import data
+"""torch.utils's layout: minigrad.utils.data holds minigrad.data's objects under torch.utils.data's names."""
+from minigrad.utils import data
 
 __all__ = ["data"]
