@@ -17,12 +17,15 @@ setup(
     ext_modules=extensions,
     python_requires=">=3.10",
     install_requires=["numpy>=2.0,<3", "numba>=0.61,<0.69", "scipy>=1.10", "safetensors>=0.4", "pooch>=1.8", "tqdm>=4.60",
-                      "threadpoolctl>=3.1", "numba-cuda>=0.30,<1"],
+                      "threadpoolctl>=3.1"],
     extras_require={
         "test": ["pytest>=8", "hypothesis>=6.100"],
         "digits": ["scikit-learn>=1.3"],
         "plot": ["matplotlib>=3.7"],
-        "cuda": ["numba-cuda[cu12]>=0.30,<1"],  # NVIDIA's CUDA 12 compiler and runtime wheels, for a real GPU
+        # the CUDA backend, for a real GPU: numba-cuda with NVIDIA's CUDA 12 compiler and runtime wheels. CPU
+        # users need none of it; Numba's simulator (NUMBA_ENABLE_CUDASIM=1) needs numba-cuda alone, or numba's
+        # own numba.cuda (numba 0.61-0.68 ship one)
+        "cuda": ["numba-cuda[cu12]>=0.30,<1"],
     },
     zip_safe=False,
 )

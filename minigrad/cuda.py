@@ -1,6 +1,8 @@
 """minigrad.cuda: the CUDA devices minigrad can use, and its device-memory use (numba.cuda; under
 NUMBA_ENABLE_CUDASIM=1, Numba's simulator counts as one device)."""
-from minigrad.backends import cuda_device_count
+import sys
+
+from minigrad.backends import cuda_device_count, cuda_unavailable_error
 
 
 def is_available():
@@ -16,19 +18,25 @@ def current_device():
     return 0
 
 
+def _live_allocations():
+    # (count, bytes); nothing is allocated before the CUDA backend is loaded, and this doesn't load it
+    arrays = sys.modules.get("minigrad_kernels.cuda.arrays")
+    return (0, 0) if arrays is None else arrays.live_allocations()
+
+
 def memory_allocated(device=None):
     """Bytes of device memory held by live minigrad tensors (and minigrad's small index caches)."""
-    from minigrad_kernels.cuda.arrays import live_allocations
-    return live_allocations()[1]
+    return _live_allocations()[1]
 
 
 def allocation_count(device=None):
     """How many device allocations minigrad holds now: a training loop that leaks shows it growing."""
-    from minigrad_kernels.cuda.arrays import live_allocations
-    return live_allocations()[0]
+    return _live_allocations()[0]
 
 
 def synchronize(device=None):
     """Wait for every kernel launched so far to finish (for timing)."""
+    if not is_available():
+        raise cuda_unavailable_error("cuda")
     from numba import cuda
     cuda.synchronize()
