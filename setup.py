@@ -26,6 +26,8 @@ setup(
         # users need none of it; Numba's simulator (NUMBA_ENABLE_CUDASIM=1) needs numba-cuda alone, or numba's
         # own numba.cuda (numba 0.61-0.68 ship one)
         "cuda": ["numba-cuda[cu12]>=0.30,<1"],
+        # minigrad.distributed: MPI through mpi4py, with MPICH as a wheel (mpiexec lands in the environment's bin/)
+        "mpi": ["mpi4py>=4.0", "mpich>=4.1"],
     },
     zip_safe=False,
 )

@@ -1,5 +1,5 @@
 """Neural-network layers with PyTorch's names; `minigrad.nn.functional` holds the stateless functions."""
-from minigrad.nn import functional, init, utils
+from minigrad.nn import functional, init, parallel, utils
 from minigrad.nn.activation import GELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
 from minigrad.nn.layers import (Conv1d, Conv2d, Conv3d, ConvTranspose2d, Dropout, Flatten, Identity, LazyConv2d,
                                 LazyLinear, Linear, Unflatten)
@@ -16,4 +16,5 @@ __all__ = ["functional", "init", "GELU", "LeakyReLU", "LogSoftmax", "ReLU", "Sig
            "Linear", "Unflatten", "BCEWithLogitsLoss", "CrossEntropyLoss", "L1Loss", "MSELoss", "NLLLoss", "Module",
            "ModuleList", "Sequential", "BatchNorm1d", "BatchNorm2d", "LayerNorm", "Parameter", "AdaptiveAvgPool2d",
            "AdaptiveMaxPool2d", "AvgPool1d", "AvgPool2d", "ConstantPad1d", "ConstantPad2d", "MaxPool1d", "MaxPool2d",
-           "ReflectionPad1d", "ReflectionPad2d", "ReplicationPad1d", "ReplicationPad2d", "ZeroPad2d", "utils"]
+           "ReflectionPad1d", "ReflectionPad2d", "ReplicationPad1d", "ReplicationPad2d", "ZeroPad2d", "utils",
+           "parallel"]
