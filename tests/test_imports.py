@@ -58,6 +58,11 @@ IMPORTS = [
      {"DataLoader": "minigrad.data.dataloader:DataLoader", "Dataset": "minigrad.data.dataloader:Dataset",
       "TensorDataset": "minigrad.data.dataloader:TensorDataset", "datasets": "minigrad.data.datasets"}),
     ("from minigrad.cuda import is_available", {"is_available": "minigrad:cuda.is_available"}),
+    ("import minigrad.distributed as dist", {"dist": "minigrad:distributed"}),
+    ("from minigrad.nn.parallel import DistributedDataParallel as DDP",
+     {"DDP": "minigrad.nn.parallel.distributed:DistributedDataParallel"}),
+    ("from minigrad.nn.parallel import DistributedDataParallel",
+     {"DistributedDataParallel": "minigrad.nn:parallel.DistributedDataParallel"}),
 ]
 
 
