@@ -34,6 +34,24 @@ _BY_NAME = {"float32": float32, "float": float32, "float64": float64, "double": 
             "int64": int64, "long": int64, "bool": bool_}
 
 
+def _conversion_hint(np_dtype):
+    """How to convert numpy data of a dtype minigrad lacks, for error messages."""
+    if np_dtype.kind in "iu":
+        return "arr.astype(np.int64)"
+    if np_dtype.kind == "f":
+        return "arr.astype(np.float32) or arr.astype(np.float64)"
+    if np_dtype.kind == "c":
+        return "arr.real.astype(np.float64) (minigrad has no complex dtype)"
+    return "arr.astype(np.float32), if the values are numbers"
+
+
+def unsupported_numpy_dtype(np_dtype, argument, function):
+    """The TypeError for numpy data of a dtype minigrad does not have."""
+    np_dtype = np.dtype(np_dtype)
+    return TypeError(f"{function}(): {argument}: numpy dtype {np_dtype} is not supported; minigrad's dtypes are "
+                     f"float32, float64, int64 and bool. Convert it first, e.g. {_conversion_hint(np_dtype)}")
+
+
 def from_numpy_dtype(np_dtype):
     """The minigrad dtype of a numpy dtype; other numpy dtypes raise TypeError."""
     found = BY_NUMPY.get(np.dtype(np_dtype))
@@ -41,6 +59,17 @@ def from_numpy_dtype(np_dtype):
         raise TypeError(
             f"dtype: expected one of float32, float64, int64, bool, got numpy dtype {np.dtype(np_dtype)}")
     return found
+
+
+def for_numpy_data(np_dtype, function):
+    """The dtype that tensor()/as_tensor() give numpy data: its own, or int64 for the narrower
+    integers (int8-int32, uint8-uint32: every value fits, so nothing is lost). Others raise TypeError."""
+    found = BY_NUMPY.get(np_dtype)
+    if found is not None:
+        return found
+    if np_dtype.kind == "i" or (np_dtype.kind == "u" and np_dtype.itemsize < 8):
+        return int64
+    raise unsupported_numpy_dtype(np_dtype, "data", function)
 
 
 def as_dtype(value, argument="dtype"):

@@ -7,7 +7,7 @@ from minigrad import _dtype as dtypes
 from minigrad._device import CPU, placement
 from minigrad.backends import backend_for
 from minigrad.random import generator_or_default
-from minigrad.tensor import Tensor, _shape_args, array_from_data
+from minigrad.tensor import Tensor, _shape_args, array_from_data, broadcast_shape, check_std
 
 
 def _finish(array, device, requires_grad):
@@ -31,23 +31,32 @@ def _check_size(size):
 
 
 def tensor(data, dtype=None, requires_grad=False, device=None):
-    """A new tensor holding a copy of `data` (nested lists, scalars, numpy arrays)."""
+    """A new tensor holding a copy of `data` (nested lists, scalars, numpy arrays).
+
+    numpy data keeps its dtype; int8-int32 and uint8-uint32 data becomes int64 (every value fits).
+    float16, uint64, complex and other dtypes minigrad lacks raise TypeError unless `dtype` is given."""
     array, _ = array_from_data(data, dtype)
     return _finish(np.array(array, copy=True), device, requires_grad)
 
 
 def as_tensor(data, dtype=None, device=None):
+    """`data` as a tensor, sharing memory where it can; numpy dtypes convert as in `tensor()`
+    (int8-int32 and uint8-uint32 data becomes int64, in a copy)."""
     if isinstance(data, Tensor) and (dtype is None or dtypes.as_dtype(dtype) is data.dtype):
         return data if device is None else data.to(device)
-    array, _ = array_from_data(data, dtype)
+    array, _ = array_from_data(data, dtype, "as_tensor")
     return _finish(array, device, False)
 
 
 def from_numpy(array):
-    """A tensor sharing memory with a numpy array (float32, float64, int64 or bool)."""
+    """A tensor sharing memory with a numpy array of dtype float32, float64, int64 or bool.
+
+    Other dtypes (int32, uint8, float16, ...) raise TypeError, as sharing memory rules out a conversion:
+    convert first (`arr.astype(np.int64)`) or copy with `minigrad.tensor(arr)`."""
     if not isinstance(array, np.ndarray):
         raise TypeError(f"from_numpy: expected np.ndarray, got {type(array).__name__}")
-    dtypes.from_numpy_dtype(array.dtype)
+    if array.dtype not in dtypes.BY_NUMPY:
+        raise dtypes.unsupported_numpy_dtype(array.dtype, "array", "from_numpy")
     return Tensor._from_array(array, CPU)
 
 
@@ -80,6 +89,8 @@ def empty(*size, dtype=None, device=None, requires_grad=False, **kwargs):
 
 
 def full(size, fill_value, dtype=None, device=None, requires_grad=False):
+    if not isinstance(fill_value, (numbers.Number, np.generic)) or isinstance(fill_value, (str, bytes, np.str_)):
+        raise TypeError(f"full(): argument 'fill_value' must be a number, not {type(fill_value).__name__}")
     if dtype is None:
         dtype = dtypes.bool_ if isinstance(fill_value, bool) else \
             dtypes.int64 if isinstance(fill_value, numbers.Integral) else dtypes.float32
@@ -141,7 +152,7 @@ def eye(n, m=None, dtype=None, device=None, requires_grad=False):
 def _random_dtype(dtype):
     dtype = _dtype_or(dtype, dtypes.float32)
     if not dtype.is_floating_point:
-        raise TypeError(f"dtype: random floats need a floating dtype, got {dtype}")
+        raise RuntimeError(f"dtype: random floats need a floating dtype, got {dtype}")  # PyTorch's type
     return dtype
 
 
@@ -179,18 +190,22 @@ def randperm(n, generator=None, dtype=None, device=None):
 def normal(mean, std, size=None, generator=None, dtype=None, device=None, requires_grad=False):
     """Normal samples: normal(mean, std, size) with numbers, or elementwise with tensor mean/std."""
     rng = generator_or_default(generator).numpy
+    for name, value in (("mean", mean), ("std", std)):
+        if not isinstance(value, (Tensor, numbers.Real)):
+            raise TypeError(f"normal(): argument '{name}' must be a number or a Tensor, not {type(value).__name__}")
     if isinstance(mean, Tensor) or isinstance(std, Tensor):
         mean_array = mean.detach().cpu().numpy() if isinstance(mean, Tensor) else mean
         std_array = std.detach().cpu().numpy() if isinstance(std, Tensor) else std
-        shape = np.broadcast_shapes(np.shape(mean_array), np.shape(std_array))
+        if not np.all(np.asarray(std_array) >= 0):  # also rejects nan
+            raise RuntimeError("normal(): std: normal expects all elements of std >= 0.0")
+        shape = broadcast_shape(np.shape(mean_array), np.shape(std_array))
         like = mean if isinstance(mean, Tensor) else std
         dtype = like.dtype if dtype is None else dtypes.as_dtype(dtype)
         array = rng.normal(mean_array, std_array, size=shape).astype(dtype.numpy)
         return _finish(array, like.device if device is None else device, requires_grad)
     if size is None:
         raise TypeError("normal: with number mean and std, size is required")
-    if std < 0:
-        raise RuntimeError(f"normal: expected std >= 0.0, got {std}")
+    check_std(std, "normal")
     dtype = _random_dtype(dtype)
     array = rng.normal(mean, std, size=_check_size(_shape_args((size,)))).astype(dtype.numpy)
     return _finish(array, device, requires_grad)

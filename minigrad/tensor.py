@@ -36,27 +36,36 @@ def _python_scalar_dtype(value):
                     f"got {type(value).__name__}")
 
 
-def array_from_data(data, dtype=None):
+def array_from_data(data, dtype=None, function="tensor"):
     """(array, dtype) for nested lists, scalars, numpy arrays or Tensors, with PyTorch's dtype rules:
-    Python floats become float32, ints int64; a numpy array keeps float64 (other ints become int64).
-    The array may share memory with `data`."""
+    Python floats become float32, ints int64; numpy data keeps its dtype, except that int8-int32 and
+    uint8-uint32 become int64 (no value changes) and dtypes minigrad lacks (float16, uint64, complex, ...)
+    raise TypeError unless `dtype` asks for a conversion. The array may share memory with `data`."""
     from_numpy = isinstance(data, (np.ndarray, np.generic))
     if isinstance(data, Tensor):
         array, from_numpy = data._backend.to_numpy(data._data), True
     elif from_numpy:
         array = np.asarray(data)
     else:
-        array = np.asarray(_unwrap_nested(data))
+        try:
+            array = np.asarray(_unwrap_nested(data))
+        except ValueError:  # numpy's words for a ragged list name no argument
+            raise ValueError(f"{function}(): data: expected a rectangular nested sequence (every list at one "
+                             f"depth of the same length), got a ragged one") from None
     if dtype is not None:
         dtype = dtypes.as_dtype(dtype)
+        if array.dtype.kind not in "biuf":
+            raise TypeError(f"{function}(): data: can't convert numpy dtype {array.dtype} to {dtype}")
+    elif from_numpy:
+        dtype = dtypes.for_numpy_data(array.dtype, function)
     elif array.dtype.kind == "b":
         dtype = dtypes.bool_
     elif array.dtype.kind in "iu":
         dtype = dtypes.int64
     elif array.dtype.kind == "f":
-        dtype = dtypes.float64 if from_numpy and array.dtype == np.float64 else _FLOAT
+        dtype = _FLOAT
     else:
-        raise TypeError(f"data: can't convert numpy dtype {array.dtype}; expected numbers or booleans")
+        raise TypeError(f"{function}(): data: can't convert numpy dtype {array.dtype}; expected numbers or booleans")
     return array.astype(dtype.numpy, copy=False), dtype
 
 
@@ -124,6 +133,39 @@ def _result_dtype(a, b):
     return result
 
 
+def type_name(value):
+    """`value`'s type as PyTorch's messages print it: list, numpy.ndarray, ..."""
+    kind = type(value)
+    return kind.__qualname__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
+
+
+@functools.lru_cache(maxsize=512)
+def broadcast_shape(a, b):
+    """The shape that shapes a and b broadcast to; RuntimeError in PyTorch's words when they don't."""
+    ndim = builtins.max(len(a), len(b))
+    a, b = (1,) * (ndim - len(a)) + tuple(a), (1,) * (ndim - len(b)) + tuple(b)
+    for dim in range(ndim - 1, -1, -1):  # PyTorch reports the last mismatch
+        if a[dim] != b[dim] and a[dim] != 1 and b[dim] != 1:
+            raise RuntimeError(f"The size of tensor a ({a[dim]}) must match the size of tensor b ({b[dim]}) "
+                               f"at non-singleton dimension {dim}")
+    return tuple(x if y == 1 else y for x, y in zip(a, b))
+
+
+def check_std(std, function):
+    """A standard deviation for normal sampling: a number >= 0 (inf allowed, nan not), as in PyTorch."""
+    if not isinstance(std, numbers.Real):
+        raise TypeError(f"{function}(): argument 'std' must be a number, not {type_name(std)}")
+    if not std >= 0:
+        raise RuntimeError(f"{function}(): normal expects std >= 0.0, but found std {std}")
+    return std
+
+
+def _not_an_operand(value):
+    hint = "; convert it with minigrad.tensor(...) or minigrad.from_numpy(...)" \
+        if isinstance(value, np.ndarray) else ""
+    return TypeError(f"other: expected a Tensor or a number, got {type_name(value)}{hint}")
+
+
 def _as_operand(value, dtype, like):
     if isinstance(value, Tensor):  # a device mismatch raises in the op (Function.apply)
         return value if value._dtype is dtype else value.to(dtype)
@@ -131,11 +173,15 @@ def _as_operand(value, dtype, like):
 
 
 def _promote(a, b):
-    """Two tensors of a common dtype and device from a tensor and a tensor or Python number."""
-    if isinstance(b, Tensor) and a._dtype is b._dtype and (a._device is b._device or a._device == b._device):
-        return a, b
-    if not isinstance(b, (Tensor, numbers.Number, np.generic)):
-        raise TypeError(f"other: expected a Tensor or a number, got {type(b).__name__}")
+    """Two tensors of a common dtype and device from a tensor and a tensor or Python number;
+    shapes that do not broadcast raise here, before any backend sees them."""
+    if isinstance(b, Tensor):
+        if a._data.shape != b._data.shape:
+            broadcast_shape(a._data.shape, b._data.shape)
+        if a._dtype is b._dtype and (a._device is b._device or a._device == b._device):
+            return a, b
+    elif not isinstance(b, (numbers.Number, np.generic)):
+        raise _not_an_operand(b)
     dtype = _result_dtype(a, b)
     return _as_operand(a, dtype, a), _as_operand(b, dtype, a)
 
@@ -147,9 +193,10 @@ def _no_bool_subtraction(a, b):
     return a, b
 
 
-def _nonzero_divisor(b):
+def _nonzero_divisor(b, name="other"):
     if not b._dtype.is_floating_point and bool((b == 0).any()):
-        raise ZeroDivisionError("integer division or modulo by zero")
+        raise RuntimeError(f"ZeroDivisionError: integer division or modulo by zero ({name} is an integer "
+                           "tensor that holds a zero)")
     return b
 
 
@@ -185,6 +232,9 @@ class Tensor(TensorBase):
 
     __slots__ = ()
     __hash__ = object.__hash__
+    # numpy defers to Tensor's reflected operators (ndarray + tensor raises TypeError, as in PyTorch;
+    # np.float64(2) * tensor is a Tensor) instead of converting the tensor and dropping it from the graph
+    __array_ufunc__ = None
 
     def __init__(self, data=(), dtype=None):
         array, self._dtype = array_from_data(data, _FLOAT if dtype is None else dtype)
@@ -469,7 +519,7 @@ class Tensor(TensorBase):
 
     def __rfloordiv__(self, other):
         a, b = _promote(self, other)
-        return a._wrap(a._backend.floor_divide(b._data, _nonzero_divisor(a)._data))
+        return a._wrap(a._backend.floor_divide(b._data, _nonzero_divisor(a, "self")._data))
 
     def __mod__(self, other):
         a, b = _promote(self, other)
@@ -477,7 +527,7 @@ class Tensor(TensorBase):
 
     def __rmod__(self, other):
         a, b = _promote(self, other)
-        return ew.Remainder.apply(b, _nonzero_divisor(a))
+        return ew.Remainder.apply(b, _nonzero_divisor(a, "self"))
 
     def __pow__(self, exponent):
         if isinstance(exponent, numbers.Number) and not isinstance(exponent, bool):
@@ -524,6 +574,8 @@ class Tensor(TensorBase):
 
     # --- comparisons and logic (never differentiable) ------------------------------------------
     def _compare(self, other, name):
+        if isinstance(other, np.ndarray):
+            raise _not_an_operand(other)  # not NotImplemented: Python would then answer == with False
         if not isinstance(other, (Tensor, numbers.Number, np.generic)):
             return NotImplemented  # e.g. t == None is False, as in PyTorch
         a, b = _promote(self, other)
@@ -770,11 +822,18 @@ class Tensor(TensorBase):
         out = (source - shift).exp().sum(dims, keepdim=True).log() + shift
         return out if keepdim else out.squeeze(dims)
 
-    def softmax(self, dim):
-        return reduction.Softmax.apply(_to_float(self), _normalize_dim(dim, self.ndim))
+    def _softmax_source(self, dtype, name):
+        source = self if dtype is None else self.to(dtype)
+        if not source._dtype.is_floating_point:
+            raise RuntimeError(f"{name}(): expected a floating point input, got a tensor of dtype {source._dtype} "
+                               "(convert it, or pass dtype=minigrad.float32)")
+        return source
 
-    def log_softmax(self, dim):
-        return reduction.LogSoftmax.apply(_to_float(self), _normalize_dim(dim, self.ndim))
+    def softmax(self, dim, dtype=None):
+        return reduction.Softmax.apply(self._softmax_source(dtype, "softmax"), _normalize_dim(dim, self.ndim))
+
+    def log_softmax(self, dim, dtype=None):
+        return reduction.LogSoftmax.apply(self._softmax_source(dtype, "log_softmax"), _normalize_dim(dim, self.ndim))
 
     # --- shapes -----------------------------------------------------------------------------------
     def _target_shape(self, shape):
@@ -948,8 +1007,8 @@ class Tensor(TensorBase):
                 if item.dtype.kind == "f":
                     raise IndexError("tensors used as indices must be long, int or bool tensors")
             elif not (item is None or item is Ellipsis or isinstance(item, (slice, int, np.integer))):
-                raise IndexError(f"index: only integers, slices, None, Ellipsis, and integer or boolean "
-                                 f"tensors are valid indices, got {type(item).__name__}")
+                raise TypeError(f"index: only integers, slices, None, Ellipsis, and integer or boolean "
+                                f"tensors are valid indices, got {type(item).__name__}")  # PyTorch's type
             converted.append(item)
         return tuple(converted)
 
@@ -957,8 +1016,26 @@ class Tensor(TensorBase):
         return shape_ops.Index.apply(self, self._index_key(key))
 
     def __setitem__(self, key, value):
+        if not isinstance(value, (Tensor, numbers.Number, np.generic, np.ndarray, list, tuple)) \
+                or isinstance(value, (str, bytes, np.str_)):
+            raise TypeError(f"value: can't assign a {type_name(value)} to a {self.type()}")
         value = _as_operand(value, self._dtype, self)
-        self._in_place(shape_ops.IndexPut, self._index_key(key), value)
+        key = self._index_key(key)
+        try:
+            self._in_place(shape_ops.IndexPut, key, value)
+        except ValueError:  # the backend's words for values that do not broadcast: say it as PyTorch does
+            target = tuple(shape_ops.Index.apply(self.detach(), key).shape)
+            shape = tuple(value.shape)
+            while len(shape) > len(target) and shape[0] == 1:  # leading 1s are ignored, as in PyTorch
+                shape = shape[1:]
+            try:
+                fits = len(shape) <= len(target) and broadcast_shape(shape, target) == target
+            except RuntimeError:
+                fits = False
+            if fits:
+                raise
+            raise RuntimeError(f"value: shape mismatch: value tensor of shape {list(value.shape)} cannot be "
+                               f"broadcast to indexing result of shape {list(target)}") from None
 
     # --- in-place ------------------------------------------------------------------------------------
     def _in_place(self, function, *args):
@@ -991,6 +1068,10 @@ class Tensor(TensorBase):
         return self
 
     def _in_place_binary(self, function, other):
+        if isinstance(other, Tensor) and other._data.shape != self._data.shape:
+            broadcast_shape(self._data.shape, other._data.shape)
+        elif not isinstance(other, (Tensor, numbers.Number, np.generic)):
+            raise _not_an_operand(other)
         result_dtype = _result_dtype(self, other)
         if function is ew.Div and not result_dtype.is_floating_point:
             result_dtype = _FLOAT
@@ -1026,11 +1107,14 @@ class Tensor(TensorBase):
 
     def normal_(self, mean=0.0, std=1.0, *, generator=None):
         """Fill with samples of N(mean, std**2) in place (d2l's `weight.data.normal_(0, 0.01)`)."""
-        values = generator_or_default(generator).numpy.normal(mean, std, tuple(self.shape))
+        values = generator_or_default(generator).numpy.normal(mean, check_std(std, "normal_"), tuple(self.shape))
         return self.copy_(self._wrap(self._backend.from_numpy(values.astype(self._dtype.numpy))))
 
     def uniform_(self, a=0.0, b=1.0, *, generator=None):
         """Fill with samples of U(a, b) in place."""
+        if not a <= b:
+            raise RuntimeError(f"uniform_(): expects to return a [from, to) range, but found from={a} > to={b} "
+                               "(arguments a and b)")
         values = generator_or_default(generator).numpy.uniform(a, b, tuple(self.shape))
         return self.copy_(self._wrap(self._backend.from_numpy(values.astype(self._dtype.numpy))))
 
@@ -1042,10 +1126,15 @@ def matmul(a, b):
     """Matrix product with numpy/PyTorch semantics for 1-D operands and broadcast batch dims."""
     for name, t in (("input", a), ("other", b)):
         if not isinstance(t, Tensor):
-            raise TypeError(f"matmul: expected {name} to be a Tensor, got {type(t).__name__}")
+            raise TypeError(f"matmul(): argument '{name}' must be Tensor, not {type_name(t)}")
         if t.ndim == 0:
             raise RuntimeError(f"matmul: both arguments to matmul need to be at least 1D, but {name} is 0D")
-    a, b = _promote(a, b)
+    if a._dtype is not b._dtype:  # PyTorch promotes elementwise ops, never matrix products
+        raise RuntimeError(f"matmul(): expected input and other to have the same dtype, but got input "
+                           f"{a._dtype} and other {b._dtype}; convert one, e.g. other.to(input.dtype)")
+    if a._dtype is dtypes.bool_:
+        raise RuntimeError("matmul(): not implemented for bool tensors (input and other); convert them, "
+                           "e.g. input.long()")
     a2 = a.unsqueeze(0) if a.ndim == 1 else a
     b2 = b.unsqueeze(-1) if b.ndim == 1 else b
     if a2.shape[-1] != b2.shape[-2]:
@@ -1076,4 +1165,6 @@ def where(condition, input, other):  # noqa: A002 (PyTorch's argument name)
         other, input = _promote(other, input)
     else:
         input, other = _promote(input, other)
+    if condition._data.shape != input._data.shape or condition._data.shape != other._data.shape:
+        broadcast_shape(condition._data.shape, broadcast_shape(input._data.shape, other._data.shape))
     return ew.Where.apply(condition, input, other)

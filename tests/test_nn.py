@@ -333,3 +333,30 @@ def test_errors_name_the_layer_and_shapes():
         nn.BatchNorm2d(3)(minigrad.ones(2, 3))
     with pytest.raises(ValueError, match="must be divisible by groups"):
         nn.Conv2d(3, 4, 3, groups=2)
+
+
+def test_zero_input_channels_give_the_bias_as_in_pytorch():
+    with pytest.warns(UserWarning, match="Initializing zero-element tensors is a no-op"):
+        conv = nn.Conv2d(0, 4, 3)
+    with minigrad.no_grad():
+        conv.bias.copy_(minigrad.arange(4.0))
+    x = minigrad.ones(2, 0, 5, 5, requires_grad=True)
+    out = conv(x)  # each output is an empty sum plus the bias
+    assert out.shape == (2, 4, 3, 3) and out[:, :, 1, 2].tolist() == [[0.0, 1.0, 2.0, 3.0]] * 2
+    out.sum().backward()
+    assert x.grad.shape == (2, 0, 5, 5) and conv.weight.grad.shape == (4, 0, 3, 3)
+    assert conv.bias.grad.tolist() == [18.0] * 4
+    assert nn.functional.conv1d(minigrad.ones(0, 6), minigrad.ones(2, 0, 3)).tolist() == [[0.0] * 4] * 2
+    with pytest.warns(UserWarning, match="zero-element"):
+        linear = nn.Linear(0, 3)
+    assert linear(minigrad.ones(2, 0)).tolist() == [[0.0] * 3] * 2
+
+
+def test_layers_take_their_own_dtype_only():
+    x = minigrad.ones(2, 3, dtype=minigrad.float64)
+    with pytest.raises(RuntimeError, match="mat1 and mat2 must have the same dtype"):
+        nn.Linear(3, 2)(x)
+    assert nn.Linear(3, 2).double()(x).dtype is minigrad.float64
+    with pytest.raises(RuntimeError, match="batch_norm\\(\\): expected running_mean to have the dtype of input"):
+        nn.BatchNorm1d(3)(x)
+    assert nn.BatchNorm1d(3).double()(x).dtype is minigrad.float64

@@ -262,3 +262,52 @@ def test_module_functions_and_aliases():
     assert minigrad.long is minigrad.int64 and minigrad.bool.name == "bool"
     with pytest.raises(AttributeError):
         minigrad.no_such_function
+
+
+def test_numpy_data_converts_only_without_loss():
+    for dtype in (np.int8, np.int16, np.int32, np.uint8, np.uint16, np.uint32):  # widened: every value fits
+        info = np.iinfo(dtype)
+        data = np.array([info.min, info.max], dtype=dtype)
+        for make in (minigrad.tensor, minigrad.as_tensor):
+            t = make(data)
+            assert t.dtype is minigrad.int64 and t.tolist() == [int(info.min), int(info.max)]
+    assert minigrad.tensor(np.float64(2.5)).dtype is minigrad.float64
+    assert minigrad.tensor(np.ones(2, np.float16), dtype=minigrad.float32).dtype is minigrad.float32  # asked for
+    for dtype in (np.float16, np.uint64, np.complex128):  # no silent change of precision or range
+        with pytest.raises(TypeError, match=f"tensor\\(\\): data: numpy dtype {np.dtype(dtype).name}"):
+            minigrad.tensor(np.ones(2, dtype))
+        with pytest.raises(TypeError, match=f"as_tensor\\(\\): data: numpy dtype {np.dtype(dtype).name}"):
+            minigrad.as_tensor(np.ones(2, dtype)[0])
+        with pytest.raises(TypeError, match="from_numpy"):
+            minigrad.from_numpy(np.ones(2, dtype))
+    with pytest.raises(TypeError, match=r"numpy dtype int32 is not supported.*astype\(np.int64\)"):
+        minigrad.from_numpy(np.ones(2, np.int32))  # sharing memory rules out a conversion
+    for dtype in (np.float32, np.float64, np.int64, np.bool_):
+        a = np.zeros(2, dtype)
+        assert np.shares_memory(minigrad.from_numpy(a).numpy(), a)
+
+
+def test_numpy_scalars_and_arrays_do_not_take_over_tensor_operators():
+    x = minigrad.ones(3, requires_grad=True)
+    for y in (np.float64(2.0) * x, np.float32(2.0) + x, np.int64(2) - x, np.float64(2.0) / x, np.float64(2.0) ** x):
+        assert isinstance(y, minigrad.Tensor) and y.dtype is minigrad.float32 and y.requires_grad
+    (np.float64(3.0) * x).sum().backward()
+    assert x.grad.tolist() == [3.0, 3.0, 3.0]
+    assert (np.float64(1.5) < x).tolist() == [False] * 3
+    for operation in (lambda a, t: a + t, lambda a, t: a * t, lambda a, t: a == t, lambda a, t: t == a,
+                      lambda a, t: a @ t):
+        with pytest.raises(TypeError, match="numpy.ndarray"):  # PyTorch 2.13 raises TypeError too
+            operation(np.ones((3, 3)), minigrad.ones(3, 3))
+    t = minigrad.tensor([1.0, 2.0])  # numpy still reads tensors
+    assert np.asarray(t).tolist() == [1.0, 2.0]
+    np.testing.assert_allclose(t, [1.0, 2.0])
+
+
+def test_shapes_that_do_not_broadcast_raise_pytorchs_runtime_error():
+    with pytest.raises(RuntimeError, match=r"The size of tensor a \(3\) must match the size of tensor b \(4\) at "
+                                           r"non-singleton dimension 0"):
+        minigrad.ones(3) + minigrad.ones(4)
+    with pytest.raises(RuntimeError, match=r"tensor a \(2\) must match the size of tensor b \(4\) at "
+                                           r"non-singleton dimension 1"):
+        minigrad.ones(5, 2, 3) * minigrad.ones(4, 3)
+    assert (minigrad.ones(2, 1, 3) + minigrad.ones(4, 1)).shape == (2, 4, 3)

@@ -9,7 +9,7 @@ class ReLU(Module):
         self.inplace = inplace
 
     def forward(self, input):  # noqa: A002
-        return input.relu_() if self.inplace else input.relu()
+        return F.relu(input, self.inplace)
 
     def extra_repr(self):
         return "inplace=True" if self.inplace else ""
@@ -29,12 +29,12 @@ class LeakyReLU(Module):
 
 class Sigmoid(Module):
     def forward(self, input):  # noqa: A002
-        return input.sigmoid()
+        return F.sigmoid(input)
 
 
 class Tanh(Module):
     def forward(self, input):  # noqa: A002
-        return input.tanh()
+        return F.tanh(input)
 
 
 class GELU(Module):

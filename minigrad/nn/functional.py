@@ -13,7 +13,7 @@ from minigrad.ops import conv as conv_ops
 from minigrad.ops import pool as pool_ops
 from minigrad.ops.reduction import Gather
 from minigrad.random import generator_or_default
-from minigrad.tensor import Tensor, where
+from minigrad.tensor import Tensor, type_name, where
 
 __all__ = ["conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "unfold", "fold",
            "max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d", "adaptive_avg_pool2d",
@@ -45,11 +45,37 @@ def _padded3(values, fill):
     return (fill,) * (3 - len(values)) + tuple(values)
 
 
+def tensor_argument(value, name, argument="input", position=None):
+    """`value`, if it is a Tensor; else PyTorch's TypeError naming the function and the argument.
+    Every layer reaches one of the functions here, so this is the layers' check too."""
+    if not isinstance(value, Tensor):
+        position = 1 if position is None and argument == "input" else position
+        where = "" if position is None else f" (position {position})"
+        raise TypeError(f"{name}(): argument '{argument}'{where} must be Tensor, not {type_name(value)}")
+    return value
+
+
+def _floating(value, name, argument="input"):
+    if not value.dtype.is_floating_point:
+        raise RuntimeError(f"{name}(): expected a floating point {argument}, got {argument} of dtype {value.dtype}")
+    return value
+
+
+def _same_dtype_as_input(input, values, name):  # noqa: A002
+    """Parameters must have the input's dtype (PyTorch's 'mixed dtype' error); None is skipped."""
+    for argument, value in values:
+        if value is None:
+            continue
+        tensor_argument(value, name, argument)
+        if value.dtype is not input.dtype:
+            raise RuntimeError(f"{name}(): expected {argument} to have the dtype of input ({input.dtype}), got "
+                               f"{value.dtype}; convert one of them (e.g. the module with .to({input.dtype}) or "
+                               f"the input with .to({value.dtype}))")
+
+
 def _float_input(input, name, ranks):  # noqa: A002 (PyTorch's argument name)
-    if not isinstance(input, Tensor):
-        raise TypeError(f"{name}(): argument 'input' must be Tensor, not {type(input).__name__}")
-    if not input.dtype.is_floating_point:
-        raise RuntimeError(f"{name}(): expected a floating point input, got {input.dtype}")
+    tensor_argument(input, name)
+    _floating(input, name)
     if input.ndim not in ranks:
         raise RuntimeError(f"{name}(): Expected {ranks[0]}D (unbatched) or {ranks[1]}D (batched) input, "
                            f"but got input of size: {list(input.shape)}")
@@ -57,8 +83,7 @@ def _float_input(input, name, ranks):  # noqa: A002 (PyTorch's argument name)
 
 
 def _same_dtype(input, other, name, what):  # noqa: A002
-    if not isinstance(other, Tensor):
-        raise TypeError(f"{name}(): argument '{what}' must be Tensor, not {type(other).__name__}")
+    tensor_argument(other, name, what)
     if other.dtype is not input.dtype or other.device != input.device:
         raise RuntimeError(f"{name}(): expected input and {what} to have the same dtype and device, got input "
                            f"{input.dtype} on {input.device} and {what} {other.dtype} on {other.device}")
@@ -88,6 +113,9 @@ def _conv_operands(input, weight, groups, nd, name, weight_layout):  # noqa: A00
                            f"{weight.ndim}-D weight of size {list(weight.shape)}")
     if not isinstance(groups, numbers.Integral) or groups <= 0:
         raise RuntimeError(f"{name}(): non-positive groups is not supported, got groups={groups!r}")
+    if weight.shape[0] == 0:
+        raise RuntimeError(f"{name}(): Given groups={groups}, expected weight to be at least 1 at dimension 0, "
+                           f"but got weight of size {list(weight.shape)} instead")
     if 0 in weight.shape[2:] or 0 in x.shape[2:]:
         raise RuntimeError(f"{name}(): expected non-empty spatial sizes, got input of size {list(x.shape)} and "
                            f"weight of size {list(weight.shape)}")
@@ -123,6 +151,12 @@ def _conv(input, weight, bias, stride, padding, dilation, groups, nd, name):  # 
         effective = tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilation))
         raise RuntimeError(f"{name}(): Calculated padded input size per channel: {padded}. Kernel size: "
                            f"{effective}. Kernel size can't be greater than actual input size")
+    if c_group == 0:
+        # no input channels: every output is an empty sum, 0 (+ bias); the sums of the empty operands
+        # (0 too) keep them in the graph, so their gradients are empty tensors, as in PyTorch
+        out = x.new_zeros((n_batch, c_out, *out_size)) + (x.sum() + weight.sum())
+        out = _add_bias(out, x, bias, name, nd)
+        return out if input.ndim == nd + 2 else out.squeeze(0)
     geometry = ConvGeometry(_padded3(kernel, 1), _padded3(stride, 1), _padded3(before, 0),
                             _padded3(dilation, 1), groups, _padded3(in_size, 1), _padded3(out_size, 1))
     out = conv_ops.Conv.apply(x.reshape(n_batch, channels, *geometry.in_size),
@@ -407,8 +441,7 @@ def _pad_map(size, before, after, mode):
 
 def pad(input, pad, mode="constant", value=None):  # noqa: A002
     """Pad the last len(pad) // 2 dims: pad = (left, right, top, bottom, front, back)."""
-    if not isinstance(input, Tensor):
-        raise TypeError(f"pad(): argument 'input' must be Tensor, not {type(input).__name__}")
+    tensor_argument(input, "pad")
     if (not isinstance(pad, (tuple, list)) or len(pad) % 2 or len(pad) // 2 > input.ndim
             or not all(isinstance(p, numbers.Integral) for p in pad)):
         raise RuntimeError(f"pad(): Padding length must be divisible by 2 and at most twice the number of "
@@ -455,6 +488,14 @@ def pad(input, pad, mode="constant", value=None):  # noqa: A002
 
 def linear(input, weight, bias=None):  # noqa: A002
     """input @ weight.T + bias, with weight (out_features, in_features)."""
+    tensor_argument(input, "linear")
+    tensor_argument(weight, "linear", "weight", 2)
+    if bias is not None:
+        tensor_argument(bias, "linear", "bias", 3)
+    if weight.dtype is not input.dtype or (bias is not None and bias.dtype is not input.dtype):
+        raise RuntimeError(f"linear(): mat1 and mat2 must have the same dtype, but got input {input.dtype}, "
+                           f"weight {weight.dtype}" + ("" if bias is None else f" and bias {bias.dtype}") +
+                           "; convert the input (e.g. input.float()) or the layer (e.g. layer.double())")
     if input.shape[-1:] != weight.shape[-1:]:
         raise RuntimeError(f"linear(): mat1 and mat2 shapes cannot be multiplied "
                            f"({'x'.join(map(str, input.shape))} and {'x'.join(map(str, weight.T.shape))})")
@@ -463,38 +504,41 @@ def linear(input, weight, bias=None):  # noqa: A002
 
 
 def relu(input, inplace=False):  # noqa: A002
+    tensor_argument(input, "relu")
     return input.relu_() if inplace else input.relu()
 
 
 def leaky_relu(input, negative_slope=0.01, inplace=False):  # noqa: A002
+    _floating(tensor_argument(input, "leaky_relu"), "leaky_relu")
     return where(input > 0, input, input * negative_slope)
 
 
 def sigmoid(input):  # noqa: A002
-    return input.sigmoid()
+    return tensor_argument(input, "sigmoid").sigmoid()
 
 
 def tanh(input):  # noqa: A002
-    return input.tanh()
+    return tensor_argument(input, "tanh").tanh()
 
 
 def gelu(input, approximate="none"):  # noqa: A002
     """x * Phi(x), exactly (erf) or with PyTorch's tanh approximation."""
+    _floating(tensor_argument(input, "gelu"), "gelu")
     if approximate == "none":
         return input * 0.5 * (1 + (input * (0.5 ** 0.5)).erf())
     if approximate == "tanh":
         return 0.5 * input * (1 + ((2 / np.pi) ** 0.5 * (input + 0.044715 * input ** 3)).tanh())
-    raise ValueError(f"gelu(): approximate must be 'none' or 'tanh', got {approximate!r}")
+    raise RuntimeError(f"gelu(): approximate argument must be either 'none' or 'tanh', got {approximate!r}")
 
 
 def softmax(input, dim=None, dtype=None):  # noqa: A002
-    source = input if dtype is None else input.to(dtype)
-    return source.softmax(_implicit_dim(input, dim, "softmax"))
+    tensor_argument(input, "softmax")
+    return input.softmax(_implicit_dim(input, dim, "softmax"), dtype)
 
 
 def log_softmax(input, dim=None, dtype=None):  # noqa: A002
-    source = input if dtype is None else input.to(dtype)
-    return source.log_softmax(_implicit_dim(input, dim, "log_softmax"))
+    tensor_argument(input, "log_softmax")
+    return input.log_softmax(_implicit_dim(input, dim, "log_softmax"), dtype)
 
 
 def _implicit_dim(input, dim, name):  # noqa: A002
@@ -505,10 +549,12 @@ def _implicit_dim(input, dim, name):  # noqa: A002
 
 def dropout(input, p=0.5, training=True, inplace=False, generator=None):  # noqa: A002
     """Zero each element with probability p and scale the rest by 1 / (1 - p), in training only."""
+    tensor_argument(input, "dropout")
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"dropout(): dropout probability has to be between 0 and 1, but got {p}")
     if not training or p == 0.0:
         return input
+    _floating(input, "dropout")  # the scaled values would not fit an integer dtype
     if p == 1.0:
         return input * 0.0
     keep = generator_or_default(generator).numpy.random(tuple(input.shape)) >= p
@@ -519,6 +565,9 @@ def dropout(input, p=0.5, training=True, inplace=False, generator=None):  # noqa
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1,  # noqa: A002
                eps=1e-5):
     """Normalise over every dim but the channel dim 1; in training, update the running statistics."""
+    _floating(tensor_argument(input, "batch_norm"), "batch_norm")
+    _same_dtype_as_input(input, (("running_mean", running_mean), ("running_var", running_var),
+                                 ("weight", weight), ("bias", bias)), "batch_norm")
     if input.ndim < 2:
         raise ValueError(f"batch_norm(): expected at least 2-D input (N, C, ...), got {input.ndim}-D input")
     dims = (0,) + tuple(range(2, input.ndim))
@@ -550,6 +599,8 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
 
 
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):  # noqa: A002
+    _floating(tensor_argument(input, "layer_norm"), "layer_norm")
+    _same_dtype_as_input(input, (("weight", weight), ("bias", bias)), "layer_norm")
     normalized_shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
     if tuple(input.shape[input.ndim - len(normalized_shape):]) != normalized_shape:
         raise RuntimeError(f"layer_norm(): Given normalized_shape={list(normalized_shape)}, expected input with "
@@ -581,7 +632,10 @@ def _reduce(loss, reduction, name):
 
 def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):  # noqa: A002
     """-input[n, target[n]] (log-probabilities in, class indices as targets), weighted and reduced."""
-    if not isinstance(target, Tensor) or target.dtype.is_floating_point:
+    _floating(tensor_argument(input, "nll_loss"), "nll_loss")
+    tensor_argument(target, "nll_loss", "target", 2)
+    _same_dtype_as_input(input, (("weight", weight),), "nll_loss")
+    if target.dtype.is_floating_point:
         raise RuntimeError(f"nll_loss(): expected target to be an int64 tensor of class indices, got "
                            f"{target.dtype if isinstance(target, Tensor) else type(target).__name__}")
     if input.ndim < 1 or (input.ndim == 1 and target.ndim != 0) or (input.ndim > 1 and (
@@ -611,6 +665,9 @@ def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):  
 
 def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):  # noqa: A002
     """Log-softmax then negative log-likelihood (class indices) or cross-entropy (class probabilities)."""
+    _floating(tensor_argument(input, "cross_entropy"), "cross_entropy")
+    tensor_argument(target, "cross_entropy", "target", 2)
+    _same_dtype_as_input(input, (("weight", weight),), "cross_entropy")
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"cross_entropy(): label_smoothing must be between 0.0 and 1.0, got {label_smoothing}")
     class_dim = 0 if input.ndim == 1 else 1
@@ -641,6 +698,8 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
 
 
 def _check_same_shape(input, target, name):  # noqa: A002
+    tensor_argument(input, name)
+    tensor_argument(target, name, "target", 2)
     if tuple(input.shape) != tuple(target.shape):
         raise ValueError(f"{name}(): Using a target size ({list(target.shape)}) that is different to the input "
                          f"size ({list(input.shape)}) is not supported")
@@ -648,6 +707,8 @@ def _check_same_shape(input, target, name):  # noqa: A002
 
 def mse_loss(input, target, reduction="mean"):  # noqa: A002
     _check_same_shape(input, target, "mse_loss")
+    if not (input.dtype.is_floating_point or target.dtype.is_floating_point):
+        _floating(input, "mse_loss")
     diff = input - target
     return _reduce(diff * diff, reduction, "mse_loss")
 
@@ -660,6 +721,8 @@ def l1_loss(input, target, reduction="mean"):  # noqa: A002
 def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean", pos_weight=None):  # noqa: A002
     """Sigmoid + binary cross-entropy in the stable form max(x, 0) - x * y + log(1 + exp(-|x|))."""
     _check_same_shape(input, target, "binary_cross_entropy_with_logits")
+    _floating(input, "binary_cross_entropy_with_logits")
+    _floating(target, "binary_cross_entropy_with_logits", "target")
     # log(1 - sigmoid(x)) = -max(x, 0) - log(1 + exp(-|x|)); max and |.| take the same branch (x > 0), so
     # the derivative at x = 0 is -sigmoid(0) exactly
     positive = input > 0

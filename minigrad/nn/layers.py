@@ -1,17 +1,27 @@
 """Layers with PyTorch's names, signatures, defaults and default initialisation."""
 import math
+import warnings
 
 from minigrad import creation
 from minigrad.nn import functional as F
 from minigrad.nn import init
 from minigrad.nn.module import Module
 from minigrad.nn.parameter import Parameter
+from minigrad.tensor import Tensor
 
 
 def _check_rank(layer, input, ranks):  # noqa: A002
     if input.ndim not in ranks:
         raise RuntimeError(f"{layer!r}: expected a {' or '.join(f'{r}-D' for r in ranks)} input, "
                            f"got an input of shape {list(input.shape)}")
+
+
+def _no_op_init(weight):
+    """A zero-element weight (e.g. in_channels=0) is left alone, with PyTorch's warning; the bias stays 0."""
+    if weight.numel():
+        return False
+    warnings.warn("Initializing zero-element tensors is a no-op", UserWarning, stacklevel=3)
+    return True
 
 
 class Identity(Module):
@@ -35,13 +45,15 @@ class Linear(Module):
         self.reset_parameters()
 
     def reset_parameters(self):
+        if _no_op_init(self.weight):
+            return
         init.kaiming_uniform_(self.weight, a=math.sqrt(5))
         if self.bias is not None:
             bound = 1 / math.sqrt(self.in_features) if self.in_features > 0 else 0
             init.uniform_(self.bias, -bound, bound)
 
     def forward(self, input):  # noqa: A002
-        if input.ndim == 0 or input.shape[-1] != self.in_features:
+        if isinstance(input, Tensor) and (input.ndim == 0 or input.shape[-1] != self.in_features):
             raise RuntimeError(f"{self!r}: expected input with last dimension {self.in_features}, "
                                f"got input of shape {list(input.shape)}")
         return F.linear(input, self.weight, self.bias)
@@ -66,6 +78,9 @@ class _ConvNd(Module):
         if isinstance(padding, str) and padding not in ("same", "valid"):
             raise ValueError(f"{type(self).__name__}: Invalid padding string {padding!r}, should be one of "
                              "['valid', 'same']")
+        if padding == "same" and F.ntuple(stride, nd, "stride", 1) != (1,) * nd:
+            raise ValueError(f"{type(self).__name__}: padding='same' is not supported for strided convolutions "
+                             f"(got stride={stride!r})")
         self.in_channels, self.out_channels = in_channels, out_channels
         self.kernel_size, self.stride = F.ntuple(kernel_size, nd, "kernel_size", 1), F.ntuple(stride, nd, "stride", 1)
         self.padding = padding if isinstance(padding, str) else F.ntuple(padding, nd, "padding", 0)
@@ -80,6 +95,8 @@ class _ConvNd(Module):
         self.reset_parameters()
 
     def reset_parameters(self):
+        if _no_op_init(self.weight):
+            return
         init.kaiming_uniform_(self.weight, a=math.sqrt(5))
         if self.bias is not None:
             fan_in, _ = init._calculate_fan_in_and_fan_out(self.weight)
@@ -87,6 +104,7 @@ class _ConvNd(Module):
             init.uniform_(self.bias, -bound, bound)
 
     def _check_input(self, input):  # noqa: A002
+        F.tensor_argument(input, f"conv_transpose{self._nd}d" if self.transposed else f"conv{self._nd}d")
         _check_rank(self, input, (self._nd + 1, self._nd + 2))
         channels = input.shape[0 if input.ndim == self._nd + 1 else 1]
         if channels != self.in_channels:

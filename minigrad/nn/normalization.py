@@ -39,12 +39,13 @@ class _BatchNorm(Module):
             init.zeros_(self.bias)
 
     def forward(self, input):  # noqa: A002
+        F.tensor_argument(input, "batch_norm")
         if input.ndim not in self._ranks:
             raise ValueError(f"{type(self).__name__}: expected {' or '.join(f'{r}D' for r in self._ranks)} input "
                              f"(got {input.ndim}D input of shape {list(input.shape)})")
         if input.shape[1] != self.num_features:
-            raise ValueError(f"{type(self).__name__}({self.num_features}): expected input with {self.num_features} "
-                             f"channels in dim 1, got input of shape {list(input.shape)}")
+            raise RuntimeError(f"{type(self).__name__}({self.num_features}): expected input with {self.num_features} "
+                               f"channels in dim 1, got input of shape {list(input.shape)}")
         use_batch_stats = self.training or not self.track_running_stats
         momentum = self.momentum
         if self.training and self.track_running_stats:

@@ -2,7 +2,7 @@
 import math
 
 from minigrad import creation
-from minigrad.optim.optimizer import Optimizer
+from minigrad.optim.optimizer import Optimizer, check_hyperparameters
 
 
 class Adam(Optimizer):
@@ -10,6 +10,7 @@ class Adam(Optimizer):
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False, *,
                  maximize=False):
+        check_hyperparameters(type(self).__name__, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay))
         if not 0.0 <= betas[0] < 1.0 or not 0.0 <= betas[1] < 1.0:
             raise ValueError(f"{type(self).__name__}: invalid beta parameters {betas}")
         if eps < 0 or weight_decay < 0:
@@ -55,6 +56,8 @@ class AdamW(Adam):
 class RMSprop(Optimizer):
     def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0, centered=False, *,
                  maximize=False):
+        check_hyperparameters("RMSprop", dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay,
+                                              momentum=momentum))
         if alpha < 0 or eps < 0 or momentum < 0 or weight_decay < 0:
             raise ValueError(f"RMSprop: invalid alpha ({alpha}), eps ({eps}), momentum ({momentum}) or "
                              f"weight_decay ({weight_decay})")

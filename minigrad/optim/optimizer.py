@@ -1,8 +1,23 @@
 """Optimizer: parameter groups, per-parameter state, zero_grad and state_dict, as in torch.optim."""
 import copy
+import numbers
 
 from minigrad.autograd.grad_mode import enable_grad, no_grad
 from minigrad.tensor import Tensor
+
+_NUMERIC = ("lr", "momentum", "dampening", "weight_decay", "eps", "alpha")
+
+
+def check_hyperparameters(owner, options):
+    """Numeric options must be numbers (lr may also be a Tensor) and betas a pair of numbers, so that a
+    string such as lr="0.1" fails here, by name, and not in the middle of a step."""
+    for name, value in options.items():
+        if name == "betas":
+            if (not isinstance(value, (tuple, list)) or len(value) != 2
+                    or not all(isinstance(b, numbers.Real) for b in value)):
+                raise TypeError(f"{owner}: betas must be a pair of numbers, got {value!r}")
+        elif name in _NUMERIC and not (isinstance(value, numbers.Real) or (name == "lr" and isinstance(value, Tensor))):
+            raise TypeError(f"{owner}: {name} must be a number, got {type(value).__name__} {value!r}")
 
 
 class Optimizer:
@@ -51,6 +66,7 @@ class Optimizer:
         self.param_groups.append(group)
 
     def _check_group(self, group):
+        check_hyperparameters(type(self).__name__, group)
         if group.get("lr", 0) < 0:
             raise ValueError(f"Invalid learning rate: {group['lr']}")
 
