@@ -1,9 +1,65 @@
 """summary(model, input_size): layers, output shapes, parameter counts and receptive fields."""
+import collections
+import sys
+
 from minigrad.autograd.grad_mode import no_grad
 from minigrad.creation import zeros
 from minigrad.nn.layers import _ConvNd
 from minigrad.nn.module import Module
-from minigrad.nn.pooling import AvgPool1d, _MaxPoolNd
+from minigrad.nn.normalization import BatchNorm2d
+from minigrad.nn.pooling import AdaptiveAvgPool2d, AvgPool1d, AvgPool2d, MaxPool1d, MaxPool2d, _MaxPoolNd
+
+LayerRow = collections.namedtuple("LayerRow", "name output_shape num_params trainable_params")
+
+
+class ModelStatistics(str):
+    """What summary() returns: the table, as a string whose repr is the table itself (so a REPL shows it
+    once, as torchinfo's ModelStatistics does), with the counts as attributes."""
+
+    def __new__(cls, text, layers, input_size, batch_dim_included, total_params, trainable_params):
+        self = super().__new__(cls, text)
+        self.layers, self.input_size, self.batch_dim_included = layers, input_size, batch_dim_included
+        self.total_params, self.trainable_params = total_params, trainable_params
+        self.non_trainable_params = total_params - trainable_params
+        return self
+
+    def __repr__(self):
+        return str(self)
+
+
+class _FirstLayer(Exception):
+    def __init__(self, module):
+        super().__init__()
+        self.module = module
+
+
+def _spatial_dims(module):
+    """How many spatial dims a layer that takes (N, C, *spatial) or (C, *spatial) has, else None."""
+    if isinstance(module, _ConvNd):
+        return module._nd
+    if isinstance(module, (MaxPool1d, AvgPool1d)) and not isinstance(module, AvgPool2d):
+        return 1
+    if isinstance(module, (MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, BatchNorm2d)):
+        return 2
+    return None
+
+
+def _first_layer(model, leaves, input_size, options):
+    """The first leaf module the forward pass calls (found by stopping it there), or None."""
+    def stop(module, _):
+        raise _FirstLayer(module)
+
+    handles = [leaf.register_forward_pre_hook(stop) for leaf in leaves]
+    try:
+        model(zeros(1, *input_size, **options))
+    except _FirstLayer as found:
+        return found.module
+    except Exception:  # noqa: BLE001  (the forward fails before any layer: the caller's pass will say why)
+        return None
+    finally:
+        for handle in handles:
+            handle.remove()
+    return None
 
 
 def _pair(value):
@@ -29,13 +85,24 @@ def _fmt(values):
     return str(values[0]) if values[0] == values[1] else f"{values[0]}x{values[1]}"
 
 
-def summary(model, input_size, dtype=None, file=None):
-    """Print (and return) a table with one row per layer: type, output shape, parameter count, and the
-    receptive field as the pytorch-receptive-field tool reports it (map size, start, jump, receptive
-    field, per spatial dim). input_size excludes the batch dim; the table uses a batch of 1."""
+def summary(model, input_size, dtype=None, file=None, verbose=None):
+    """A table with one row per layer: type, output shape, parameter count, and the receptive field as
+    the pytorch-receptive-field tool reports it (map size, start, jump, receptive field, per spatial
+    dim). Returns it as a ModelStatistics (a str whose repr is the table; .total_params,
+    .trainable_params). verbose=1 also prints it to `file`, 0 does not; by default it prints except
+    at an interactive prompt, where the returned value shows it (torchinfo's rule).
+
+    input_size may include the batch dim (torchinfo's convention) or not (a batch of 1 is added). It
+    is taken as including it only when unambiguous: the first layer the forward pass calls is a
+    convolution, pooling or BatchNorm2d layer with N spatial dims and input_size has N + 2 dims. In
+    every other case (a Linear first layer, say) it excludes the batch dim. The table's first line
+    says which was taken."""
     if not isinstance(model, Module):
         raise TypeError(f"summary: expected an nn.Module, got {type(model).__name__}")
+    input_size = tuple(input_size)
+    options = {} if dtype is None else {"dtype": dtype}
     rows, handles = [], []
+    leaves = [module for module in model.modules() if not any(True for _ in module.children())]
 
     def record(module, _, output):
         params = sum(p.numel() for p in module.parameters(recurse=False))
@@ -43,26 +110,29 @@ def summary(model, input_size, dtype=None, file=None):
         out = output[0] if isinstance(output, tuple) else output
         rows.append((f"{type(module).__name__}-{len(rows) + 1}", module, list(out.shape), params, trainable))
 
-    for module in model.modules():
-        if not any(True for _ in module.children()):
-            handles.append(module.register_forward_hook(record))
     was_training = model.training
     try:
         model.eval()
         with no_grad():
-            model(zeros(1, *input_size, **({} if dtype is None else {"dtype": dtype})))
+            dims = _spatial_dims(_first_layer(model, leaves, input_size, options))
+            batch_included = dims is not None and len(input_size) == dims + 2
+            full_size = input_size if batch_included else (1, *input_size)
+            handles = [leaf.register_forward_hook(record) for leaf in leaves]
+            model(zeros(*full_size, **options))
     finally:
         model.train(was_training)
         for handle in handles:
             handle.remove()
 
-    size = tuple(input_size[-2:]) if len(input_size) >= 3 else None
+    size = tuple(full_size[-2:]) if len(full_size) >= 4 else None
     jump, field, start = (1, 1), (1, 1), (0.5, 0.5)
     header = f"{'Layer (type)':>20}  {'Output Shape':>20}  {'Param #':>10}  {'map size':>9}  {'start':>9}  " \
              f"{'jump':>6}  {'receptive_field':>15}"
-    lines = ["-" * len(header), header, "=" * len(header)]
-    lines.append(f"{'input':>20}  {str([1] + list(input_size)):>20}  {'':>10}  "
-                 + (f"{_fmt(size):>9}  {_fmt(start):>9}  {_fmt(jump):>6}  {_fmt(field):>15}" if size else ""))
+    taken = "includes the batch dim (torchinfo's convention)" if batch_included else \
+        "excludes the batch dim; a batch of 1 is added"
+    lines = [f"input_size {input_size} {taken}", "-" * len(header), header, "=" * len(header)]
+    spatial = f"{_fmt(size):>9}  {_fmt(start):>9}  {_fmt(jump):>6}  {_fmt(field):>15}" if size else ""
+    lines.append(f"{'input':>20}  {str(list(full_size)):>20}  {'':>10}  {spatial}".rstrip())
     for name, module, shape, params, _ in rows:
         window = _window(module)
         if size is not None and window is not None:
@@ -80,6 +150,10 @@ def summary(model, input_size, dtype=None, file=None):
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     lines += ["=" * len(header), f"Total params: {total:,}", f"Trainable params: {trainable:,}",
               f"Non-trainable params: {total - trainable:,}", "-" * len(header)]
-    text = "\n".join(lines)
-    print(text, file=file)
-    return text
+    layers = [LayerRow(name, shape, params, layer_trainable) for name, _, shape, params, layer_trainable in rows]
+    stats = ModelStatistics("\n".join(lines), layers, full_size, batch_included, total, trainable)
+    if verbose is None:
+        verbose = 0 if getattr(sys, "ps1", None) else 1
+    if verbose:
+        print(stats, file=file)
+    return stats
