@@ -6,10 +6,15 @@
 
     python examples/fmnist_cnn.py --epochs 10
     python examples/fmnist_cnn.py --dataset digits --epochs 3     # offline
+
+Each epoch shows a progress bar on stderr (--no-progress hides it) and prints one line.
 """
 import argparse
+import itertools
 import sys
 import time
+
+from tqdm import tqdm
 
 import minigrad as torch
 from minigrad import nn
@@ -39,7 +44,12 @@ def main(argv=None):
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--max-batches", type=int, default=None,
+                        help="stop each epoch (and the test pass) after this many batches: a quick smoke run")
+    parser.add_argument("--no-progress", action="store_true", help="no tqdm progress bars")
     args = parser.parse_args(argv)
+    if args.max_batches is not None and args.max_batches <= 0:
+        parser.error("--max-batches must be > 0")
     torch.manual_seed(args.seed)
     root = args.data_dir or datasets.default_root()
     try:
@@ -52,14 +62,19 @@ def main(argv=None):
     for epoch in range(1, args.epochs + 1):
         net.train()
         start, seen, loss_sum = time.perf_counter(), 0, 0.0
-        for X, y in DataLoader(train_set, args.batch_size, shuffle=True):
+        loader = DataLoader(train_set, args.batch_size, shuffle=True)
+        batches = tqdm(itertools.islice(loader, args.max_batches), desc=f"epoch {epoch}/{args.epochs}",
+                       total=min(len(loader), args.max_batches or len(loader)), leave=False,
+                       disable=args.no_progress, file=sys.stderr)
+        for X, y in batches:
             optimizer.zero_grad()
             loss = nn.functional.cross_entropy(net(X), y)
             loss.backward()
             optimizer.step()
             loss_sum += loss.item() * y.numel()
             seen += y.numel()
-        accuracy = train_lenet.evaluate_accuracy(torch, net, DataLoader(test_set, 512))
+            batches.set_postfix(loss=f"{loss_sum / seen:.3f}")
+        accuracy = train_lenet.evaluate_accuracy(torch, net, DataLoader(test_set, 512), max_batches=args.max_batches)
         print(f"epoch {epoch}: loss {loss_sum / seen:.3f}, test acc {accuracy:.3f}, "
               f"{seen / (time.perf_counter() - start):.1f} examples/sec", flush=True)
 

@@ -48,6 +48,22 @@ def md5sum(path):
     return digest.hexdigest()
 
 
+class DownloadError(RuntimeError):
+    """A dataset could not be downloaded; the message says where to put its files by hand."""
+
+
+def _root_cause(error):
+    """`Type: message` of the innermost exception behind a download failure, on one line."""
+    seen = set()
+    while id(error) not in seen:
+        seen.add(id(error))
+        inner = error.__cause__ or error.__context__ or getattr(error, "reason", None)
+        if not isinstance(inner, BaseException):
+            break
+        error = inner
+    return " ".join(f"{type(error).__name__}: {error}".split())
+
+
 class ImageDataset(Dataset):
     """Images held as a uint8 (N, 28, 28) array and labels as int64, served as float tensors."""
 
@@ -131,9 +147,13 @@ class MNIST(ImageDataset):
                                       progressbar=False)
                 return pathlib.Path(path)
             except Exception as error:  # noqa: BLE001  (any network or checksum failure: try the next mirror)
-                failures.append(f"{mirror}{name}: {type(error).__name__}: {str(error).splitlines()[0][:200]}")
-        raise RuntimeError(f"{type(self).__name__}: could not download {name} (offline?); tried:\n  "
-                           + "\n  ".join(failures))
+                failures.append(f"{mirror}{name} ({_root_cause(error)})")
+        files = [file for split in ("train", "test") for file, _ in self.resources[split]]
+        raise DownloadError(
+            f"{type(self).__name__}: could not download {name} (offline?); tried {', '.join(failures)}. "
+            f"To install it by hand, place {', '.join(files)} (or the same unzipped, without .gz) in {folder}. "
+            "To work offline, use the bundled Digits dataset: "
+            "python examples/train_lenet.py --dataset digits --model modern")
 
 
 class FashionMNIST(MNIST):
@@ -196,4 +216,5 @@ def default_root():
     return pathlib.Path(os.environ.get("MINIGRAD_DATA", pathlib.Path.home() / ".cache" / "minigrad" / "datasets"))
 
 
-__all__ = ["read_idx", "md5sum", "ImageDataset", "MNIST", "FashionMNIST", "Digits", "Synthetic", "default_root"]
+__all__ = ["read_idx", "md5sum", "DownloadError", "ImageDataset", "MNIST", "FashionMNIST", "Digits", "Synthetic",
+           "default_root"]

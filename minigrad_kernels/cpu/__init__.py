@@ -1,1 +1,30 @@
-"""Numba CPU kernels. Every function takes and returns numpy arrays and ints."""
+"""Numba CPU kernels. Every function takes and returns numpy arrays and ints.
+
+The first time a kernel is compiled in a process (a cold Numba cache, or a signature not cached yet),
+one line on stderr says so: a cold start otherwise waits about 20 s in silence.
+"""
+import sys
+
+from numba.core import event
+
+_announced = False
+
+
+class _CompileNotice(event.Listener):
+    """Numba fires "numba:compile" only after a cache miss, just before it compiles."""
+
+    def on_start(self, ev):
+        global _announced
+        dispatcher = (ev.data or {}).get("dispatcher")
+        module = getattr(getattr(dispatcher, "py_func", None), "__module__", None) or ""
+        if _announced or not module.startswith(__name__ + "."):
+            return
+        _announced = True
+        print(f"minigrad: compiling CPU kernels, once: about 20 s (later runs load them from "
+              f"{dispatcher.stats.cache_path})", file=sys.stderr, flush=True)
+
+    def on_end(self, ev):
+        pass
+
+
+event.register("numba:compile", _CompileNotice())
