@@ -32,11 +32,16 @@ def user_stderr(stderr):
 # --- cold start -----------------------------------------------------------------------------------------
 
 COMPILE_TWO_KERNELS = """
+import sys
 import numpy as np
+from tqdm import tqdm
 from minigrad_kernels.cpu import elementwise
 x = np.linspace(-1, 1, 8)
-elementwise.sigmoid_backward(x, x)
-elementwise.erf(x)
+with tqdm(total=2, desc="bar", file=sys.stderr) as bar:
+    elementwise.sigmoid_backward(x, x)
+    bar.update()
+    elementwise.erf(x)
+    bar.update()
 """
 
 
@@ -45,9 +50,11 @@ def test_a_cold_kernel_cache_says_once_that_it_compiles_and_a_warm_one_says_noth
     cold = run("-c", COMPILE_TWO_KERNELS, env=env)
     assert cold.returncode == 0, cold.stderr
     assert cold.stderr.count(NOTICE) == 1 and str(tmp_path) in cold.stderr  # once, though two kernels compiled
+    segments = cold.stderr.replace("\r", "\n").splitlines()
+    assert any(segment.startswith(NOTICE) for segment in segments)  # on its own line, not after the bar
     assert cold.stdout == ""
     warm = run("-c", COMPILE_TWO_KERNELS, env=env)
-    assert warm.returncode == 0 and warm.stderr == "", warm.stderr
+    assert warm.returncode == 0 and "bar" in warm.stderr and NOTICE not in warm.stderr, warm.stderr
 
 
 # --- offline ----------------------------------------------------------------------------------------------

@@ -20,8 +20,12 @@ class _CompileNotice(event.Listener):
         if _announced or not module.startswith(__name__ + "."):
             return
         _announced = True
-        print(f"minigrad: compiling CPU kernels, once: about 20 s (later runs load them from "
-              f"{dispatcher.stats.cache_path})", file=sys.stderr, flush=True)
+        message = (f"minigrad: compiling CPU kernels, once: about 20 s (later runs load them from "
+                   f"{dispatcher.stats.cache_path})")
+        if "tqdm" in sys.modules:  # a progress bar may be on the line: write above it
+            sys.modules["tqdm"].tqdm.write(message, file=sys.stderr)
+        else:
+            print(message, file=sys.stderr, flush=True)
 
     def on_end(self, ev):
         pass
