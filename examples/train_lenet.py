@@ -3,6 +3,7 @@
     python examples/train_lenet.py                                  # classic LeNet, Fashion-MNIST (downloads ~30 MB)
     python examples/train_lenet.py --dataset digits --model modern  # offline: scikit-learn's bundled digits
     python examples/train_lenet.py --dataset digits --model modern --epochs 5 --plot curves.png
+    mpiexec -n 2 python examples/train_lenet.py --dataset digits --model modern --distributed  # 2 MPI ranks
 
 Offline, the first command cannot download Fashion-MNIST; its error names the cache directory and the
 files to place there by hand. Offline, use the modern (or bn) LeNet: the classic one stays at chance on
@@ -210,7 +211,7 @@ def train(args):
             torch.save({"model": net.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch,
                         "history": history, "rng": rng}, args.checkpoint)
     if args.plot and history and rank == 0:
-        plot_curves(args.plot, history)
+        plot_curves(args.plot, history, model=args.model, dataset=args.dataset)
         say(f"wrote {args.plot}")
     return history
 
