@@ -14,7 +14,7 @@ from minigrad.autograd.variable import TensorBase, VersionCounter
 from minigrad.backends import backend_for
 from minigrad.random import generator_or_default
 from minigrad.ops import elementwise as ew
-from minigrad.ops import linalg, reduction, shape as shape_ops
+from minigrad.ops import linalg, logic, reduction, shape as shape_ops
 
 _new_tensor = object.__new__
 ValuesIndices = collections.namedtuple("ValuesIndices", ["values", "indices"])
@@ -273,6 +273,11 @@ class Tensor(TensorBase):
     def _zeros(cls, shape, dtype, device):
         return Tensor._from_array(backend_for(device).zeros(shape, dtype=dtype.numpy), device)
 
+    def _share_storage_of(self, other):
+        """Hold `other`'s storage (Parameter(data) shares data's memory, as in PyTorch)."""
+        self._dtype = other._dtype
+        self._init_fields(other._data, other._device)
+
     def _ones_like(self):
         return self._wrap(self._backend.ones(self.shape, dtype=self._dtype.numpy))
 
@@ -515,11 +520,11 @@ class Tensor(TensorBase):
 
     def __floordiv__(self, other):
         a, b = _promote(self, other)
-        return a._wrap(a._backend.floor_divide(a._data, _nonzero_divisor(b)._data))
+        return logic.FloorDivide.apply(a, _nonzero_divisor(b))
 
     def __rfloordiv__(self, other):
         a, b = _promote(self, other)
-        return a._wrap(a._backend.floor_divide(b._data, _nonzero_divisor(a, "self")._data))
+        return logic.FloorDivide.apply(b, _nonzero_divisor(a, "self"))
 
     def __mod__(self, other):
         a, b = _promote(self, other)
@@ -573,75 +578,74 @@ class Tensor(TensorBase):
     floor_divide = __floordiv__
 
     # --- comparisons and logic (never differentiable) ------------------------------------------
-    def _compare(self, other, name):
+    def _compare(self, other, op):
         if isinstance(other, np.ndarray):
             raise _not_an_operand(other)  # not NotImplemented: Python would then answer == with False
         if not isinstance(other, (Tensor, numbers.Number, np.generic)):
             return NotImplemented  # e.g. t == None is False, as in PyTorch
-        a, b = _promote(self, other)
-        return a._wrap(getattr(a._backend, name)(a._data, b._data))
+        return op.apply(*_promote(self, other))
 
     def __eq__(self, other):
-        return self._compare(other, "equal")
+        return self._compare(other, logic.Equal)
 
     def __ne__(self, other):
-        return self._compare(other, "not_equal")
+        return self._compare(other, logic.NotEqual)
 
     def __lt__(self, other):
-        return self._compare(other, "less")
+        return self._compare(other, logic.Less)
 
     def __le__(self, other):
-        return self._compare(other, "less_equal")
+        return self._compare(other, logic.LessEqual)
 
     def __gt__(self, other):
-        return self._compare(other, "greater")
+        return self._compare(other, logic.Greater)
 
     def __ge__(self, other):
-        return self._compare(other, "greater_equal")
+        return self._compare(other, logic.GreaterEqual)
 
     eq, ne, lt, le, gt, ge = __eq__, __ne__, __lt__, __le__, __gt__, __ge__
 
-    def _logical(self, other, name):
+    def _logical(self, other, op, name):
         a, b = _promote(self, other)
         if a._dtype.is_floating_point:
             raise TypeError(f"{name}: expected bool or integer tensors, got {a._dtype}")
-        return a._wrap(getattr(a._backend, "bitwise_" + name)(a._data, b._data))
+        return op.apply(a, b)
 
     def __and__(self, other):
-        return self._logical(other, "and")
+        return self._logical(other, logic.BitwiseAnd, "and")
 
     def __or__(self, other):
-        return self._logical(other, "or")
+        return self._logical(other, logic.BitwiseOr, "or")
 
     def __xor__(self, other):
-        return self._logical(other, "xor")
+        return self._logical(other, logic.BitwiseXor, "xor")
 
     __rand__, __ror__, __rxor__ = __and__, __or__, __xor__
 
     def __invert__(self):
         if self._dtype.is_floating_point:
             raise TypeError(f"~: expected a bool or integer tensor, got {self._dtype}")
-        return self._wrap(self._backend.invert(self._data))
+        return logic.Invert.apply(self)
 
     def logical_not(self):
-        return self._wrap(self._backend.logical_not(self._data))
+        return logic.LogicalNot.apply(self)
 
     def isnan(self):
-        return self._wrap(self._backend.isnan(self._data))
+        return logic.IsNan.apply(self)
 
     def isinf(self):
-        return self._wrap(self._backend.isinf(self._data))
+        return logic.IsInf.apply(self)
 
     def equal(self, other):
         return self.shape == other.shape and builtins.bool((self == other).all())
 
     @_numpy_names
     def all(self, dim=None, keepdim=False):
-        return self._wrap(self._backend.all(self._data, axis=_normalize_dims(dim, self.ndim), keepdims=keepdim))
+        return logic.All.apply(self, _normalize_dims(dim, self.ndim), keepdim)
 
     @_numpy_names
     def any(self, dim=None, keepdim=False):
-        return self._wrap(self._backend.any(self._data, axis=_normalize_dims(dim, self.ndim), keepdims=keepdim))
+        return logic.Any.apply(self, _normalize_dims(dim, self.ndim), keepdim)
 
     def allclose(self, other, rtol=1e-05, atol=1e-08, equal_nan=False):
         return builtins.bool(np.allclose(self.detach().cpu().numpy(), other.detach().cpu().numpy(),
@@ -796,14 +800,8 @@ class Tensor(TensorBase):
 
     def _arg_extreme(self, dim, keepdim, axis, take_max):
         dim = axis if dim is None else dim
-        b = self._backend
-        reduce = b.argmax if take_max else b.argmin
-        if dim is None:
-            flat = reduce(b.reshape(self._data, -1))
-            return self._wrap(b.reshape(b.asarray(flat, dtype=np.int64), (1,) * self.ndim if keepdim else ()))
-        dim = _normalize_dim(dim, self.ndim)
-        return self._wrap(reduce(self._data, axis=dim, keepdims=keepdim) if self.ndim else
-                          b.zeros((), dtype=np.int64))
+        dim = None if dim is None else _normalize_dim(dim, self.ndim)
+        return logic.ArgExtreme.apply(self, dim, keepdim, take_max)
 
     def argmax(self, dim=None, keepdim=False, *, axis=None):
         return self._arg_extreme(dim, keepdim, axis, True)

@@ -256,6 +256,35 @@ def test_numpy_on_cuda_and_mixed_devices_raise_clearly():
         minigrad.ones(2).to("cuda:1")
 
 
+SIDE_DOORS_BEFORE = {  # ops that once called the backend directly, skipping the device check
+    "eq": lambda a, b: a == b, "ne": lambda a, b: a != b, "lt": lambda a, b: a < b, "le": lambda a, b: a <= b,
+    "gt": lambda a, b: a > b, "ge": lambda a, b: a >= b, "floordiv": lambda a, b: a // b,
+    "and": lambda a, b: (a > 0) & (b > 0), "or": lambda a, b: (a > 0) | (b > 0),
+    "xor": lambda a, b: (a > 0) ^ (b > 0), "maximum": lambda a, b: a.maximum(b),
+    "where": lambda a, b: minigrad.where(a > 0, a, b),
+}
+
+
+@needs_cuda
+@pytest.mark.parametrize("name", sorted(SIDE_DOORS_BEFORE))
+@pytest.mark.parametrize("cpu_first", [True, False])
+def test_mixed_devices_raise_in_every_op(name, cpu_first):
+    cpu, gpu = minigrad.ones(2, 2), minigrad.ones(2, 2, device="cuda")
+    a, b = (cpu, gpu) if cpu_first else (gpu, cpu)
+    with pytest.raises(RuntimeError, match="same device"):
+        SIDE_DOORS_BEFORE[name](a, b)
+
+
+@needs_cuda
+def test_non_differentiable_ops_run_on_cuda():
+    x = minigrad.tensor([[1.5, -2.0], [float("nan"), 3.0]])
+    for fn in (lambda t: t > 0, lambda t: t // 2, lambda t: t.isnan(), lambda t: t.argmax(1),
+               lambda t: (t > 0).any(0), lambda t: ~(t > 0), lambda t: F.max_pool2d(t[None, None], 2)):
+        gpu, cpu = fn(x.cuda()), fn(x)
+        assert gpu.device.type == "cuda" and gpu.dtype == cpu.dtype
+        np.testing.assert_array_equal(host(gpu), host(cpu))
+
+
 @needs_cuda
 def test_in_place_ops_and_views_share_device_storage():
     x = minigrad.zeros(3, 4, device="cuda")

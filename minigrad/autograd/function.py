@@ -7,11 +7,16 @@ inputs' nodes. When an input carries a forward-mode tangent, it also runs the
 
 The rules are written with Tensor operations, so a gradient can itself be
 differentiated (`create_graph=True`) and tangents can be pulled back.
+
+`Primitive` is the base of minigrad's own ops (minigrad.ops): its `compute` works on backend
+arrays, and its machinery, `Primitive.apply`, is the one door between Tensors and arrays.
 """
+import inspect
 import weakref
 
 from minigrad.autograd.grad_mode import STATE
 from minigrad.autograd.variable import TensorBase
+from minigrad.backends import backend_for
 from minigrad_kernels._tape import Node, record_edges
 
 _FREED = ("Trying to backward through the graph a second time (or directly access saved tensors "
@@ -179,8 +184,12 @@ def _check_devices(cls, args):
             if device is None:
                 device = a._device
             elif a._device is not device and a._device != device:
-                raise RuntimeError(f"Expected all tensors to be on the same device, but found at least two devices, "
-                                   f"{device} and {a._device}! (in {cls.__name__})")
+                raise _mixed_devices(cls, device, a._device)
+
+
+def _mixed_devices(cls, first, other):
+    return RuntimeError(f"Expected all tensors to be on the same device, but found at least two devices, "
+                        f"{first} and {other}! (in {cls.__name__})")
 
 
 def _check_views(args):
@@ -225,7 +234,7 @@ def _push_tangents(cls, ctx, args, outputs):
         for a in args)
     STATE.forward_ad_enabled = False
     try:
-        result = cls.jvp(ctx, *tangents)
+        result = _jvp(cls, ctx, args, tangents)
     finally:
         STATE.forward_ad_enabled = True
     out_tangents = result if isinstance(result, tuple) else (result,)
@@ -235,3 +244,130 @@ def _push_tangents(cls, ctx, args, outputs):
             for item in ctx._saved:  # a saved output carries its tangent into backward (for gradgradcheck's JVP)
                 if isinstance(item, _SavedOutput) and item.output_nr == i:
                     item.like._tangent = tangent
+
+
+# --- forward-mode rules that follow from the op itself (PyTorch's derivatives.yaml: auto_linear, ...) ---
+
+class DerivedJvp:
+    """A marker to put in place of a `jvp` rule: the machinery derives the JVP, as named."""
+    __slots__ = ("name",)
+
+    def __init__(self, name):
+        self.name = name
+
+    def __repr__(self):
+        return self.name
+
+
+AUTO_LINEAR = DerivedJvp("AUTO_LINEAR")                # linear op: the op applied to the tangents
+AUTO_BILINEAR = DerivedJvp("AUTO_BILINEAR")            # op(a, b) linear in each: op(da, b) + op(a, db)
+AUTO_ELEMENT_WISE = DerivedJvp("AUTO_ELEMENT_WISE")    # unary elementwise: J is diagonal, so JVP = VJP
+
+
+def _jvp(cls, ctx, args, tangents):
+    rule = cls.jvp
+    if rule is AUTO_LINEAR:
+        # arguments without a tangent (indices, masks, parameters) are passed as they are
+        return cls.apply(*(a if t is None else t for a, t in zip(args, tangents)))
+    if rule is AUTO_BILINEAR:
+        a, b, *rest = args
+        return cls.apply(tangents[0], b, *rest) + cls.apply(a, tangents[1], *rest)
+    if rule is AUTO_ELEMENT_WISE:
+        grads = cls.backward(ctx, tangents[0])
+        return grads[0] if isinstance(grads, tuple) else grads
+    return rule(ctx, *tangents)
+
+
+# --- Primitive: minigrad's own ops, computing on arrays ---------------------------------------------
+
+_BACKEND_OF_DEVICE = {}
+
+
+def _backend_of(device):
+    backend = _BACKEND_OF_DEVICE.get(device)
+    if backend is None:
+        backend = _BACKEND_OF_DEVICE[device] = backend_for(device)
+    return backend
+
+
+class Primitive(Function):
+    """An op of minigrad's own: `compute` works on arrays, the rules (`backward`, `jvp`) on Tensors.
+
+    `compute(ctx, *args)` gets each Tensor argument as its backend array and every other argument as
+    given; `ctx.backend` is the arrays' backend. It returns an array, or a tuple of arrays named by
+    `outputs`. The rules read `ctx.saved_tensors`: the arguments and outputs that `saves` names, in
+    that order (saved only when a rule may run). `apply` checks devices and views, unwraps and wraps
+    once, records the op and pushes tangents. Class attributes:
+
+        saves                compute's argument names and output names the rules need
+        outputs              names of compute's outputs ("out" for one)
+        non_differentiable   outputs that get no gradient (indices)
+        differentiable       False: no rules; the outputs never require grad (comparisons, masks)
+        view                 the output may share the first argument's storage (reshape, index, ...)
+        jvp                  a rule, or AUTO_LINEAR / AUTO_BILINEAR / AUTO_ELEMENT_WISE
+    """
+    saves = ()
+    outputs = ("out",)
+    non_differentiable = ()
+    differentiable = True
+    view = False
+
+    @staticmethod
+    def compute(ctx, *args):
+        raise NotImplementedError("a Primitive must implement compute(ctx, *args)")
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        names = [p.name for p in inspect.signature(cls.compute).parameters.values()
+                 if p.kind is p.POSITIONAL_OR_KEYWORD and p.name != "ctx"]
+        # where each saved tensor comes from: i >= 0 is argument i, -1 - k is output k
+        cls._save_plan = tuple(names.index(n) if n in names else -1 - cls.outputs.index(n) for n in cls.saves)
+        cls._non_differentiable_outputs = tuple(cls.outputs.index(n) for n in cls.non_differentiable)
+
+    @classmethod
+    def apply(cls, *args):
+        first = None
+        arrays = list(args)
+        needs_grad = has_tangent = False
+        for i, a in enumerate(args):
+            if isinstance(a, TensorBase):
+                if first is None:
+                    first = a
+                elif a._device is not first._device and a._device != first._device:
+                    raise _mixed_devices(cls, first._device, a._device)
+                arrays[i] = a._data
+                needs_grad = needs_grad or a._requires_grad
+                has_tangent = has_tangent or a._tangent is not None
+        ctx = Context(cls)
+        ctx.backend = _backend_of(first._device)
+        state = STATE
+        record = needs_grad and state.grad_enabled and cls.differentiable
+        if record:
+            _check_views(args)
+            ctx.needs_input_grad = tuple(isinstance(a, TensorBase) and a._requires_grad for a in args)
+        result = cls.compute(ctx, *arrays)
+
+        wrap = first._wrap
+        single = not isinstance(result, tuple)
+        outputs = (wrap(result),) if single else tuple(map(wrap, result))
+        if cls.view:
+            _share_storage(outputs[0], first, ctx.backend)
+        push = has_tangent and state.forward_ad_enabled and cls.differentiable
+        if record or push:
+            if cls._save_plan:
+                ctx.save_for_backward(*(args[i] if i >= 0 else outputs[-1 - i] for i in cls._save_plan))
+            if cls._non_differentiable_outputs:
+                ctx.mark_non_differentiable(*(outputs[k] for k in cls._non_differentiable_outputs))
+            if record:
+                _record(cls, ctx, args, outputs)
+            if push:
+                _push_tangents(cls, ctx, args, outputs)
+        return outputs[0] if single else outputs
+
+
+def _share_storage(out, source, backend):
+    """Make `out` a view of `source` (one version counter) when its array shares source's storage."""
+    if backend.shares_memory(out._data, source._data):
+        out._version = source._version
+        out._view_version = source._version.value
+        out._base = source if source._base is None else source._base

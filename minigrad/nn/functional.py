@@ -9,6 +9,7 @@ import numpy as np
 
 from minigrad.autograd.grad_mode import no_grad
 from minigrad.backends.geometry import ConvGeometry
+from minigrad.creation import as_tensor
 from minigrad.ops import conv as conv_ops
 from minigrad.ops import pool as pool_ops
 from minigrad.ops.reduction import Gather
@@ -319,10 +320,9 @@ def _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_i
     kernel, stride, padding, dilation, out = _pool_geometry(x, kernel_size, stride, padding, dilation,
                                                             ceil_mode, nd, name)
     planes = _as_planes(x, nd)
-    b = x._backend
-    indices = x._wrap(b.max_pool_indices(planes._data, _padded3(kernel, 1)[1:], _padded3(stride, 1)[1:],
-                                         _padded3(padding, 0)[1:], _padded3(dilation, 1)[1:],
-                                         _padded3(out, 1)[1:]))
+    indices = pool_ops.MaxPoolIndices.apply(planes, _padded3(kernel, 1)[1:], _padded3(stride, 1)[1:],
+                                            _padded3(padding, 0)[1:], _padded3(dilation, 1)[1:],
+                                            _padded3(out, 1)[1:])
     out_shape = tuple(x.shape[:2]) + out
     values = _gather_planes(planes, indices, out_shape)
     indices = indices.reshape(out_shape)
@@ -415,7 +415,7 @@ def adaptive_avg_pool2d(input, output_size):  # noqa: A002
 def adaptive_max_pool2d(input, output_size, return_indices=False):  # noqa: A002
     x = _float_input(input, "adaptive_max_pool2d", (3, 4))
     windows, out = _adaptive_windows(x, output_size, "adaptive_max_pool2d")
-    indices = x._wrap(x._backend.window_max_indices(x._data, windows))
+    indices = pool_ops.WindowMaxIndices.apply(x, windows)
     values = _gather_planes(x, indices, tuple(x.shape[:2]) + out)
     if input.ndim == 3:
         values, indices = values.squeeze(0), indices.squeeze(0)
@@ -558,7 +558,7 @@ def dropout(input, p=0.5, training=True, inplace=False, generator=None):  # noqa
     if p == 1.0:
         return input * 0.0
     keep = generator_or_default(generator).numpy.random(tuple(input.shape)) >= p
-    mask = input._wrap(input._backend.from_numpy((keep / (1.0 - p)).astype(input.dtype.numpy)))
+    mask = as_tensor((keep / (1.0 - p)).astype(input.dtype.numpy), device=input.device)
     return input * mask
 
 

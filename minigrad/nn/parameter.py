@@ -15,8 +15,7 @@ class Parameter(Tensor):
             data = Tensor([])
         if not isinstance(data, Tensor):
             raise TypeError(f"Parameter: expected data to be a Tensor, got {type(data).__name__}")
-        self._init_fields(data._data, data._device)
-        self._dtype = data._dtype
+        self._share_storage_of(data)
         self.requires_grad_(requires_grad)
 
     def __repr__(self):

@@ -3,10 +3,29 @@
 WindowMean averages windows given by per-axis [start, end) ranges and a divisor per output
 (avg_pool, adaptive_avg_pool); its VJP spreads each gradient over its window (1/Q each).
 Pad reads the input through one index map per axis (every padding mode is a different map);
-its VJP adds each output back where it came from. Max pooling needs no primitive of its own:
-a kernel finds the arg-max and Gather routes values and tangents from it (see nn.functional).
+its VJP adds each output back where it came from. Max pooling needs no differentiable primitive of
+its own: MaxPoolIndices or WindowMaxIndices finds the arg-max and Gather routes values and tangents
+from it (see nn.functional).
 """
-from minigrad.autograd.function import Function
+from minigrad.autograd.function import Function, Primitive
+
+
+class MaxPoolIndices(Primitive):
+    """Flat plane position of each window's first max, for x (N, C, H, W); -1 for a window in the padding."""
+    differentiable = False
+
+    @staticmethod
+    def compute(ctx, x, kernel, stride, padding, dilation, out_size):
+        return ctx.backend.max_pool_indices(x, kernel, stride, padding, dilation, out_size)
+
+
+class WindowMaxIndices(Primitive):
+    """Flat plane position of each window's first max, windows given as per-axis [start, end) ranges."""
+    differentiable = False
+
+    @staticmethod
+    def compute(ctx, x, windows):
+        return ctx.backend.window_max_indices(x, windows)
 
 
 class WindowMean(Function):
