@@ -11,6 +11,8 @@ import os
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from minigrad.backends.interface import ViewError
+from minigrad.backends.shared import SharedBackend
 from minigrad_kernels.cpu import direct_conv
 from minigrad_kernels.cpu import elementwise as elementwise_kernels
 from minigrad_kernels.cpu import gemm as gemm_kernels
@@ -24,27 +26,69 @@ importlib.import_module("scipy.linalg.cython_blas")
 threadpool_limits(limits=int(os.environ.get("MINIGRAD_BLAS_THREADS", "1")), user_api="blas")
 
 
-def _quiet(ufunc):
-    """A numpy function that, like PyTorch, gives inf/nan without a warning."""
-    def call(*args, **kwargs):
-        with np.errstate(all="ignore"):
-            return ufunc(*args, **kwargs)
-    call.__name__ = ufunc.__name__
-    return call
+def _unary(ufunc, quiet=False):
+    """numpy's ufunc as the interface's f(x); quiet ones, like PyTorch, give inf/nan without a warning."""
+    if quiet:
+        def method(x):
+            with np.errstate(all="ignore"):
+                return ufunc(x)
+    else:
+        def method(x):
+            return ufunc(x)
+    method.__name__ = ufunc.__name__
+    return staticmethod(method)
 
 
-class CPUBackend:
-    """Array operations on numpy arrays. Every op in minigrad.ops goes through these names."""
+def _binary(ufunc, quiet=False):
+    """numpy's ufunc as the interface's f(a, b)."""
+    if quiet:
+        def method(a, b):
+            with np.errstate(all="ignore"):
+                return ufunc(a, b)
+    else:
+        def method(a, b):
+            return ufunc(a, b)
+    method.__name__ = ufunc.__name__
+    return staticmethod(method)
+
+
+class CPUBackend(SharedBackend):
+    """minigrad.backends.interface.Backend on numpy arrays."""
 
     name = "cpu"
 
     # creation and conversion
-    asarray = staticmethod(np.asarray)
-    zeros = staticmethod(np.zeros)
-    ones = staticmethod(np.ones)
-    full = staticmethod(np.full)
-    copy = staticmethod(np.array)
-    shares_memory = staticmethod(np.may_share_memory)
+    @staticmethod
+    def asarray(value, dtype=None):
+        return np.asarray(value, dtype=dtype)
+
+    @staticmethod
+    def zeros(shape, dtype=None):
+        return np.zeros(shape, dtype=dtype)
+
+    @staticmethod
+    def ones(shape, dtype=None):
+        return np.ones(shape, dtype=dtype)
+
+    @staticmethod
+    def full(shape, fill_value, dtype=None):
+        return np.full(shape, fill_value, dtype=dtype)
+
+    @staticmethod
+    def empty(shape, np_dtype):
+        return np.empty(shape, np_dtype)
+
+    @staticmethod
+    def copy(x, order="K"):
+        return np.array(x, order=order)
+
+    @staticmethod
+    def contiguous(x):
+        return np.ascontiguousarray(x)
+
+    @staticmethod
+    def shares_memory(a, b):
+        return np.may_share_memory(a, b)
 
     @staticmethod
     def astype(x, np_dtype):
@@ -68,46 +112,52 @@ class CPUBackend:
         dst[...] = src
 
     # elementwise
-    add = staticmethod(_quiet(np.add))
+    add = _binary(np.add, quiet=True)
 
     @staticmethod
     def add_into(x, y):
         """x += y in place (gradient accumulation)."""
         with np.errstate(all="ignore"):
             np.add(x, y, out=x)
-    subtract = staticmethod(_quiet(np.subtract))
-    multiply = staticmethod(_quiet(np.multiply))
-    divide = staticmethod(_quiet(np.divide))
-    floor_divide = staticmethod(_quiet(np.floor_divide))
-    remainder = staticmethod(_quiet(np.remainder))
-    power = staticmethod(_quiet(np.power))
-    negative = staticmethod(np.negative)
-    exp = staticmethod(_quiet(np.exp))
-    log = staticmethod(_quiet(np.log))
-    sqrt = staticmethod(_quiet(np.sqrt))
-    sin = staticmethod(_quiet(np.sin))
-    cos = staticmethod(_quiet(np.cos))
-    tanh = staticmethod(np.tanh)
-    abs = staticmethod(np.abs)
-    sign = staticmethod(np.sign)
-    floor = staticmethod(np.floor)
-    clip = staticmethod(np.clip)
-    maximum = staticmethod(np.maximum)
-    minimum = staticmethod(np.minimum)
-    where = staticmethod(np.where)
-    equal = staticmethod(np.equal)
-    not_equal = staticmethod(np.not_equal)
-    less = staticmethod(np.less)
-    less_equal = staticmethod(np.less_equal)
-    greater = staticmethod(np.greater)
-    greater_equal = staticmethod(np.greater_equal)
-    logical_not = staticmethod(np.logical_not)
-    bitwise_and = staticmethod(np.bitwise_and)
-    bitwise_or = staticmethod(np.bitwise_or)
-    bitwise_xor = staticmethod(np.bitwise_xor)
-    invert = staticmethod(np.invert)
-    isnan = staticmethod(np.isnan)
-    isinf = staticmethod(np.isinf)
+    subtract = _binary(np.subtract, quiet=True)
+    multiply = _binary(np.multiply, quiet=True)
+    divide = _binary(np.divide, quiet=True)
+    floor_divide = _binary(np.floor_divide, quiet=True)
+    remainder = _binary(np.remainder, quiet=True)
+    power = _binary(np.power, quiet=True)
+    negative = _unary(np.negative)
+    exp = _unary(np.exp, quiet=True)
+    log = _unary(np.log, quiet=True)
+    sqrt = _unary(np.sqrt, quiet=True)
+    sin = _unary(np.sin, quiet=True)
+    cos = _unary(np.cos, quiet=True)
+    tanh = _unary(np.tanh)
+    abs = _unary(np.abs)  # noqa: A003 (the interface's name for numpy's abs)
+    sign = _unary(np.sign)
+    floor = _unary(np.floor)
+    maximum = _binary(np.maximum)
+    minimum = _binary(np.minimum)
+    equal = _binary(np.equal)
+    not_equal = _binary(np.not_equal)
+    less = _binary(np.less)
+    less_equal = _binary(np.less_equal)
+    greater = _binary(np.greater)
+    greater_equal = _binary(np.greater_equal)
+    logical_not = _unary(np.logical_not)
+    bitwise_and = _binary(np.bitwise_and)
+    bitwise_or = _binary(np.bitwise_or)
+    bitwise_xor = _binary(np.bitwise_xor)
+    invert = _unary(np.invert)
+    isnan = _unary(np.isnan)
+    isinf = _unary(np.isinf)
+
+    @staticmethod
+    def clip(x, low, high):
+        return np.clip(x, low, high)
+
+    @staticmethod
+    def where(condition, a, b):
+        return np.where(condition, a, b)
 
     @staticmethod
     def sigmoid(x):
@@ -139,10 +189,22 @@ class CPUBackend:
         return np.maximum(x, 0).astype(x.dtype, copy=False)
 
     # reductions
-    sum = staticmethod(np.sum)
-    prod = staticmethod(np.prod)
-    all = staticmethod(np.all)
-    any = staticmethod(np.any)
+    @staticmethod
+    def sum(x, axis=None, keepdims=False, dtype=None):  # noqa: A003
+        return np.sum(x, axis=axis, keepdims=keepdims, dtype=dtype)
+
+    @staticmethod
+    def prod(x, axis=None, keepdims=False, dtype=None):
+        return np.prod(x, axis=axis, keepdims=keepdims, dtype=dtype)
+
+    @staticmethod
+    def all(x, axis=None, keepdims=False):  # noqa: A003
+        return np.all(x, axis=axis, keepdims=keepdims)
+
+    @staticmethod
+    def any(x, axis=None, keepdims=False):  # noqa: A003
+        return np.any(x, axis=axis, keepdims=keepdims)
+
     @staticmethod
     def amax(x, axis=None, keepdims=False):
         if x.size == 0:  # numpy refuses even when only the kept dims are empty
@@ -154,8 +216,14 @@ class CPUBackend:
         if x.size == 0:
             return np.empty_like(np.sum(x, axis=axis, keepdims=keepdims))
         return np.amin(x, axis=axis, keepdims=keepdims)
-    argmax = staticmethod(np.argmax)
-    argmin = staticmethod(np.argmin)
+
+    @staticmethod
+    def argmax(x, axis=None, keepdims=False):
+        return np.argmax(x, axis=axis, keepdims=keepdims)
+
+    @staticmethod
+    def argmin(x, axis=None, keepdims=False):
+        return np.argmin(x, axis=axis, keepdims=keepdims)
 
     @staticmethod
     def max_with_indices(x, axis, take_max):
@@ -165,6 +233,8 @@ class CPUBackend:
         strided pass is 7-30x faster than numpy's argmax + take_along_axis (benchmarks/reductions.py).
         """
         shape = x.shape
+        if shape[axis] == 0:  # as numpy's argmax says it (the kernel below would return garbage)
+            raise ValueError("attempt to get argmax of an empty sequence")
         if axis == x.ndim - 1:
             indices = (np.argmax if take_max else np.argmin)(x, axis=axis)
             return np.take_along_axis(x, indices[..., None], axis)[..., 0], indices
@@ -176,10 +246,21 @@ class CPUBackend:
         return values.reshape(out_shape), indices.reshape(out_shape)
 
     # shapes and indexing
-    reshape = staticmethod(np.reshape)
-    transpose = staticmethod(np.transpose)
-    broadcast_to = staticmethod(np.broadcast_to)
-    concatenate = staticmethod(np.concatenate)
+    @staticmethod
+    def reshape(x, shape):
+        return np.reshape(x, shape)
+
+    @staticmethod
+    def transpose(x, axes=None):
+        return np.transpose(x, axes)
+
+    @staticmethod
+    def broadcast_to(x, shape):
+        return np.broadcast_to(x, shape)
+
+    @staticmethod
+    def concatenate(pieces, axis=0):
+        return np.concatenate(pieces, axis=axis)
 
     @staticmethod
     def take_along_axis(x, indices, axis):
@@ -191,9 +272,12 @@ class CPUBackend:
 
     @staticmethod
     def view(x, shape):
-        """Reshape without copying, or raise ValueError if the strides do not allow it."""
+        """Reshape without copying, or raise ViewError if the strides do not allow it."""
         out = x.view()
-        out.shape = shape
+        try:
+            out.shape = shape
+        except AttributeError as error:  # numpy's word for strides that don't allow it
+            raise ViewError(str(error)) from None
         return out
 
     @staticmethod
@@ -235,86 +319,51 @@ class CPUBackend:
         return out
 
     # linear algebra
-    matmul = staticmethod(np.matmul)
-
-    # convolution: 5-d arrays (N, C, D, H, W); `g` is a minigrad.backends.geometry.ConvGeometry
     @staticmethod
-    def _columns(x, g):
-        """im2col of x as a (groups, C/groups * K, N * L) array, ready for one batched GEMM."""
-        n_batch, channels = x.shape[:2]
-        k, length = int(np.prod(g.kernel)), int(np.prod(g.out_size))
-        buffer = np.empty((channels * k, n_batch, length), dtype=x.dtype)
-        im2col_kernels.im2col(np.ascontiguousarray(x), g.kernel, g.stride, g.padding, g.dilation, g.out_size,
-                              buffer.transpose(1, 0, 2))
-        return buffer.reshape(g.groups, channels // g.groups * k, n_batch * length)
+    def matmul(a, b):
+        return np.matmul(a, b)
+
+    # convolution: 5-d arrays (N, C, D, H, W); im2col + GEMM in SharedBackend, the direct kernel here
+    @staticmethod
+    def im2col(x, g, cols):
+        im2col_kernels.im2col(np.ascontiguousarray(x), g.kernel, g.stride, g.padding, g.dilation, g.out_size, cols)
 
     @staticmethod
-    def _grouped_outputs(y, g):
-        """(N, C_out, *out) as (groups, C_out/groups, N * L)."""
-        n_batch, channels = y.shape[:2]
-        length = int(np.prod(g.out_size))
-        by_channel = np.ascontiguousarray(y.reshape(n_batch, channels, length).transpose(1, 0, 2))
-        return by_channel.reshape(g.groups, channels // g.groups, n_batch * length)
-
-    @staticmethod
-    def conv(x, w, g):
-        """Cross-correlation of x (N, C, *in) with w (C_out, C/groups, *kernel)."""
-        if _direct(g, w.shape[0]):
-            grid = _grid(g)
-            out = np.zeros((x.shape[0], w.shape[0], int(np.prod(grid))), dtype=x.dtype)
-            direct_conv.conv_grid(_to_grid(x, g, grid), _taps(w), _offsets(g, grid), _span(g, grid), out)
-            return _from_grid(out, g.out_size, grid)
-        n_batch, c_out = x.shape[0], w.shape[0]
-        out = np.matmul(w.reshape(g.groups, c_out // g.groups, w[0].size), CPUBackend._columns(x, g))
-        return np.ascontiguousarray(out.reshape(c_out, n_batch, *g.out_size).swapaxes(0, 1))
-
-    @staticmethod
-    def conv_transpose(y, w, g):
-        """The adjoint of conv in x: y (N, C_out, *out) -> (N, C, *in)."""
-        n_batch, c_in = y.shape[0], w.shape[1] * g.groups
-        if _direct(g, w.shape[0]):
-            grid = _grid(g)
-            grad = np.zeros((n_batch, c_in, int(np.prod(grid))), dtype=y.dtype)
-            direct_conv.conv_grid_transpose(_onto_grid(y, grid), _taps(w), _offsets(g, grid), _span(g, grid), grad)
-            return _from_grid(grad, g.in_size, grid, g.padding)
-        w_t = w.reshape(g.groups, w.shape[0] // g.groups, w[0].size).transpose(0, 2, 1)
-        cols = np.matmul(w_t, CPUBackend._grouped_outputs(y, g))
-        cols = cols.reshape(c_in * int(np.prod(g.kernel)), n_batch, int(np.prod(g.out_size))).transpose(1, 0, 2)
-        x = np.zeros((n_batch, c_in, *g.in_size), dtype=y.dtype)
+    def col2im(cols, g, channels):
+        x = np.zeros((cols.shape[0], channels, *g.in_size), dtype=cols.dtype)
         im2col_kernels.col2im(cols, g.kernel, g.stride, g.padding, g.dilation, g.out_size, x)
         return x
 
-    @staticmethod
-    def conv_weight(x, y, g):
-        """The adjoint of conv in w: correlation of x with y, shaped like the weight."""
+    def conv(self, x, w, g):
+        if not _direct(g, w.shape[0]):
+            return super().conv(x, w, g)
+        grid = _grid(g)
+        out = np.zeros((x.shape[0], w.shape[0], int(np.prod(grid))), dtype=x.dtype)
+        direct_conv.conv_grid(_to_grid(x, g, grid), _taps(w), _offsets(g, grid), _span(g, grid), out)
+        return _from_grid(out, g.out_size, grid)
+
+    def conv_transpose(self, y, w, g):
+        if not _direct(g, w.shape[0]):
+            return super().conv_transpose(y, w, g)
+        n_batch, c_in = y.shape[0], w.shape[1] * g.groups
+        grid = _grid(g)
+        grad = np.zeros((n_batch, c_in, int(np.prod(grid))), dtype=y.dtype)
+        direct_conv.conv_grid_transpose(_onto_grid(y, grid), _taps(w), _offsets(g, grid), _span(g, grid), grad)
+        return _from_grid(grad, g.in_size, grid, g.padding)
+
+    def conv_weight(self, x, y, g):
         c_out, c_in = y.shape[1], x.shape[1]
-        if _direct(g, c_out):
-            # one small GEMM per image on batch-major columns, summed: measured 1.4-1.6x faster than a
-            # direct weight kernel for LeNet's layers (whose dot products were too short to vectorize well)
-            n_batch, groups = x.shape[0], g.groups
-            cols = CPUBackend.unfold(x, g).reshape(n_batch, groups, c_in // groups * int(np.prod(g.kernel)),
-                                                   int(np.prod(g.out_size)))
-            grads = np.ascontiguousarray(y).reshape(n_batch, groups, c_out // groups, int(np.prod(g.out_size)))
-            dw = [gemm_kernels.sum_of_products_nt(np.ascontiguousarray(grads[:, i]), np.ascontiguousarray(cols[:, i]))
-                  for i in range(groups)]
-            return np.stack(dw).reshape(c_out, c_in // groups, *g.kernel)
-        dw = np.matmul(CPUBackend._grouped_outputs(y, g), CPUBackend._columns(x, g).transpose(0, 2, 1))
-        return dw.reshape(c_out, c_in // g.groups, *g.kernel)
-
-    @staticmethod
-    def unfold(x, g):
-        """(N, C * K, L) columns of a 5-d input, torch.nn.functional.unfold's layout."""
-        cols = np.empty((x.shape[0], x.shape[1] * int(np.prod(g.kernel)), int(np.prod(g.out_size))), x.dtype)
-        im2col_kernels.im2col(np.ascontiguousarray(x), g.kernel, g.stride, g.padding, g.dilation, g.out_size,
-                              cols)
-        return cols
-
-    @staticmethod
-    def fold(cols, channels, g):
-        x = np.zeros((cols.shape[0], channels, *g.in_size), dtype=cols.dtype)
-        im2col_kernels.col2im(np.ascontiguousarray(cols), g.kernel, g.stride, g.padding, g.dilation,
-                              g.out_size, x)
-        return x
+        if not _direct(g, c_out):
+            return super().conv_weight(x, y, g)
+        # one small GEMM per image on batch-major columns, summed: measured 1.4-1.6x faster than a
+        # direct weight kernel for LeNet's layers (whose dot products were too short to vectorize well)
+        n_batch, groups = x.shape[0], g.groups
+        cols = self.unfold(x, g).reshape(n_batch, groups, c_in // groups * int(np.prod(g.kernel)),
+                                         int(np.prod(g.out_size)))
+        grads = np.ascontiguousarray(y).reshape(n_batch, groups, c_out // groups, int(np.prod(g.out_size)))
+        dw = [gemm_kernels.sum_of_products_nt(np.ascontiguousarray(grads[:, i]), np.ascontiguousarray(cols[:, i]))
+              for i in range(groups)]
+        return np.stack(dw).reshape(c_out, c_in // groups, *g.kernel)
 
     # pooling: 4-d arrays (N, C, H, W)
     @staticmethod

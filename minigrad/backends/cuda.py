@@ -11,6 +11,8 @@ import functools
 
 import numpy as np
 
+from minigrad.backends.interface import ViewError
+from minigrad.backends.shared import SharedBackend
 from minigrad_kernels.cuda import arrays
 from minigrad_kernels.cuda import conv as conv_kernels
 from minigrad_kernels.cuda import elementwise as ek
@@ -209,8 +211,8 @@ def _batch3(x, batch, rows, cols):
     return CUDABackend.reshape(view, (count, rows, cols))
 
 
-class CUDABackend:
-    """Array operations on numba device arrays, with the CPU backend's names and numpy's semantics."""
+class CUDABackend(SharedBackend):
+    """minigrad.backends.interface.Backend on numba device arrays, with numpy's semantics."""
 
     name = "cuda"
 
@@ -238,12 +240,24 @@ class CUDABackend:
         return CUDABackend.full(shape, 1, np.float64 if dtype is None else dtype)
 
     @staticmethod
-    def copy(x, order="C"):
+    def empty(shape, np_dtype):
+        return arrays.empty(shape, np_dtype)
+
+    @staticmethod
+    def copy(x, order="K"):
+        """A C-contiguous copy whatever the order."""
         return ek.contiguous(x)
+
+    @staticmethod
+    def contiguous(x):
+        return x if arrays.is_c_contiguous(x) else ek.contiguous(x)
 
     shares_memory = staticmethod(arrays.shares_memory)
     to_numpy = staticmethod(_to_host)
-    from_numpy = staticmethod(arrays.to_device)
+
+    @staticmethod
+    def from_numpy(x):
+        return arrays.to_device(x)
 
     @staticmethod
     def is_contiguous(x):
@@ -300,7 +314,10 @@ class CUDABackend:
     sigmoid = _unary(ek.sigmoid, np.exp)
     erf = _unary(ek.erf, np.exp)
     relu = _unary(ek.relu, np.positive)
-    sigmoid_backward = _binary(ek.sigmoid_backward, np.multiply)
+
+    @staticmethod
+    def sigmoid_backward(grad, y):
+        return _elementwise(ek.sigmoid_backward, np.multiply, grad, y)
 
     @staticmethod
     def add_into(x, y):
@@ -368,13 +385,13 @@ class CUDABackend:
 
     @staticmethod
     def view(x, shape):
-        """Reshape without copying, or raise ValueError if the strides do not allow it."""
+        """Reshape without copying, or raise ViewError if the strides do not allow it."""
         layout = _layout(x)
         reshaped = layout.view()
         try:
             reshaped.shape = shape
-        except AttributeError as error:
-            raise ValueError(str(error)) from None
+        except AttributeError as error:  # numpy's word for strides that don't allow it
+            raise ViewError(str(error)) from None
         return _view_like(x, reshaped, layout)
 
     @staticmethod
@@ -468,62 +485,13 @@ class CUDABackend:
         out = matmul_kernels.batched_matmul(_batch3(a, batch, m, k), _batch3(b, batch, k, n))
         return CUDABackend.reshape(out, batch + (m, n))
 
-    # convolution: 5-d arrays (N, C, D, H, W); `g` is a minigrad.backends.geometry.ConvGeometry
+    # convolution: 5-d arrays (N, C, D, H, W); im2col + GEMM in SharedBackend
     @staticmethod
-    def _columns(x, g):
-        """im2col of x as a (groups, C/groups * K, N * L) array, ready for one batched GEMM."""
-        n_batch, channels = x.shape[:2]
-        k, length = int(np.prod(g.kernel)), int(np.prod(g.out_size))
-        buffer = arrays.empty((channels * k, n_batch, length), x.dtype)
-        conv_kernels.im2col(x, g.kernel, g.stride, g.padding, g.dilation, g.out_size,
-                            CUDABackend.transpose(buffer, (1, 0, 2)))
-        return CUDABackend.reshape(buffer, (g.groups, channels // g.groups * k, n_batch * length))
-
-    @staticmethod
-    def _grouped_outputs(y, g):
-        """(N, C_out, *out) as (groups, C_out/groups, N * L)."""
-        n_batch, channels = y.shape[:2]
-        by_channel = CUDABackend.transpose(CUDABackend.reshape(y, (n_batch, channels, -1)), (1, 0, 2))
-        return CUDABackend.reshape(ek.contiguous(by_channel), (g.groups, channels // g.groups, -1))
-
-    @staticmethod
-    def conv(x, w, g):
-        """Cross-correlation of x (N, C, *in) with w (C_out, C/groups, *kernel): one batched GEMM."""
-        n_batch, c_out = x.shape[0], w.shape[0]
-        weights = CUDABackend.reshape(w, (g.groups, c_out // g.groups, -1))
-        out = matmul_kernels.batched_matmul(weights, CUDABackend._columns(x, g))
-        out = CUDABackend.transpose(CUDABackend.reshape(out, (c_out, n_batch) + tuple(g.out_size)), (1, 0, 2, 3, 4))
-        return ek.contiguous(out)
-
-    @staticmethod
-    def conv_transpose(y, w, g):
-        """The adjoint of conv in x: GEMM with the transposed weight, then col2im."""
-        n_batch, c_in = y.shape[0], w.shape[1] * g.groups
-        weights_t = CUDABackend.transpose(CUDABackend.reshape(w, (g.groups, w.shape[0] // g.groups, -1)), (0, 2, 1))
-        cols = matmul_kernels.batched_matmul(weights_t, CUDABackend._grouped_outputs(y, g))
-        cols = CUDABackend.reshape(cols, (c_in * int(np.prod(g.kernel)), n_batch, -1))
-        cols = CUDABackend.transpose(cols, (1, 0, 2))
-        x = arrays.empty((n_batch, c_in) + tuple(g.in_size), y.dtype)
-        conv_kernels.col2im(cols, g.kernel, g.stride, g.padding, g.dilation, g.out_size, x)
-        return x
-
-    @staticmethod
-    def conv_weight(x, y, g):
-        """The adjoint of conv in w: GEMM of the output gradient with the transposed columns."""
-        c_out, c_in = y.shape[1], x.shape[1]
-        columns_t = CUDABackend.transpose(CUDABackend._columns(x, g), (0, 2, 1))
-        dw = matmul_kernels.batched_matmul(CUDABackend._grouped_outputs(y, g), columns_t)
-        return CUDABackend.reshape(dw, (c_out, c_in // g.groups) + tuple(g.kernel))
-
-    @staticmethod
-    def unfold(x, g):
-        """(N, C * K, L) columns of a 5-d input, torch.nn.functional.unfold's layout."""
-        cols = arrays.empty((x.shape[0], x.shape[1] * int(np.prod(g.kernel)), int(np.prod(g.out_size))), x.dtype)
+    def im2col(x, g, cols):
         conv_kernels.im2col(x, g.kernel, g.stride, g.padding, g.dilation, g.out_size, cols)
-        return cols
 
     @staticmethod
-    def fold(cols, channels, g):
+    def col2im(cols, g, channels):
         x = arrays.empty((cols.shape[0], channels) + tuple(g.in_size), cols.dtype)
         conv_kernels.col2im(cols, g.kernel, g.stride, g.padding, g.dilation, g.out_size, x)
         return x

@@ -1,0 +1,62 @@
+"""What every backend computes the same way, written once on top of the interface's array entries.
+
+Convolution is im2col, one batched GEMM per group, and the reshapes around them; its two adjoints
+reuse the same columns. Only `im2col`, `col2im`, `matmul` and the layout entries differ by device; a
+backend may still override a method here with a faster device-specific path (the CPU backend's direct
+stride-1 convolution) and fall back to this one.
+"""
+import math
+
+from minigrad.backends.interface import Backend
+
+
+class SharedBackend(Backend):
+    """The interface's device-independent methods, for both backends to inherit."""
+
+    # convolution: 5-d arrays (N, C, D, H, W); `g` is a minigrad.backends.geometry.ConvGeometry
+    def _columns(self, x, g):
+        """im2col of x as a (groups, C/groups * K, N * L) array, ready for one batched GEMM."""
+        n_batch, channels = x.shape[:2]
+        k, length = math.prod(g.kernel), math.prod(g.out_size)
+        buffer = self.empty((channels * k, n_batch, length), x.dtype)
+        self.im2col(x, g, self.transpose(buffer, (1, 0, 2)))
+        return self.reshape(buffer, (g.groups, channels // g.groups * k, n_batch * length))
+
+    def _grouped_outputs(self, y, g):
+        """(N, C_out, *out) as (groups, C_out/groups, N * L)."""
+        n_batch, channels = y.shape[:2]
+        length = math.prod(g.out_size)
+        by_channel = self.contiguous(self.transpose(self.reshape(y, (n_batch, channels, length)), (1, 0, 2)))
+        return self.reshape(by_channel, (g.groups, channels // g.groups, n_batch * length))
+
+    def conv(self, x, w, g):
+        """Cross-correlation of x (N, C, *in) with w (C_out, C/groups, *kernel): one batched GEMM."""
+        n_batch, c_out = x.shape[0], w.shape[0]
+        weights = self.reshape(w, (g.groups, c_out // g.groups, math.prod(w.shape[1:])))
+        out = self.matmul(weights, self._columns(x, g))
+        return self.contiguous(self.transpose(self.reshape(out, (c_out, n_batch) + tuple(g.out_size)),
+                                              (1, 0, 2, 3, 4)))
+
+    def conv_transpose(self, y, w, g):
+        """The adjoint of conv in x: GEMM with the transposed weight, then col2im."""
+        n_batch, c_in = y.shape[0], w.shape[1] * g.groups
+        weights = self.reshape(w, (g.groups, w.shape[0] // g.groups, math.prod(w.shape[1:])))
+        cols = self.matmul(self.transpose(weights, (0, 2, 1)), self._grouped_outputs(y, g))
+        cols = self.reshape(cols, (c_in * math.prod(g.kernel), n_batch, math.prod(g.out_size)))
+        return self.col2im(self.transpose(cols, (1, 0, 2)), g, c_in)
+
+    def conv_weight(self, x, y, g):
+        """The adjoint of conv in w: GEMM of the output gradient with the transposed columns."""
+        c_out, c_in = y.shape[1], x.shape[1]
+        dw = self.matmul(self._grouped_outputs(y, g), self.transpose(self._columns(x, g), (0, 2, 1)))
+        return self.reshape(dw, (c_out, c_in // g.groups) + tuple(g.kernel))
+
+    def unfold(self, x, g):
+        """(N, C * K, L) columns of a 5-d input, torch.nn.functional.unfold's layout."""
+        cols = self.empty((x.shape[0], x.shape[1] * math.prod(g.kernel), math.prod(g.out_size)), x.dtype)
+        self.im2col(x, g, cols)
+        return cols
+
+    def fold(self, cols, channels, g):
+        """unfold's adjoint: (N, channels * K, L) -> (N, channels, *in), overlaps added."""
+        return self.col2im(self.contiguous(cols), g, channels)

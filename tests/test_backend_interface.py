@@ -1,0 +1,137 @@
+"""Both backends implement minigrad.backends.interface.Backend: every declared entry with the declared
+signature, nothing public beyond it, and the contract's errors raised alike. The CPU side always runs;
+the CUDA side needs a GPU or NUMBA_ENABLE_CUDASIM=1 (marker `cuda`)."""
+import inspect
+
+import numpy as np
+import pytest
+
+import minigrad
+from minigrad.backends import backend_for, interface
+from minigrad.backends.cpu import CPU_BACKEND
+from minigrad.backends.geometry import ConvGeometry
+from minigrad.backends.interface import Backend, ViewError
+from minigrad.backends.shared import SharedBackend
+
+needs_cuda = pytest.mark.skipif(not minigrad.cuda.is_available(),
+                                reason="numba.cuda finds no GPU; set NUMBA_ENABLE_CUDASIM=1 for the simulator")
+# public names a backend may have beyond the declared entries
+UNDECLARED_ALLOWED = {"name"}  # the device type, a class attribute the interface declares as data
+
+
+def _cuda():
+    return backend_for(minigrad.device("cuda"))
+
+
+BACKENDS = [pytest.param(lambda: CPU_BACKEND, id="cpu"),
+            pytest.param(_cuda, id="cuda", marks=[pytest.mark.cuda, needs_cuda])]
+
+
+def _declared_signature(name):
+    signature = inspect.signature(getattr(Backend, name))
+    return list(signature.parameters.values())[1:]  # without self
+
+
+def test_the_interface_is_small_and_every_entry_has_a_contract():
+    families = [name for names in interface.FAMILIES.values() for name in names]
+    entries = set(interface.ENTRIES) - set(families)
+    assert len(entries) + len(interface.FAMILIES) <= 50
+    for name in interface.ENTRIES:
+        doc = getattr(Backend, name).__doc__
+        assert doc and doc.strip(), f"{name} has no contract line"
+    assert set(Backend.__abstractmethods__) == set(interface.ENTRIES)
+
+
+@pytest.mark.parametrize("get_backend", BACKENDS)
+def test_backend_implements_every_entry_with_the_declared_signature(get_backend):
+    backend = get_backend()
+    assert isinstance(backend, Backend)
+    assert not getattr(type(backend), "__abstractmethods__", None)
+    differ = [f"{name}{inspect.signature(getattr(backend, name))} is declared "
+              f"{name}{inspect.signature(getattr(Backend, name))}" for name in interface.ENTRIES
+              if list(inspect.signature(getattr(backend, name)).parameters.values()) != _declared_signature(name)]
+    assert not differ, differ
+
+
+@pytest.mark.parametrize("get_backend", BACKENDS)
+def test_backend_has_no_undeclared_public_names(get_backend):
+    backend = get_backend()
+    public = {name for name in dir(type(backend)) if not name.startswith("_")}
+    assert public - set(interface.ENTRIES) == UNDECLARED_ALLOWED
+
+
+@pytest.mark.parametrize("get_backend", BACKENDS)
+def test_convolution_plumbing_is_written_once(get_backend):
+    """unfold, fold and the GEMM path live in SharedBackend; a backend brings im2col and col2im (the CPU
+    backend may also take its direct stride-1 path, falling back to SharedBackend's)."""
+    cls = type(get_backend())
+    for name in ("unfold", "fold", "_columns", "_grouped_outputs"):
+        assert name not in vars(cls), f"{cls.__name__} redefines {name}"
+    if cls.name == "cuda":
+        for name in ("conv", "conv_transpose", "conv_weight"):
+            assert name not in vars(cls)
+
+
+def _strided(backend, array):
+    """A transposed (non-contiguous) view of `array` on the backend."""
+    return backend.transpose(backend.from_numpy(np.ascontiguousarray(array.T)))
+
+
+def _errors(b):
+    """(entry, call, the contract's error) for each error the interface names."""
+    x = b.from_numpy(np.arange(6.0).reshape(2, 3))
+    broadcast = b.broadcast_to(b.from_numpy(np.zeros((1, 3))), (2, 3))
+    return [
+        ("view (strides)", lambda: b.view(_strided(b, np.arange(6.0).reshape(2, 3)), (6,)), ViewError),
+        ("view (size)", lambda: b.view(x, (7,)), ValueError),
+        ("reshape (size)", lambda: b.reshape(x, (7,)), ValueError),
+        ("broadcast_to", lambda: b.broadcast_to(x, (4, 3, 2)), ValueError),
+        ("assign (broadcast destination)", lambda: b.assign(broadcast, b.from_numpy(np.ones((2, 3)))), ValueError),
+        ("assign (source shape)", lambda: b.assign(b.copy(x), b.from_numpy(np.ones(4))), ValueError),
+        ("argmax (empty axis)", lambda: b.argmax(b.from_numpy(np.zeros((0, 3))), axis=0), ValueError),
+        ("argmin (empty, flat)", lambda: b.argmin(b.from_numpy(np.zeros(0))), ValueError),
+        ("max_with_indices (empty last axis)", lambda: b.max_with_indices(b.from_numpy(np.zeros((3, 0))), 1, True),
+         ValueError),
+        ("max_with_indices (empty middle axis)",
+         lambda: b.max_with_indices(b.from_numpy(np.zeros((3, 0, 2))), 1, False), ValueError),
+        ("getitem (basic)", lambda: b.getitem(x, (5,)), IndexError),
+        ("getitem (advanced)", lambda: b.getitem(x, (b.from_numpy(np.array([5])),)), IndexError),
+    ]
+
+
+@pytest.mark.parametrize("get_backend", BACKENDS)
+def test_contract_errors(get_backend):
+    """Each error the interface names, raised as the contract says, on each backend (the same list)."""
+    backend = get_backend()
+    for entry, call, error in _errors(backend):
+        with pytest.raises(error):
+            call()
+    assert issubclass(ViewError, ValueError)
+
+
+@pytest.mark.parametrize("get_backend", BACKENDS)
+def test_non_viewable_view_raises_pytorchs_runtime_error(get_backend):
+    """A .view() the strides don't allow is PyTorch's RuntimeError on every device (on CUDA it once
+    escaped as the backend's bare ValueError); .reshape() copies instead."""
+    backend = get_backend()
+    t = minigrad.from_numpy(np.arange(6.0).reshape(2, 3))
+    if backend.name == "cuda":
+        t = t.cuda()
+    with pytest.raises(RuntimeError, match="view size is not compatible"):
+        t.t().view(6)
+    np.testing.assert_array_equal(t.t().reshape(6).cpu().numpy(), np.arange(6.0).reshape(2, 3).T.reshape(6))
+    assert t.view(3, 2).shape == (3, 2)
+
+
+@pytest.mark.parametrize("stride, groups, c_out", [(1, 1, 4), (1, 2, 6), (2, 1, 4)])
+def test_cpu_direct_convolution_equals_the_shared_gemm_path(stride, groups, c_out):
+    """The CPU backend's direct stride-1 kernels and SharedBackend's im2col + GEMM give the same values."""
+    rng = np.random.default_rng(0)
+    x, w = rng.standard_normal((2, 4, 1, 7, 6)), rng.standard_normal((c_out, 4 // groups, 1, 3, 2))
+    out_size = (1, (7 + 2 - 3) // stride + 1, (6 + 2 - 2) // stride + 1)
+    g = ConvGeometry((1, 3, 2), (1, stride, stride), (0, 1, 1), (1, 1, 1), groups, (1, 7, 6), out_size)
+    y = rng.standard_normal((2, c_out) + out_size)
+    for name, args in (("conv", (x, w, g)), ("conv_transpose", (y, w, g)), ("conv_weight", (x, y, g))):
+        direct = getattr(CPU_BACKEND, name)(*args)
+        shared = getattr(SharedBackend, name)(CPU_BACKEND, *args)
+        np.testing.assert_allclose(direct, shared, rtol=1e-12, atol=1e-12, err_msg=name)
