@@ -714,11 +714,11 @@ class Tensor(TensorBase):
 
     def maximum(self, other):
         a, b = _promote(self, other)
-        return ew.Maximum.apply(a, b, True)
+        return ew.Maximum.apply(a, b)
 
     def minimum(self, other):
         a, b = _promote(self, other)
-        return ew.Maximum.apply(a, b, False)
+        return ew.Minimum.apply(a, b)
 
     def where(self, condition, other):
         """torch.where(condition, self, other)."""

@@ -280,13 +280,18 @@ def _jvp(cls, ctx, args, tangents):
 
 # --- Primitive: minigrad's own ops, computing on arrays ---------------------------------------------
 
-_BACKEND_OF_DEVICE = {}
+_BACKEND_OF_TYPE = {}  # by device type: a tensor exists only on a device its backend accepted
+
+
+_COMPUTE_ONLY = {}  # backend -> the context that non-differentiable primitives share
 
 
 def _backend_of(device):
-    backend = _BACKEND_OF_DEVICE.get(device)
+    backend = _BACKEND_OF_TYPE.get(device.type)
     if backend is None:
-        backend = _BACKEND_OF_DEVICE[device] = backend_for(device)
+        backend = _BACKEND_OF_TYPE[device.type] = backend_for(device)
+        _COMPUTE_ONLY[backend] = Context(Primitive)
+        _COMPUTE_ONLY[backend].backend = backend
     return backend
 
 
@@ -327,37 +332,46 @@ class Primitive(Function):
     @classmethod
     def apply(cls, *args):
         first = None
-        arrays = list(args)
+        arrays = []
         needs_grad = has_tangent = False
-        for i, a in enumerate(args):
+        for a in args:
             if isinstance(a, TensorBase):
                 if first is None:
                     first = a
                 elif a._device is not first._device and a._device != first._device:
                     raise _mixed_devices(cls, first._device, a._device)
-                arrays[i] = a._data
-                needs_grad = needs_grad or a._requires_grad
-                has_tangent = has_tangent or a._tangent is not None
+                arrays.append(a._data)
+                if a._requires_grad:
+                    needs_grad = True
+                if a._tangent is not None:
+                    has_tangent = True
+            else:
+                arrays.append(a)
+        backend = _BACKEND_OF_TYPE.get(first._device.type) or _backend_of(first._device)
+        if not cls.differentiable:  # no rule will read a context: share one per backend
+            result = cls.compute(_COMPUTE_ONLY[backend], *arrays)
+            return first._wrap(result) if not isinstance(result, tuple) else tuple(map(first._wrap, result))
         ctx = Context(cls)
-        ctx.backend = _backend_of(first._device)
+        ctx.backend = backend
         state = STATE
-        record = needs_grad and state.grad_enabled and cls.differentiable
+        record = needs_grad and state.grad_enabled
         if record:
             _check_views(args)
             ctx.needs_input_grad = tuple(isinstance(a, TensorBase) and a._requires_grad for a in args)
         result = cls.compute(ctx, *arrays)
 
-        wrap = first._wrap
         single = not isinstance(result, tuple)
-        outputs = (wrap(result),) if single else tuple(map(wrap, result))
+        outputs = (first._wrap(result),) if single else tuple(map(first._wrap, result))
         if cls.view:
             _share_storage(outputs[0], first, ctx.backend)
-        push = has_tangent and state.forward_ad_enabled and cls.differentiable
+        push = has_tangent and state.forward_ad_enabled
         if record or push:
-            if cls._save_plan:
-                ctx.save_for_backward(*(args[i] if i >= 0 else outputs[-1 - i] for i in cls._save_plan))
+            plan = cls._save_plan
+            if plan:
+                saved = tuple([args[i] if i >= 0 else outputs[-1 - i] for i in plan])
+                ctx._saved, ctx._versions = saved, tuple([t._version.value for t in saved])
             if cls._non_differentiable_outputs:
-                ctx.mark_non_differentiable(*(outputs[k] for k in cls._non_differentiable_outputs))
+                ctx.mark_non_differentiable(*[outputs[k] for k in cls._non_differentiable_outputs])
             if record:
                 _record(cls, ctx, args, outputs)
             if push:

@@ -1,8 +1,15 @@
 """Elementwise primitives. Inputs arrive with one dtype and device (the Tensor layer promotes);
-binary ops broadcast, and their VJPs sum the gradient back to each input's shape."""
+binary ops broadcast, and their VJPs sum the gradient back to each input's shape.
+
+`compute` works on backend arrays; the rules on Tensors. Most JVPs are derived (see
+autograd/function.py): AUTO_LINEAR (the op on the tangents), AUTO_BILINEAR, AUTO_ELEMENT_WISE
+(a diagonal Jacobian: the VJP applied to the tangent), and, for binary ops declaring their partial
+derivatives once, both rules from `partials` (ElementwiseBinary).
+"""
 import math
 
-from minigrad.autograd.function import Function
+from minigrad import _dtype as dtypes
+from minigrad.autograd.function import AUTO_BILINEAR, AUTO_ELEMENT_WISE, AUTO_LINEAR, Primitive
 
 
 def sum_to(grad, shape):
@@ -15,49 +22,60 @@ def sum_to(grad, shape):
     return grad.sum(dims, keepdim=True).reshape(shape)
 
 
-def _unary(x, name, *args):
-    return x._wrap(getattr(x._backend, name)(x._data, *args))
+class ElementwiseBinary(Primitive):
+    """out = f(a, b), broadcast. `partials(ctx, *saved)` gives (df/da, df/db) once; both rules follow:
+    VJP (sum_to(g * df/da), sum_to(g * df/db)), JVP da * df/da + db * df/db."""
+    kernel = None
 
-
-def _binary(a, b, name):
-    return a._wrap(getattr(a._backend, name)(a._data, b._data))
-
-
-class Add(Function):
-    @staticmethod
-    def forward(ctx, a, b):
+    @classmethod
+    def compute(cls, ctx, a, b):
         ctx.shapes = (a.shape, b.shape)
-        return _binary(a, b, "add")
+        return getattr(ctx.backend, cls.kernel)(a, b)
+
+    @classmethod
+    def backward(cls, ctx, g):
+        d_a, d_b = cls.partials(ctx, *ctx.saved_tensors)
+        return sum_to(g * d_a, ctx.shapes[0]), sum_to(g * d_b, ctx.shapes[1])
+
+    @classmethod
+    def jvp(cls, ctx, da, db):
+        d_a, d_b = cls.partials(ctx, *ctx.saved_tensors)
+        return da * d_a + db * d_b
+
+
+class Add(Primitive):
+    jvp = AUTO_LINEAR
+
+    @staticmethod
+    def compute(ctx, a, b):
+        ctx.shapes = (a.shape, b.shape)
+        return ctx.backend.add(a, b)
 
     @staticmethod
     def backward(ctx, g):
         return sum_to(g, ctx.shapes[0]), sum_to(g, ctx.shapes[1])
 
-    @staticmethod
-    def jvp(ctx, da, db):
-        return da + db
 
+class Sub(Primitive):
+    jvp = AUTO_LINEAR
 
-class Sub(Function):
     @staticmethod
-    def forward(ctx, a, b):
+    def compute(ctx, a, b):
         ctx.shapes = (a.shape, b.shape)
-        return _binary(a, b, "subtract")
+        return ctx.backend.subtract(a, b)
 
     @staticmethod
     def backward(ctx, g):
         return sum_to(g, ctx.shapes[0]), sum_to(-g, ctx.shapes[1])
 
-    @staticmethod
-    def jvp(ctx, da, db):
-        return da - db
 
+class Mul(Primitive):
+    saves = ("a", "b")
+    jvp = AUTO_BILINEAR
 
-class Mul(Function):
     @staticmethod
-    def forward(ctx, a, b):
-        ctx.save_for_backward(a, b)
-        return _binary(a, b, "multiply")
+    def compute(ctx, a, b):
+        return ctx.backend.multiply(a, b)
 
     @staticmethod
     def backward(ctx, g):
@@ -66,17 +84,13 @@ class Mul(Function):
         return (sum_to(g * b, a.shape) if need_a else None,
                 sum_to(g * a, b.shape) if need_b else None)
 
-    @staticmethod
-    def jvp(ctx, da, db):
-        a, b = ctx.saved_tensors
-        return da * b + a * db
 
+class Div(Primitive):
+    saves = ("a", "b")
 
-class Div(Function):
     @staticmethod
-    def forward(ctx, a, b):
-        ctx.save_for_backward(a, b)
-        return _binary(a, b, "divide")
+    def compute(ctx, a, b):
+        return ctx.backend.divide(a, b)
 
     @staticmethod
     def backward(ctx, g):
@@ -91,92 +105,63 @@ class Div(Function):
         return da / b - db * a / (b * b)
 
 
-class Pow(Function):
+class Pow(ElementwiseBinary):
     """a ** b for two tensors. d/db is taken as 0 where a == 0, as PyTorch does."""
+    kernel = "power"
+    saves = ("a", "b", "out")
 
     @staticmethod
-    def forward(ctx, a, b):
-        out = _binary(a, b, "power")
-        ctx.save_for_backward(a, b, out)
-        return out
-
-    @staticmethod
-    def _partials(a, b, out):
+    def partials(ctx, a, b, out):
         zero = a.new_zeros(())
         d_base = Where.apply(b == 0, zero, b * a ** (b - 1))  # 0 at b == 0 (no 0 * inf at a == 0)
         d_exponent = Where.apply(a == 0, zero, out * a.log())
         return d_base, d_exponent
 
-    @staticmethod
-    def backward(ctx, g):
-        a, b, out = ctx.saved_tensors
-        da, db = Pow._partials(a, b, out)
-        return sum_to(g * da, a.shape), sum_to(g * db, b.shape)
 
-    @staticmethod
-    def jvp(ctx, ta, tb):
-        a, b, out = ctx.saved_tensors
-        da, db = Pow._partials(a, b, out)
-        return ta * da + tb * db
-
-
-class PowScalar(Function):
-    """x ** c for a Python number c."""
-
-    @staticmethod
-    def forward(ctx, x, c):
-        ctx.save_for_backward(x)
-        ctx.c = c
-        return x._wrap(x._backend.power(x._data, x._dtype.numpy.type(c)))
-
-    @staticmethod
-    def _derivative(ctx, x):
-        return x.new_zeros(()) if ctx.c == 0 else ctx.c * x ** (ctx.c - 1)
-
-    @staticmethod
-    def backward(ctx, g):
-        x, = ctx.saved_tensors
-        return g * PowScalar._derivative(ctx, x), None
-
-    @staticmethod
-    def jvp(ctx, dx, _):
-        x, = ctx.saved_tensors
-        return dx * PowScalar._derivative(ctx, x)
-
-
-class Maximum(Function):
+class Maximum(ElementwiseBinary):
     """Elementwise max; on a tie each input gets half the gradient, as in PyTorch."""
+    kernel = "maximum"
+    saves = ("a", "b")
+
+    @classmethod
+    def partials(cls, ctx, a, b):
+        wins = (a > b) if cls.kernel == "maximum" else (a < b)
+        weight = wins.to(a.dtype) + (a == b).to(a.dtype) * 0.5
+        return weight, 1 - weight
+
+
+class Minimum(Maximum):
+    kernel = "minimum"
+
+
+class Remainder(ElementwiseBinary):
+    """a % b with the sign of b (Python's and PyTorch's convention)."""
+    kernel = "remainder"
+    saves = ("a", "b")
 
     @staticmethod
-    def forward(ctx, a, b, take_max):
-        ctx.save_for_backward(a, b)
-        ctx.take_max = take_max
-        return _binary(a, b, "maximum" if take_max else "minimum")
+    def partials(ctx, a, b):
+        return a.new_ones(()), -(a / b).floor()
+
+
+class SigmoidBackward(ElementwiseBinary):
+    """g * y * (1 - y), fused (a sigmoid's VJP and JVP). Its own rules keep it differentiable."""
+    kernel = "sigmoid_backward"
+    saves = ("a", "b")  # g and y
 
     @staticmethod
-    def _weight_of_a(ctx, a, b):
-        wins = (a > b) if ctx.take_max else (a < b)
-        return wins.to(a.dtype) + (a == b).to(a.dtype) * 0.5
+    def partials(ctx, g, y):
+        return y * (1 - y), g * (1 - 2 * y)
+
+
+class Where(Primitive):
+    saves = ("condition",)
+    jvp = AUTO_LINEAR  # linear in a and b; the condition passes as it is
 
     @staticmethod
-    def backward(ctx, g):
-        a, b = ctx.saved_tensors
-        weight = Maximum._weight_of_a(ctx, a, b)
-        return sum_to(g * weight, a.shape), sum_to(g * (1 - weight), b.shape), None
-
-    @staticmethod
-    def jvp(ctx, da, db, _):
-        a, b = ctx.saved_tensors
-        weight = Maximum._weight_of_a(ctx, a, b)
-        return da * weight + db * (1 - weight)
-
-
-class Where(Function):
-    @staticmethod
-    def forward(ctx, condition, a, b):
-        ctx.save_for_backward(condition)
+    def compute(ctx, condition, a, b):
         ctx.shapes = (a.shape, b.shape)
-        return a._wrap(a._backend.where(condition._data, a._data, b._data))
+        return ctx.backend.where(condition, a, b)
 
     @staticmethod
     def backward(ctx, g):
@@ -185,60 +170,51 @@ class Where(Function):
         return (None, sum_to(Where.apply(condition, g, zero), ctx.shapes[0]),
                 sum_to(Where.apply(condition, zero, g), ctx.shapes[1]))
 
-    @staticmethod
-    def jvp(ctx, _, da, db):
-        condition, = ctx.saved_tensors
-        return Where.apply(condition, da, db)
 
-
-class Remainder(Function):
-    """a % b with the sign of b (Python's and PyTorch's convention)."""
+class PowScalar(Primitive):
+    """x ** c for a Python number c."""
+    saves = ("x",)
+    jvp = AUTO_ELEMENT_WISE
 
     @staticmethod
-    def forward(ctx, a, b):
-        ctx.save_for_backward(a, b)
-        return _binary(a, b, "remainder")
+    def compute(ctx, x, c):
+        ctx.c = c
+        return ctx.backend.power(x, x.dtype.type(c))
 
     @staticmethod
     def backward(ctx, g):
-        a, b = ctx.saved_tensors
-        return sum_to(g, a.shape), sum_to(-g * (a / b).floor(), b.shape)
+        x, = ctx.saved_tensors
+        return g * (x.new_zeros(()) if ctx.c == 0 else ctx.c * x ** (ctx.c - 1)), None
+
+
+class Neg(Primitive):
+    jvp = AUTO_LINEAR
 
     @staticmethod
-    def jvp(ctx, da, db):
-        a, b = ctx.saved_tensors
-        return da - db * (a / b).floor()
-
-
-class Neg(Function):
-    @staticmethod
-    def forward(ctx, x):
-        return _unary(x, "negative")
+    def compute(ctx, x):
+        return ctx.backend.negative(x)
 
     @staticmethod
     def backward(ctx, g):
         return -g
 
-    @staticmethod
-    def jvp(ctx, dx):
-        return -dx
 
-
-class _PiecewiseConstant(Function):
-    """floor, sign: the derivative is zero wherever it exists."""
+class Unary(Primitive):
+    """y = f(x) by the backend method `kernel`; the VJP is g * f'(x), so the JVP is derived."""
     kernel = None
+    jvp = AUTO_ELEMENT_WISE
 
     @classmethod
-    def forward(cls, ctx, x):
-        return _unary(x, cls.kernel)
+    def compute(cls, ctx, x):
+        return getattr(ctx.backend, cls.kernel)(x)
+
+
+class _PiecewiseConstant(Unary):
+    """floor, sign: the derivative is zero wherever it exists."""
 
     @staticmethod
     def backward(ctx, g):
-        return g._zeros_like()
-
-    @staticmethod
-    def jvp(ctx, dx):
-        return dx._zeros_like()
+        return g.new_zeros(g.shape)
 
 
 class Floor(_PiecewiseConstant):
@@ -249,248 +225,127 @@ class Sign(_PiecewiseConstant):
     kernel = "sign"
 
 
-class Exp(Function):
-    @staticmethod
-    def forward(ctx, x):
-        y = _unary(x, "exp")
-        ctx.save_for_backward(y)
-        return y
+class Exp(Unary):
+    kernel, saves = "exp", ("out",)
 
     @staticmethod
     def backward(ctx, g):
         y, = ctx.saved_tensors
         return g * y
 
-    @staticmethod
-    def jvp(ctx, dx):
-        y, = ctx.saved_tensors
-        return dx * y
 
-
-class Log(Function):
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return _unary(x, "log")
+class Log(Unary):
+    kernel, saves = "log", ("x",)
 
     @staticmethod
     def backward(ctx, g):
         x, = ctx.saved_tensors
         return g / x
 
-    @staticmethod
-    def jvp(ctx, dx):
-        x, = ctx.saved_tensors
-        return dx / x
 
-
-class Sqrt(Function):
-    @staticmethod
-    def forward(ctx, x):
-        y = _unary(x, "sqrt")
-        ctx.save_for_backward(y)
-        return y
+class Sqrt(Unary):
+    kernel, saves = "sqrt", ("out",)
 
     @staticmethod
     def backward(ctx, g):
         y, = ctx.saved_tensors
         return g / (2 * y)
 
-    @staticmethod
-    def jvp(ctx, dx):
-        y, = ctx.saved_tensors
-        return dx / (2 * y)
 
-
-class Sin(Function):
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return _unary(x, "sin")
+class Sin(Unary):
+    kernel, saves = "sin", ("x",)
 
     @staticmethod
     def backward(ctx, g):
         x, = ctx.saved_tensors
         return g * x.cos()
 
-    @staticmethod
-    def jvp(ctx, dx):
-        x, = ctx.saved_tensors
-        return dx * x.cos()
 
-
-class Cos(Function):
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return _unary(x, "cos")
+class Cos(Unary):
+    kernel, saves = "cos", ("x",)
 
     @staticmethod
     def backward(ctx, g):
         x, = ctx.saved_tensors
         return -g * x.sin()
 
-    @staticmethod
-    def jvp(ctx, dx):
-        x, = ctx.saved_tensors
-        return -dx * x.sin()
 
-
-class Tanh(Function):
-    @staticmethod
-    def forward(ctx, x):
-        y = _unary(x, "tanh")
-        ctx.save_for_backward(y)
-        return y
+class Tanh(Unary):
+    kernel, saves = "tanh", ("out",)
 
     @staticmethod
     def backward(ctx, g):
         y, = ctx.saved_tensors
         return g * (1 - y * y)
 
-    @staticmethod
-    def jvp(ctx, dx):
-        y, = ctx.saved_tensors
-        return dx * (1 - y * y)
 
-
-class Sigmoid(Function):
-    @staticmethod
-    def forward(ctx, x):
-        y = _unary(x, "sigmoid")
-        ctx.save_for_backward(y)
-        return y
+class Sigmoid(Unary):
+    kernel, saves = "sigmoid", ("out",)
 
     @staticmethod
     def backward(ctx, g):
         y, = ctx.saved_tensors
         return SigmoidBackward.apply(g, y)
 
-    @staticmethod
-    def jvp(ctx, dx):
-        y, = ctx.saved_tensors
-        return SigmoidBackward.apply(dx, y)
 
-
-class SigmoidBackward(Function):
-    """g * y * (1 - y), fused (a sigmoid's VJP and JVP). Its own rules keep it differentiable."""
-
-    @staticmethod
-    def forward(ctx, g, y):
-        ctx.save_for_backward(g, y)
-        return g._wrap(g._backend.sigmoid_backward(g._data, y._data))
-
-    @staticmethod
-    def backward(ctx, gg):
-        g, y = ctx.saved_tensors
-        need_g, need_y = ctx.needs_input_grad
-        return (sum_to(gg * y * (1 - y), g.shape) if need_g else None,
-                sum_to(gg * g * (1 - 2 * y), y.shape) if need_y else None)
-
-    @staticmethod
-    def jvp(ctx, dg, dy):
-        g, y = ctx.saved_tensors
-        return dg * y * (1 - y) + g * (1 - 2 * y) * dy
-
-
-class Erf(Function):
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return _unary(x, "erf")
-
-    @staticmethod
-    def _derivative(x):
-        return (-(x * x)).exp() * (2 / math.sqrt(math.pi))
+class Erf(Unary):
+    kernel, saves = "erf", ("x",)
 
     @staticmethod
     def backward(ctx, g):
         x, = ctx.saved_tensors
-        return g * Erf._derivative(x)
-
-    @staticmethod
-    def jvp(ctx, dx):
-        x, = ctx.saved_tensors
-        return dx * Erf._derivative(x)
+        return g * ((-(x * x)).exp() * (2 / math.sqrt(math.pi)))
 
 
-class Abs(Function):
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return _unary(x, "abs")
+class Abs(Unary):
+    kernel, saves = "abs", ("x",)
 
     @staticmethod
     def backward(ctx, g):
         x, = ctx.saved_tensors
         return g * x.sign()
 
-    @staticmethod
-    def jvp(ctx, dx):
-        x, = ctx.saved_tensors
-        return dx * x.sign()
 
-
-class Clamp(Function):
-    """clamp(x, min, max) with Python-number bounds; the gradient passes where min <= x <= max."""
-
-    @staticmethod
-    def forward(ctx, x, low, high):
-        ctx.save_for_backward(x)
-        ctx.bounds = (low, high)
-        return _unary(x, "clip", low, high)
-
-    @staticmethod
-    def _mask(ctx, x):
-        low, high = ctx.bounds
-        inside = None
-        if low is not None:
-            inside = x >= low
-        if high is not None:
-            inside = (x <= high) if inside is None else inside & (x <= high)
-        return inside.to(x.dtype)
-
-    @staticmethod
-    def backward(ctx, g):
-        x, = ctx.saved_tensors
-        return g * Clamp._mask(ctx, x), None, None
-
-    @staticmethod
-    def jvp(ctx, dx, _, __):
-        x, = ctx.saved_tensors
-        return dx * Clamp._mask(ctx, x)
-
-
-class Relu(Function):
-    @staticmethod
-    def forward(ctx, x):
-        y = _unary(x, "relu")
-        ctx.save_for_backward(y)
-        return y
+class Relu(Unary):
+    kernel, saves = "relu", ("out",)
 
     @staticmethod
     def backward(ctx, g):
         y, = ctx.saved_tensors
         return g * (y > 0).to(g.dtype)
 
+
+class Clamp(Primitive):
+    """clamp(x, min, max) with Python-number bounds; the gradient passes where min <= x <= max."""
+    saves = ("x",)
+    jvp = AUTO_ELEMENT_WISE
+
     @staticmethod
-    def jvp(ctx, dx):
-        y, = ctx.saved_tensors
-        return dx * (y > 0).to(dx.dtype)
+    def compute(ctx, x, low, high):
+        ctx.bounds = (low, high)
+        return ctx.backend.clip(x, low, high)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, = ctx.saved_tensors
+        low, high = ctx.bounds
+        inside = None
+        if low is not None:
+            inside = x >= low
+        if high is not None:
+            inside = (x <= high) if inside is None else inside & (x <= high)
+        return g * inside.to(x.dtype), None, None
 
 
-class Cast(Function):
+class Cast(Primitive):
     """x.to(dtype). Only floating dtypes carry gradients."""
+    jvp = AUTO_LINEAR
 
     @staticmethod
-    def forward(ctx, x, dtype):
-        ctx.source, ctx.target = x.dtype, dtype
-        return x._wrap(x._backend.astype(x._data, dtype.numpy))
+    def compute(ctx, x, dtype):
+        ctx.source = dtypes.BY_NUMPY[x.dtype]
+        return ctx.backend.astype(x, dtype.numpy)
 
     @staticmethod
     def backward(ctx, g):
         return g.to(ctx.source), None
-
-    @staticmethod
-    def jvp(ctx, dx, _):
-        return dx.to(ctx.target)
