@@ -201,27 +201,42 @@ def test_layer_matches_pytorch(name, args, shape, mode):
         np.testing.assert_allclose(b.numpy(), c.numpy(), rtol=1e-9, atol=1e-12, err_msg=key)
 
 
-@pytest.mark.parametrize("make", [
+INITIALISED = [
     lambda m: m.nn.Linear(300, 200),
     lambda m: m.nn.Conv2d(16, 32, 3),
     lambda m: m.nn.ConvTranspose2d(16, 8, 4),
     lambda m: m.nn.Conv1d(6, 40, 5, groups=2),
-])
-def test_default_initialisation_matches_pytorch_statistically(make):
+]
+
+
+def check_default_initialisation(layer):
     """PyTorch draws weights and biases from U(-1/sqrt(fan_in), 1/sqrt(fan_in)) (kaiming_uniform with
-    a = sqrt(5)). Both samples must lie inside that interval, and the large ones must fill it with the
+    a = sqrt(5)). Each sample must lie inside that interval, and the large ones must fill it with the
     uniform's standard deviation bound / sqrt(3)."""
+    fan_in = np.prod(layer.weight.shape[1:])
+    bound = 1 / math.sqrt(fan_in)
+    for name, p in layer.named_parameters():
+        sample = p.detach().numpy().ravel()
+        assert np.abs(sample).max() <= bound + 1e-7, name
+        if sample.size >= 1000:
+            assert abs(sample.std() - bound / math.sqrt(3)) < 0.05 * bound, name
+            assert np.abs(sample).max() > 0.99 * bound, name
+            assert abs(sample.mean()) < 5 * bound / math.sqrt(3 * sample.size), name
+
+
+@pytest.mark.parametrize("make", INITIALISED)
+def test_default_initialisation_statistics(make):
+    check_default_initialisation(make(minigrad))
+
+
+@pytest.mark.parametrize("make", INITIALISED)
+def test_default_initialisation_matches_pytorch_statistically(make):
+    """The same shapes as PyTorch's, and PyTorch's own sample passes the same check."""
     t = _torch()
     ours, theirs = make(minigrad), make(t)
-    fan_in = np.prod(theirs.weight.shape[1:])
-    bound = 1 / math.sqrt(fan_in)
-    for (name, p), (_, q) in zip(ours.named_parameters(), theirs.named_parameters()):
-        for sample in (p.detach().numpy().ravel(), q.detach().numpy().ravel()):
-            assert np.abs(sample).max() <= bound + 1e-7, name
-            if sample.size >= 1000:
-                assert abs(sample.std() - bound / math.sqrt(3)) < 0.05 * bound, name
-                assert np.abs(sample).max() > 0.99 * bound, name
-                assert abs(sample.mean()) < 5 * bound / math.sqrt(3 * sample.size), name
+    assert [(n, tuple(p.shape)) for n, p in ours.named_parameters()] == [
+        (n, tuple(p.shape)) for n, p in theirs.named_parameters()]
+    check_default_initialisation(theirs)
 
 
 def test_init_functions():
@@ -280,13 +295,26 @@ LOSSES = [
 ]
 
 
-@pytest.mark.parametrize("name, kwargs, target_kind", LOSSES)
-def test_losses_match_pytorch(name, kwargs, target_kind):
-    t = _torch()
+def loss_inputs(target_kind):
+    """Logits of shape (6, 4) and a target of the given kind, as numpy arrays."""
     rng = np.random.default_rng(0)
     logits = rng.standard_normal((6, 4))
     target = {"classes": rng.integers(0, 4, 6), "probabilities": rng.dirichlet(np.ones(4), 6),
               "values": rng.standard_normal((6, 4)), "binary": (rng.random((6, 4)) > 0.5) * 1.0}[target_kind]
+    return logits, target
+
+
+@pytest.mark.parametrize("name, kwargs, target_kind", LOSSES)
+def test_losses_gradcheck(name, kwargs, target_kind):
+    logits, target = loss_inputs(target_kind)
+    loss = getattr(nn, name)(**kwargs)
+    assert minigrad.autograd.gradcheck(lambda z: loss(z, minigrad.tensor(target)), [leaf(logits)])
+
+
+@pytest.mark.parametrize("name, kwargs, target_kind", LOSSES)
+def test_losses_match_pytorch(name, kwargs, target_kind):
+    t = _torch()
+    logits, target = loss_inputs(target_kind)
     mx, tx = leaf(logits), t.tensor(logits, requires_grad=True)
     ours = getattr(nn, name)(**kwargs)(mx, minigrad.tensor(target))
     theirs = getattr(t.nn, name)(**kwargs)(tx, t.tensor(target))
@@ -294,7 +322,6 @@ def test_losses_match_pytorch(name, kwargs, target_kind):
     ours.sum().backward()
     theirs.sum().backward()
     np.testing.assert_allclose(mx.grad.numpy(), tx.grad.numpy(), rtol=1e-9, atol=1e-12)
-    assert minigrad.autograd.gradcheck(lambda z: getattr(nn, name)(**kwargs)(z, minigrad.tensor(target)), [leaf(logits)])
 
 
 def test_cross_entropy_with_class_weights_and_spatial_targets():
