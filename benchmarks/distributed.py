@@ -6,7 +6,8 @@ the time per step spent in the gradient allreduce, and the scaling efficiency, s
 Each rank count runs under its own `mpiexec -n N` (this script re-launched with --worker). Per step, "comm"
 is the time DistributedDataParallel spends starting reductions and waiting for them; it is measured with
 several small buckets (reductions start while backward still runs) and with one bucket (all at the end).
-Scaling efficiency is the N-rank throughput over N times the one-rank throughput.
+Scaling efficiency is the N-rank throughput over N times the one-rank throughput. Last, one rank with all the
+machine's cores as Numba threads: processes against threads on one machine.
 """
 import argparse
 import json
@@ -81,12 +82,12 @@ def worker(args):
     dist.destroy_process_group()
 
 
-def launch(ranks, args):
+def launch(ranks, args, threads=1):
     mpiexec = pathlib.Path(sys.executable).parent / "mpiexec"
     mpiexec = str(mpiexec) if mpiexec.exists() else shutil.which("mpiexec")
     if mpiexec is None:
         sys.exit('benchmarks/distributed.py: mpiexec not found; pip install -e ".[mpi]"')
-    env = dict(os.environ, MINIGRAD_THREADS_PER_RANK="1")
+    env = dict(os.environ, MINIGRAD_THREADS_PER_RANK=str(threads))
     command = [mpiexec, "-n", str(ranks), sys.executable, __file__, "--worker", "--batch", str(args.batch),
                "--steps", str(args.steps), "--rounds", str(args.rounds)]
     out = subprocess.run(command, env=env, capture_output=True, text=True, check=True, timeout=1800).stdout
@@ -104,6 +105,8 @@ def main():
     if args.worker:
         return worker(args)
     runs = {ranks: launch(ranks, args) for ranks in args.ranks}
+    cores = os.cpu_count() or 1
+    threaded = launch(1, args, threads=cores) if cores > 1 else None
     params = next(iter(runs.values()))["params"]
     print(f"modern LeNet ({params:,} parameters, {4 * params / 1e3:.0f} kB of float32 gradients), Adam, global "
           f"batch {args.batch}, one thread per rank; median of {args.rounds} rounds of {args.steps} steps")
@@ -115,6 +118,10 @@ def main():
             efficiency = r["images_per_sec"] / (ranks / min(runs) * base[label]["images_per_sec"])
             print(f"{ranks:>5} {label:>11} {r['buckets']:>7} {r['images_per_sec']:>9.0f} {r['step_ms']:>8.2f} "
                   f"{r['comm_ms']:>8.2f} {100 * r['comm_ms'] / r['step_ms']:>6.1f} {efficiency:>10.2f}")
+    if threaded is not None:
+        r = threaded["results"]["one bucket"]
+        print(f"for comparison, one rank with {cores} threads: {r['images_per_sec']:.0f} images/s, "
+              f"{r['step_ms']:.2f} ms per step")
 
 
 if __name__ == "__main__":
