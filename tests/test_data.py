@@ -244,3 +244,53 @@ def test_fmnist_cnn_trains_an_epoch():
     result = run_example(EXAMPLES / "fmnist_cnn.py", "--dataset", "digits", "--epochs", "1")
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("epoch 1: loss") and "test acc" in result.stdout
+
+
+# --- Subset, ConcatDataset, random_split, DataLoader's PyTorch-only arguments -------------------------------
+
+def test_random_split_lengths_and_fractions():
+    from minigrad.utils.data import Subset, random_split
+    data = TensorDataset(minigrad.arange(10))
+    parts = random_split(data, [3, 7], generator=minigrad.Generator().manual_seed(0))
+    assert [len(p) for p in parts] == [3, 7] and all(isinstance(p, Subset) for p in parts)
+    assert sorted(i for p in parts for i in p.indices) == list(range(10))
+    assert [len(p) for p in random_split(data, [0.35, 0.35, 0.3])] == [4, 3, 3]  # the remainder round-robin
+    again = random_split(data, [3, 7], generator=minigrad.Generator().manual_seed(0))
+    assert [p.indices for p in again] == [p.indices for p in parts]
+    assert [x.item() for (x,) in DataLoader(parts[0], batch_size=None)] == parts[0].indices  # get_batch-less path
+    assert next(iter(DataLoader(parts[1], batch_size=7)))[0].tolist() == parts[1].indices  # vectorized path
+    with pytest.raises(ValueError, match="Sum of input lengths"):
+        random_split(data, [3, 3])
+
+
+def test_random_split_matches_pytorch_lengths():
+    torch = pytest.importorskip("torch")
+    for n, fractions in ((10, [0.35, 0.35, 0.3]), (7, [0.5, 0.5]), (101, [0.8, 0.1, 0.1])):
+        ours = [len(p) for p in minigrad.utils.data.random_split(TensorDataset(minigrad.arange(n)), fractions)]
+        theirs = [len(p) for p in torch.utils.data.random_split(range(n), fractions)]
+        assert ours == theirs
+
+
+def test_concat_dataset():
+    from minigrad.utils.data import ConcatDataset
+    data = ConcatDataset([TensorDataset(minigrad.arange(3)), TensorDataset(minigrad.arange(10, 15))])
+    assert len(data) == 8 and data.cumulative_sizes == [3, 8]
+    assert [data[i][0].item() for i in (0, 2, 3, 7, -1, -8)] == [0, 2, 10, 14, 14, 0]
+    assert [b[0].tolist() for b in DataLoader(data, batch_size=4)] == [[0, 1, 2, 10], [11, 12, 13, 14]]
+    with pytest.raises(IndexError):
+        data[8]
+    with pytest.raises(ValueError, match="should not be an empty iterable"):
+        ConcatDataset([])
+
+
+def test_dataloader_takes_pytorch_arguments_and_warns_once_about_workers():
+    import warnings
+    data = TensorDataset(minigrad.arange(6))
+    DataLoader._warned_workers = False
+    with pytest.warns(UserWarning, match="num_workers=2 is ignored"):
+        loader = DataLoader(data, batch_size=4, shuffle=False, num_workers=2, pin_memory=True, drop_last=True,
+                            persistent_workers=True, prefetch_factor=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        DataLoader(data, num_workers=2)  # once per process
+    assert [b[0].tolist() for b in loader] == [[0, 1, 2, 3]]

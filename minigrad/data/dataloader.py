@@ -5,6 +5,7 @@ vectorized call; DataLoader uses it when no collate_fn is given (TensorDataset a
 do), and otherwise fetches items one by one and collates them.
 """
 import numbers
+import warnings
 
 import numpy as np
 
@@ -42,6 +43,70 @@ class TensorDataset(Dataset):
     def get_batch(self, indices):
         key = tensor(indices)
         return [t[key] for t in self.tensors]
+
+
+class Subset(Dataset):
+    """The items of `dataset` at `indices`, in that order."""
+
+    def __init__(self, dataset, indices):
+        self.dataset, self.indices = dataset, list(indices)
+
+    def __getitem__(self, index):
+        if isinstance(index, list):
+            return self.dataset[[self.indices[i] for i in index]]
+        return self.dataset[self.indices[index]]
+
+    def __len__(self):
+        return len(self.indices)
+
+    def get_batch(self, indices):
+        inner = getattr(self.dataset, "get_batch", None)
+        if inner is None:
+            raise AttributeError("get_batch")
+        return inner(np.asarray(self.indices, dtype=np.int64)[np.asarray(indices, dtype=np.int64)])
+
+
+class ConcatDataset(Dataset):
+    """The datasets one after another; cumulative_sizes[i] is the length of the first i + 1 of them."""
+
+    def __init__(self, datasets):
+        self.datasets = list(datasets)
+        if not self.datasets:
+            raise ValueError("ConcatDataset: datasets should not be an empty iterable")
+        self.cumulative_sizes = np.cumsum([len(d) for d in self.datasets]).tolist()
+
+    def __len__(self):
+        return self.cumulative_sizes[-1]
+
+    def __getitem__(self, index):
+        if index < 0:
+            if -index > len(self):
+                raise ValueError("ConcatDataset: absolute value of index should not exceed dataset length")
+            index += len(self)
+        which = int(np.searchsorted(self.cumulative_sizes, index, side="right"))
+        if which == len(self.datasets):
+            raise IndexError(f"ConcatDataset: index {index} is out of range for a dataset of length {len(self)}")
+        start = self.cumulative_sizes[which - 1] if which else 0
+        return self.datasets[which][index - start]
+
+
+def random_split(dataset, lengths, generator=None):
+    """Split dataset into non-overlapping Subsets of the given lengths (or fractions that sum to 1)."""
+    n = len(dataset)
+    lengths = list(lengths)
+    if lengths and all(isinstance(x, float) for x in lengths) and abs(sum(lengths) - 1) < 1e-9:
+        if any(not 0 <= x <= 1 for x in lengths):
+            raise ValueError(f"random_split: fractions must be between 0 and 1, got {lengths}")
+        counts = [int(np.floor(n * x)) for x in lengths]
+        for i in range(n - sum(counts)):  # the remainder, one each, round-robin as PyTorch does
+            counts[i % len(counts)] += 1
+        lengths = counts
+    if any(not isinstance(x, (int, np.integer)) or x < 0 for x in lengths) or sum(lengths) != n:
+        raise ValueError(f"random_split: Sum of input lengths ({lengths}) does not equal the length of the input "
+                         f"dataset ({n}), or a length is not a non-negative int")
+    order = generator_or_default(generator).numpy.permutation(n).tolist()
+    offsets = np.cumsum([0] + lengths).tolist()
+    return [Subset(dataset, order[offsets[i]:offsets[i + 1]]) for i in range(len(lengths))]
 
 
 class ShapeMismatchError(RuntimeError):
@@ -83,8 +148,10 @@ class DataLoader:
     """Iterate over a dataset in batches, optionally shuffled (reproducibly, with manual_seed or generator),
     or in the order a sampler gives (DistributedSampler: this rank's share).
 
-    num_workers is accepted for compatibility and ignored: loading runs in the calling process.
+    num_workers is accepted for compatibility and ignored, with a one-time warning: loading runs in the calling
+    process. pin_memory, timeout, worker_init_fn, persistent_workers and prefetch_factor are accepted and ignored.
     """
+    _warned_workers = False
 
     def __init__(self, dataset, batch_size=1, shuffle=None, sampler=None, batch_sampler=None, num_workers=0,
                  collate_fn=None, pin_memory=False, drop_last=False, timeout=0, worker_init_fn=None,
@@ -103,6 +170,10 @@ class DataLoader:
                             f"{type(sampler).__name__}")
         self.dataset, self.batch_size, self.shuffle, self.drop_last = dataset, batch_size, bool(shuffle), drop_last
         self.sampler, self.collate_fn, self.generator, self.num_workers = sampler, collate_fn, generator, num_workers
+        if num_workers and not DataLoader._warned_workers:
+            DataLoader._warned_workers = True
+            warnings.warn(f"DataLoader: num_workers={num_workers} is ignored; minigrad loads batches in the calling "
+                          "process (this warning is shown once)", stacklevel=2)
 
     def _order(self):
         if self.sampler is not None:
