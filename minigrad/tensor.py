@@ -766,7 +766,7 @@ class Tensor(TensorBase):
             if self.numel() == 0:
                 raise RuntimeError(f"{name}(): Expected reduction dim to be specified for input.numel() == 0. "
                                    "Specify the reduction dim with the 'dim' argument.")
-            return reduction.Amax.apply(self, tuple(range(self.ndim)), False, take_max)
+            return (reduction.Amax if take_max else reduction.Amin).apply(self, tuple(range(self.ndim)), False)
         dim = _normalize_dim(dim, self.ndim)
         if self.ndim == 0:
             return ValuesIndices(self, self.new_zeros((), dtype=dtypes.int64))
@@ -791,12 +791,12 @@ class Tensor(TensorBase):
     @_numpy_names
     def amax(self, dim=(), keepdim=False):
         dims = self._reduced_dims_not_empty(_normalize_dims(dim, self.ndim), "amax")
-        return reduction.Amax.apply(self, dims, keepdim, True)
+        return reduction.Amax.apply(self, dims, keepdim)
 
     @_numpy_names
     def amin(self, dim=(), keepdim=False):
         dims = self._reduced_dims_not_empty(_normalize_dims(dim, self.ndim), "amin")
-        return reduction.Amax.apply(self, dims, keepdim, False)
+        return reduction.Amin.apply(self, dims, keepdim)
 
     def _arg_extreme(self, dim, keepdim, axis, take_max):
         dim = axis if dim is None else dim

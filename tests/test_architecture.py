@@ -7,11 +7,13 @@ around that door.
 import ast
 import pathlib
 
+import numpy as np
 import pytest
 
 import minigrad
 from minigrad.autograd.function import AUTO_ELEMENT_WISE, AUTO_LINEAR, Primitive
 from minigrad.ops import logic
+from checks import leaf
 
 PACKAGE = pathlib.Path(minigrad.__file__).resolve().parent
 
@@ -114,3 +116,124 @@ def test_non_differentiable_primitives_are_declared_so():
 
 def test_derived_jvp_markers_name_their_rule():
     assert repr(AUTO_LINEAR) == "AUTO_LINEAR" and repr(AUTO_ELEMENT_WISE) == "AUTO_ELEMENT_WISE"
+
+
+# --- every primitive's rules are checked ------------------------------------------------------------
+
+def _concrete_primitives():
+    """Every differentiable op class in minigrad.ops (bases that only share code excluded)."""
+    import inspect
+    from minigrad.autograd.function import Function
+    from minigrad.ops import conv, elementwise, linalg, pool, reduction, shape
+    bases = {elementwise.ElementwiseBinary, elementwise.Unary}
+    found = set()
+    for module in (conv, elementwise, linalg, logic, pool, reduction, shape):
+        for _, cls in inspect.getmembers(module, inspect.isclass):
+            if issubclass(cls, Function) and cls.__module__ == module.__name__ and not cls.__name__.startswith("_") \
+                    and cls not in bases and getattr(cls, "differentiable", True):
+                found.add(cls)
+    return found
+
+
+class _Recorder:
+    """Which primitives a piece of code applies, with their arguments."""
+
+    def __enter__(self):
+        from minigrad.autograd.function import Function
+        self.calls, self.saved = [], (Primitive.__dict__["apply"], Function.__dict__["apply"])
+        for base, original in zip((Primitive, Function), self.saved):
+            def recording(cls, *args, original=original):
+                self.calls.append((cls, args))
+                return original.__func__(cls, *args)
+            setattr(base, "apply", classmethod(recording))
+        return self
+
+    def __exit__(self, *exc):
+        from minigrad.autograd.function import Function
+        Primitive.apply, Function.apply = self.saved
+
+    @property
+    def classes(self):
+        return {cls for cls, _ in self.calls}
+
+    def args_of(self, cls):
+        return next(args for c, args in self.calls if c is cls)
+
+
+def _rng_leaf(rng, *shape):
+    return leaf(rng.standard_normal(shape))
+
+
+def _layer_cases(rng):
+    """(function, inputs) for the convolution, pooling and padding primitives, and for each adjoint
+    that only a VJP applies (its own rules are checked here, as a function of its own)."""
+    from minigrad.backends.geometry import ConvGeometry
+    from minigrad.ops import conv, pool, reduction, shape
+    import minigrad.nn.functional as F
+    x4, w4 = _rng_leaf(rng, 2, 2, 5, 5), _rng_leaf(rng, 3, 2, 2, 2)
+    geometry = ConvGeometry((1, 2, 2), (1, 1, 1), (0, 0, 0), (1, 1, 1), 1, (1, 5, 5), (1, 4, 4))
+    x5, y5 = _rng_leaf(rng, 2, 2, 1, 5, 5), _rng_leaf(rng, 2, 3, 1, 4, 4)
+    with _Recorder() as seen:
+        F.avg_pool2d(x4.detach(), 2)
+        F.pad(x4.detach(), (1, 2, 0, 1), mode="reflect")
+        x4.detach()[0, 1:]
+        F.max_pool2d(x4.detach(), 2)
+    windows = seen.args_of(pool.WindowMean)[1]
+    _, maps, _ = seen.args_of(pool.Pad)
+    planes = seen.args_of(pool.Pad)[0]
+    key = seen.args_of(shape.Index)[1]
+    _, index, dim = seen.args_of(reduction.Gather)
+    index = index.detach()
+    return [
+        (lambda x, w: F.conv2d(x, w, padding=1), [x4, w4]),
+        (lambda y, w: F.conv_transpose2d(y, w, stride=2), [_rng_leaf(rng, 2, 3, 3, 3), w4]),
+        (lambda x, y: conv.ConvWeight.apply(x, y, geometry), [x5, y5]),
+        (lambda x: F.fold(F.unfold(x, 2), (5, 5), 2), [x4]),
+        (lambda x: F.avg_pool2d(x, 2), [x4]),
+        (lambda g: pool.WindowMeanAdjoint.apply(g, windows, (5, 5)), [_rng_leaf(rng, 2, 2, 2, 2)]),
+        (lambda x: F.pad(x, (1, 2, 0, 1), mode="reflect"), [x4]),
+        (lambda g: pool.PadAdjoint.apply(g, maps, tuple(planes.shape[1:])), [_rng_leaf(rng, *planes.shape[:1], 1, 6, 8)]),
+        (lambda v: shape.IndexAdd.apply(v, (2, 2, 5, 5), key), [_rng_leaf(rng, 1, 5, 5)]),
+        (lambda x: F.max_pool2d(x, 2), [x4]),
+        (lambda v: reduction.ScatterAlong.apply(v, index, dim, (2, 2, 25)), [_rng_leaf(rng, *index.shape)]),
+    ]
+
+
+def test_every_primitive_has_its_rules_checked_by_a_property_test():
+    """tests/test_primitives.py's CASES (each run through check_rules there) and the cases here must
+    together apply every differentiable primitive. Two are checked elsewhere: ToDevice needs a second
+    device (tests/test_cuda.py), and Cast changes precision, so finite differences can't check it
+    (test_cast_rules_exactly)."""
+    from hypothesis import given, settings, strategies as st
+    from checks import check_rules
+    from minigrad.ops.elementwise import Cast
+    from minigrad.ops.shape import ToDevice
+    from test_primitives import CASES, _draw_case
+
+    covered = set()
+
+    @settings(max_examples=1, deadline=None, database=None)
+    @given(data=st.data())
+    def draw_every_case(data):
+        for name in sorted(CASES):
+            fn, arrays, layout = _draw_case(name, data.draw(CASES[name][0]))
+            with _Recorder() as seen:
+                fn(*[leaf(a, layout) for a in arrays])
+            covered.update(seen.classes)
+
+    draw_every_case()
+    for fn, inputs in _layer_cases(np.random.default_rng(0)):
+        with _Recorder() as seen:
+            fn(*inputs)
+        covered.update(seen.classes)
+        check_rules(fn, inputs)
+    missing = _concrete_primitives() - covered - {ToDevice, Cast}
+    assert not missing, f"primitives whose rules no property test checks: {sorted(c.__name__ for c in missing)}"
+
+
+def test_cast_rules_exactly():
+    x = leaf([1.5, -2.0, 0.25])
+    out, tangent = minigrad.func.jvp(lambda t: t.float(), (x.detach(),), (minigrad.tensor([1.0, 2.0, -3.0]).double(),))
+    assert out.dtype == tangent.dtype == minigrad.float32 and tangent.tolist() == [1.0, 2.0, -3.0]
+    x.float().backward(minigrad.tensor([4.0, 5.0, 6.0]))
+    assert x.grad.dtype == minigrad.float64 and x.grad.tolist() == [4.0, 5.0, 6.0]

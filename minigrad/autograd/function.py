@@ -262,6 +262,7 @@ class DerivedJvp:
 AUTO_LINEAR = DerivedJvp("AUTO_LINEAR")                # linear op: the op applied to the tangents
 AUTO_BILINEAR = DerivedJvp("AUTO_BILINEAR")            # op(a, b) linear in each: op(da, b) + op(a, db)
 AUTO_ELEMENT_WISE = DerivedJvp("AUTO_ELEMENT_WISE")    # unary elementwise: J is diagonal, so JVP = VJP
+AUTO_SYMMETRIC = DerivedJvp("AUTO_SYMMETRIC")          # J = J^T in the first input (softmax): JVP = VJP
 
 
 def _jvp(cls, ctx, args, tangents):
@@ -272,7 +273,7 @@ def _jvp(cls, ctx, args, tangents):
     if rule is AUTO_BILINEAR:
         a, b, *rest = args
         return cls.apply(tangents[0], b, *rest) + cls.apply(a, tangents[1], *rest)
-    if rule is AUTO_ELEMENT_WISE:
+    if rule is AUTO_ELEMENT_WISE or rule is AUTO_SYMMETRIC:
         grads = cls.backward(ctx, tangents[0])
         return grads[0] if isinstance(grads, tuple) else grads
     return rule(ctx, *tangents)
@@ -309,7 +310,7 @@ class Primitive(Function):
         non_differentiable   outputs that get no gradient (indices)
         differentiable       False: no rules; the outputs never require grad (comparisons, masks)
         view                 the output may share the first argument's storage (reshape, index, ...)
-        jvp                  a rule, or AUTO_LINEAR / AUTO_BILINEAR / AUTO_ELEMENT_WISE
+        jvp                  a rule, or AUTO_LINEAR / AUTO_BILINEAR / AUTO_ELEMENT_WISE / AUTO_SYMMETRIC
     """
     saves = ()
     outputs = ("out",)

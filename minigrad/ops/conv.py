@@ -12,15 +12,17 @@ so each one's VJP is made of the other two (grad_input of a convolution *is* a t
 convolution), each one's JVP is bilinear (op(da, b) + op(a, db)), and every derivative is itself
 differentiable. Unfold and Fold (im2col and col2im on their own) are a linear adjoint pair.
 """
-from minigrad.autograd.function import Function
+from minigrad.autograd.function import AUTO_BILINEAR, AUTO_LINEAR, Primitive
 
 
-class Conv(Function):
+class Conv(Primitive):
+    saves = ("x", "w")
+    jvp = AUTO_BILINEAR
+
     @staticmethod
-    def forward(ctx, x, w, geometry):
-        ctx.save_for_backward(x, w)
+    def compute(ctx, x, w, geometry):
         ctx.geometry = geometry
-        return x._wrap(x._backend.conv(x._data, w._data, geometry))
+        return ctx.backend.conv(x, w, geometry)
 
     @staticmethod
     def backward(ctx, g):
@@ -29,18 +31,15 @@ class Conv(Function):
         return (ConvTranspose.apply(g, w, ctx.geometry) if need_x else None,
                 ConvWeight.apply(x, g, ctx.geometry) if need_w else None, None)
 
-    @staticmethod
-    def jvp(ctx, dx, dw, _):
-        x, w = ctx.saved_tensors
-        return Conv.apply(dx, w, ctx.geometry) + Conv.apply(x, dw, ctx.geometry)
 
+class ConvTranspose(Primitive):
+    saves = ("y", "w")
+    jvp = AUTO_BILINEAR
 
-class ConvTranspose(Function):
     @staticmethod
-    def forward(ctx, y, w, geometry):
-        ctx.save_for_backward(y, w)
+    def compute(ctx, y, w, geometry):
         ctx.geometry = geometry
-        return y._wrap(y._backend.conv_transpose(y._data, w._data, geometry))
+        return ctx.backend.conv_transpose(y, w, geometry)
 
     @staticmethod
     def backward(ctx, g):
@@ -49,18 +48,15 @@ class ConvTranspose(Function):
         return (Conv.apply(g, w, ctx.geometry) if need_y else None,
                 ConvWeight.apply(g, y, ctx.geometry) if need_w else None, None)
 
-    @staticmethod
-    def jvp(ctx, dy, dw, _):
-        y, w = ctx.saved_tensors
-        return ConvTranspose.apply(dy, w, ctx.geometry) + ConvTranspose.apply(y, dw, ctx.geometry)
 
+class ConvWeight(Primitive):
+    saves = ("x", "y")
+    jvp = AUTO_BILINEAR
 
-class ConvWeight(Function):
     @staticmethod
-    def forward(ctx, x, y, geometry):
-        ctx.save_for_backward(x, y)
+    def compute(ctx, x, y, geometry):
         ctx.geometry = geometry
-        return x._wrap(x._backend.conv_weight(x._data, y._data, geometry))
+        return ctx.backend.conv_weight(x, y, geometry)
 
     @staticmethod
     def backward(ctx, g):
@@ -69,41 +65,30 @@ class ConvWeight(Function):
         return (ConvTranspose.apply(y, g, ctx.geometry) if need_x else None,
                 Conv.apply(x, g, ctx.geometry) if need_y else None, None)
 
-    @staticmethod
-    def jvp(ctx, dx, dy, _):
-        x, y = ctx.saved_tensors
-        return ConvWeight.apply(dx, y, ctx.geometry) + ConvWeight.apply(x, dy, ctx.geometry)
 
-
-class Unfold(Function):
+class Unfold(Primitive):
     """im2col: (N, C, *in) -> (N, C * K, L), "a list of flattened patches"."""
+    jvp = AUTO_LINEAR
 
     @staticmethod
-    def forward(ctx, x, geometry):
+    def compute(ctx, x, geometry):
         ctx.geometry, ctx.channels = geometry, x.shape[1]
-        return x._wrap(x._backend.unfold(x._data, geometry))
+        return ctx.backend.unfold(x, geometry)
 
     @staticmethod
     def backward(ctx, g):
         return Fold.apply(g, ctx.channels, ctx.geometry), None
 
-    @staticmethod
-    def jvp(ctx, dx, _):
-        return Unfold.apply(dx, ctx.geometry)
 
-
-class Fold(Function):
+class Fold(Primitive):
     """col2im: (N, C * K, L) -> (N, C, *in), adding overlapping patches."""
+    jvp = AUTO_LINEAR
 
     @staticmethod
-    def forward(ctx, cols, channels, geometry):
-        ctx.geometry, ctx.channels = geometry, channels
-        return cols._wrap(cols._backend.fold(cols._data, channels, geometry))
+    def compute(ctx, cols, channels, geometry):
+        ctx.geometry = geometry
+        return ctx.backend.fold(cols, channels, geometry)
 
     @staticmethod
     def backward(ctx, g):
         return Unfold.apply(g, ctx.geometry), None, None
-
-    @staticmethod
-    def jvp(ctx, dcols, _, __):
-        return Fold.apply(dcols, ctx.channels, ctx.geometry)

@@ -7,7 +7,7 @@ its VJP adds each output back where it came from. Max pooling needs no different
 its own: MaxPoolIndices or WindowMaxIndices finds the arg-max and Gather routes values and tangents
 from it (see nn.functional).
 """
-from minigrad.autograd.function import Function, Primitive
+from minigrad.autograd.function import AUTO_LINEAR, Primitive
 
 
 class MaxPoolIndices(Primitive):
@@ -28,43 +28,40 @@ class WindowMaxIndices(Primitive):
         return ctx.backend.window_max_indices(x, windows)
 
 
-class WindowMean(Function):
+class WindowMean(Primitive):
+    jvp = AUTO_LINEAR
+
     @staticmethod
-    def forward(ctx, x, windows):
+    def compute(ctx, x, windows):
         ctx.windows, ctx.size = windows, x.shape[2:]
-        return x._wrap(x._backend.window_mean(x._data, windows))
+        return ctx.backend.window_mean(x, windows)
 
     @staticmethod
     def backward(ctx, g):
         return WindowMeanAdjoint.apply(g, ctx.windows, ctx.size), None
 
-    @staticmethod
-    def jvp(ctx, dx, _):
-        return WindowMean.apply(dx, ctx.windows)
 
+class WindowMeanAdjoint(Primitive):
+    jvp = AUTO_LINEAR
 
-class WindowMeanAdjoint(Function):
     @staticmethod
-    def forward(ctx, g, windows, size):
-        ctx.windows, ctx.size = windows, size
-        return g._wrap(g._backend.window_mean_adjoint(g._data, windows, *size))
+    def compute(ctx, g, windows, size):
+        ctx.windows = windows
+        return ctx.backend.window_mean_adjoint(g, windows, *size)
 
     @staticmethod
     def backward(ctx, gg):
         return WindowMean.apply(gg, ctx.windows), None, None
 
-    @staticmethod
-    def jvp(ctx, dg, _, __):
-        return WindowMeanAdjoint.apply(dg, ctx.windows, ctx.size)
 
-
-class Pad(Function):
-    """x (P, D, H, W) read through index maps (one per axis, -1 for `value`)."""
+class Pad(Primitive):
+    """x (P, D, H, W) read through index maps (one per axis, -1 for `value`). Affine, not linear, in x
+    when value != 0: the JVP pads with zeros."""
 
     @staticmethod
-    def forward(ctx, x, maps, value):
+    def compute(ctx, x, maps, value):
         ctx.maps, ctx.size = maps, x.shape[1:]
-        return x._wrap(x._backend.pad_gather(x._data, maps, value))
+        return ctx.backend.pad_gather(x, maps, value)
 
     @staticmethod
     def backward(ctx, g):
@@ -75,16 +72,14 @@ class Pad(Function):
         return Pad.apply(dx, ctx.maps, 0.0)
 
 
-class PadAdjoint(Function):
+class PadAdjoint(Primitive):
+    jvp = AUTO_LINEAR
+
     @staticmethod
-    def forward(ctx, g, maps, size):
-        ctx.maps, ctx.size = maps, size
-        return g._wrap(g._backend.pad_scatter_add(g._data, maps, size))
+    def compute(ctx, g, maps, size):
+        ctx.maps = maps
+        return ctx.backend.pad_scatter_add(g, maps, size)
 
     @staticmethod
     def backward(ctx, gg):
         return Pad.apply(gg, ctx.maps, 0.0), None, None
-
-    @staticmethod
-    def jvp(ctx, dg, _, __):
-        return PadAdjoint.apply(dg, ctx.maps, ctx.size)

@@ -1,6 +1,10 @@
 """Reductions and normalisations. `dims` arrive as a normalised tuple of non-negative ints."""
-from minigrad.autograd.function import Function
+from minigrad.autograd.function import AUTO_LINEAR, AUTO_SYMMETRIC, Primitive
 from minigrad.ops.elementwise import Where
+
+
+def _integer(array):
+    return array.dtype.kind != "f"
 
 
 def kept_shape(shape, dims):
@@ -15,33 +19,27 @@ def _expand_back(g, shape, dims, keepdim):
     return g.expand(shape)
 
 
-class Sum(Function):
+class Sum(Primitive):
+    jvp = AUTO_LINEAR
+
     @staticmethod
-    def forward(ctx, x, dims, keepdim):
+    def compute(ctx, x, dims, keepdim):
         ctx.shape, ctx.dims, ctx.keepdim = x.shape, dims, keepdim
-        integer = not x._dtype.is_floating_point
-        out = x._backend.sum(x._data, axis=dims, keepdims=keepdim, dtype="int64" if integer else None)
-        return x._wrap(out)
+        return ctx.backend.sum(x, axis=dims, keepdims=keepdim, dtype="int64" if _integer(x) else None)
 
     @staticmethod
     def backward(ctx, g):
         return _expand_back(g, ctx.shape, ctx.dims, ctx.keepdim), None, None
 
-    @staticmethod
-    def jvp(ctx, dx, _, __):
-        return dx.sum(ctx.dims, keepdim=ctx.keepdim)
 
-
-class Prod(Function):
+class Prod(Primitive):
     """Product over `dims`; the gradient is the product of the *other* elements, zeros included."""
+    saves = ("x", "out")
 
     @staticmethod
-    def forward(ctx, x, dims, keepdim):
+    def compute(ctx, x, dims, keepdim):
         ctx.dims, ctx.keepdim = dims, keepdim
-        integer = not x._dtype.is_floating_point
-        out = x._wrap(x._backend.prod(x._data, axis=dims, keepdims=keepdim, dtype="int64" if integer else None))
-        ctx.save_for_backward(x, out)
-        return out
+        return ctx.backend.prod(x, axis=dims, keepdims=keepdim, dtype="int64" if _integer(x) else None)
 
     @staticmethod
     def _product_of_others(ctx, x, out):
@@ -66,16 +64,15 @@ class Prod(Function):
         return (Prod._product_of_others(ctx, x, out) * dx).sum(ctx.dims, keepdim=ctx.keepdim)
 
 
-class Amax(Function):
-    """max (or min) over `dims` without indices; ties share the gradient evenly, as in PyTorch."""
+class Amax(Primitive):
+    """max over `dims` without indices; ties share the gradient evenly, as in PyTorch."""
+    kernel = "amax"
+    saves = ("x", "out")
 
-    @staticmethod
-    def forward(ctx, x, dims, keepdim, take_max):
+    @classmethod
+    def compute(cls, ctx, x, dims, keepdim):
         ctx.dims, ctx.keepdim = dims, keepdim
-        reduce = x._backend.amax if take_max else x._backend.amin
-        out = x._wrap(reduce(x._data, axis=dims, keepdims=keepdim))
-        ctx.save_for_backward(x, out)
-        return out
+        return getattr(ctx.backend, cls.kernel)(x, axis=dims, keepdims=keepdim)
 
     @staticmethod
     def _weights(ctx, x, out):
@@ -86,7 +83,7 @@ class Amax(Function):
     def backward(ctx, g):
         x, out = ctx.saved_tensors
         g = _expand_back(g, x.shape, ctx.dims, ctx.keepdim)
-        return g * Amax._weights(ctx, x, out), None, None, None
+        return g * Amax._weights(ctx, x, out), None, None
 
     @staticmethod
     def jvp(ctx, dx, *_):
@@ -94,18 +91,23 @@ class Amax(Function):
         return (dx * Amax._weights(ctx, x, out)).sum(ctx.dims, keepdim=ctx.keepdim)
 
 
-class MaxDim(Function):
+class Amin(Amax):
+    kernel = "amin"
+
+
+class MaxDim(Primitive):
     """(values, indices) of the max (or min) along one dim; the gradient goes to the first arg-max."""
+    outputs = ("values", "indices")
+    non_differentiable = ("indices",)
+    saves = ("indices",)
 
     @staticmethod
-    def forward(ctx, x, dim, keepdim, take_max):
+    def compute(ctx, x, dim, keepdim, take_max):
         ctx.dim, ctx.keepdim, ctx.shape = dim, keepdim, x.shape
-        values, indices = x._backend.max_with_indices(x._data, dim, take_max)
-        values, indices = x._wrap(values), x._wrap(indices)
+        values, indices = ctx.backend.max_with_indices(x, dim, take_max)
         if keepdim:
-            values, indices = values.unsqueeze(dim), indices.unsqueeze(dim)
-        ctx.mark_non_differentiable(indices)
-        ctx.save_for_backward(indices)
+            kept = values.shape[:dim] + (1,) + values.shape[dim:]
+            values, indices = ctx.backend.reshape(values, kept), ctx.backend.reshape(indices, kept)
         return values, indices
 
     @staticmethod
@@ -125,77 +127,64 @@ class MaxDim(Function):
         return values if ctx.keepdim else values.squeeze(ctx.dim), None
 
 
-class Gather(Function):
+class Gather(Primitive):
     """out[..., i, ...] = x[..., index[..., i, ...], ...] along `dim` (torch.gather)."""
+    saves = ("index",)
+    jvp = AUTO_LINEAR
 
     @staticmethod
-    def forward(ctx, x, index, dim):
-        ctx.save_for_backward(index)
+    def compute(ctx, x, index, dim):
         ctx.dim, ctx.shape = dim, x.shape
-        return x._wrap(x._backend.take_along_axis(x._data, index._data, dim))
+        return ctx.backend.take_along_axis(x, index, dim)
 
     @staticmethod
     def backward(ctx, g):
         index, = ctx.saved_tensors
         return ScatterAlong.apply(g, index, ctx.dim, ctx.shape), None, None
 
-    @staticmethod
-    def jvp(ctx, dx, _, __):
-        index, = ctx.saved_tensors
-        return Gather.apply(dx, index, ctx.dim)
 
-
-class ScatterAlong(Function):
+class ScatterAlong(Primitive):
     """zeros(shape) with `values` added at `index` along `dim`: Gather's adjoint."""
+    saves = ("index",)
+    jvp = AUTO_LINEAR
 
     @staticmethod
-    def forward(ctx, values, index, dim, shape):
-        ctx.save_for_backward(index)
-        ctx.dim, ctx.shape = dim, shape
-        return values._wrap(values._backend.scatter_add_along_axis(shape, index._data, values._data, dim))
+    def compute(ctx, values, index, dim, shape):
+        ctx.dim = dim
+        return ctx.backend.scatter_add_along_axis(shape, index, values, dim)
 
     @staticmethod
     def backward(ctx, g):
         index, = ctx.saved_tensors
         return Gather.apply(g, index, ctx.dim), None, None, None
 
-    @staticmethod
-    def jvp(ctx, dvalues, *_):
-        index, = ctx.saved_tensors
-        return ScatterAlong.apply(dvalues, index, ctx.dim, ctx.shape)
 
+class Softmax(Primitive):
+    saves = ("out",)
+    jvp = AUTO_SYMMETRIC  # J = diag(y) - y y^T
 
-class Softmax(Function):
     @staticmethod
-    def forward(ctx, x, dim):
-        b = x._backend
-        shifted = b.subtract(x._data, b.amax(x._data, axis=dim, keepdims=True))
-        e = b.exp(shifted)
-        y = x._wrap(b.divide(e, b.sum(e, axis=dim, keepdims=True)))
+    def compute(ctx, x, dim):
+        b = ctx.backend
+        e = b.exp(b.subtract(x, b.amax(x, axis=dim, keepdims=True)))
         ctx.dim = dim
-        ctx.save_for_backward(y)
-        return y
+        return b.divide(e, b.sum(e, axis=dim, keepdims=True))
 
     @staticmethod
     def backward(ctx, g):
         y, = ctx.saved_tensors
         return y * (g - (g * y).sum(ctx.dim, keepdim=True)), None
 
-    @staticmethod
-    def jvp(ctx, dx, _):
-        y, = ctx.saved_tensors
-        return y * (dx - (dx * y).sum(ctx.dim, keepdim=True))
 
+class LogSoftmax(Primitive):
+    saves = ("out",)
 
-class LogSoftmax(Function):
     @staticmethod
-    def forward(ctx, x, dim):
-        b = x._backend
-        shifted = b.subtract(x._data, b.amax(x._data, axis=dim, keepdims=True))
-        y = x._wrap(b.subtract(shifted, b.log(b.sum(b.exp(shifted), axis=dim, keepdims=True))))
+    def compute(ctx, x, dim):
+        b = ctx.backend
+        shifted = b.subtract(x, b.amax(x, axis=dim, keepdims=True))
         ctx.dim = dim
-        ctx.save_for_backward(y)
-        return y
+        return b.subtract(shifted, b.log(b.sum(b.exp(shifted), axis=dim, keepdims=True)))
 
     @staticmethod
     def backward(ctx, g):

@@ -1,25 +1,17 @@
-"""Shape, indexing and copy primitives. Each returns a view wherever numpy can make one."""
-from minigrad.autograd.function import Function
+"""Shape, indexing and copy primitives. Each returns a view wherever the backend can make one
+(`view = True`: the machinery then shares the input's version counter)."""
+from minigrad.autograd.function import AUTO_LINEAR, Function, Primitive
 from minigrad.backends import backend_for
 from minigrad.ops.elementwise import sum_to
 
 
-def _view_of(x, array):
-    """A tensor on `array`, sharing x's version counter when `array` is a view of x's storage."""
-    out = x._wrap(array)
-    if x._backend.shares_memory(array, x._data):
-        out._version = x._version
-        out._view_version = x._version.value
-        out._base = x if x._base is None else x._base
-    return out
+class Reshape(Primitive):
+    view = True
 
-
-class Reshape(Function):
     @staticmethod
-    def forward(ctx, x, shape, strict):
+    def compute(ctx, x, shape, strict):
         ctx.shape, ctx.out_shape = x.shape, shape
-        b = x._backend
-        return _view_of(x, b.view(x._data, shape) if strict else b.reshape(x._data, shape))
+        return ctx.backend.view(x, shape) if strict else ctx.backend.reshape(x, shape)
 
     @staticmethod
     def backward(ctx, g):
@@ -27,14 +19,17 @@ class Reshape(Function):
 
     @staticmethod
     def jvp(ctx, dx, _, __):
-        return dx.reshape(ctx.out_shape)
+        return dx.reshape(ctx.out_shape)  # not a strict view: a tangent may be laid out otherwise
 
 
-class Permute(Function):
+class Permute(Primitive):
+    view = True
+    jvp = AUTO_LINEAR
+
     @staticmethod
-    def forward(ctx, x, dims):
+    def compute(ctx, x, dims):
         ctx.dims = dims
-        return _view_of(x, x._backend.transpose(x._data, dims))
+        return ctx.backend.transpose(x, dims)
 
     @staticmethod
     def backward(ctx, g):
@@ -43,67 +38,58 @@ class Permute(Function):
             inverse[d] = i
         return g.permute(inverse), None
 
-    @staticmethod
-    def jvp(ctx, dx, _):
-        return dx.permute(ctx.dims)
 
+class Expand(Primitive):
+    view = True
+    jvp = AUTO_LINEAR
 
-class Expand(Function):
     @staticmethod
-    def forward(ctx, x, shape):
-        ctx.shape, ctx.out_shape = x.shape, shape
-        return _view_of(x, x._backend.broadcast_to(x._data, shape))
+    def compute(ctx, x, shape):
+        ctx.shape = x.shape
+        return ctx.backend.broadcast_to(x, shape)
 
     @staticmethod
     def backward(ctx, g):
         return sum_to(g, ctx.shape), None
 
-    @staticmethod
-    def jvp(ctx, dx, _):
-        return dx.expand(ctx.out_shape)
 
-
-class Index(Function):
+class Index(Primitive):
     """x[key], `key` already converted to backend arrays, slices, ints, None and Ellipsis."""
+    view = True
+    jvp = AUTO_LINEAR
 
     @staticmethod
-    def forward(ctx, x, key):
+    def compute(ctx, x, key):
         ctx.shape, ctx.key = x.shape, key
-        return _view_of(x, x._backend.getitem(x._data, key))
+        return ctx.backend.getitem(x, key)
 
     @staticmethod
     def backward(ctx, g):
         return IndexAdd.apply(g, ctx.shape, ctx.key), None
 
-    @staticmethod
-    def jvp(ctx, dx, _):
-        return Index.apply(dx, ctx.key)
 
-
-class IndexAdd(Function):
+class IndexAdd(Primitive):
     """zeros(shape) with `values` added at `key`: the adjoint of Index."""
+    jvp = AUTO_LINEAR
 
     @staticmethod
-    def forward(ctx, values, shape, key):
-        ctx.shape, ctx.key = shape, key
-        return values._wrap(values._backend.index_add(shape, key, values._data, values._dtype.numpy))
+    def compute(ctx, values, shape, key):
+        ctx.key = key
+        return ctx.backend.index_add(shape, key, values, values.dtype)
 
     @staticmethod
     def backward(ctx, g):
         return Index.apply(g, ctx.key), None, None
 
-    @staticmethod
-    def jvp(ctx, dvalues, _, __):
-        return IndexAdd.apply(dvalues, ctx.shape, ctx.key)
 
-
-class IndexPut(Function):
+class IndexPut(Primitive):
     """A copy of x with x[key] = values (the functional form of __setitem__)."""
+    jvp = AUTO_LINEAR
 
     @staticmethod
-    def forward(ctx, x, key, values):
+    def compute(ctx, x, key, values):
         ctx.key, ctx.values_shape = key, values.shape
-        return x._wrap(x._backend.index_put(x._data, key, values._data))
+        return ctx.backend.index_put(x, key, values)
 
     @staticmethod
     def backward(ctx, g):
@@ -112,18 +98,15 @@ class IndexPut(Function):
         grad_values = sum_to(Index.apply(g, ctx.key), ctx.values_shape) if need_values else None
         return grad_x, None, grad_values
 
-    @staticmethod
-    def jvp(ctx, dx, _, dvalues):
-        return IndexPut.apply(dx, ctx.key, dvalues)
 
+class Cat(Primitive):
+    jvp = AUTO_LINEAR
 
-class Cat(Function):
     @staticmethod
-    def forward(ctx, dim, *tensors):
+    def compute(ctx, dim, *arrays):
         ctx.dim = dim
-        ctx.sizes = [t.shape[dim] for t in tensors]
-        first = tensors[0]
-        return first._wrap(first._backend.concatenate([t._data for t in tensors], axis=dim))
+        ctx.sizes = [a.shape[dim] for a in arrays]
+        return ctx.backend.concatenate(arrays, axis=dim)
 
     @staticmethod
     def backward(ctx, g):
@@ -133,40 +116,31 @@ class Cat(Function):
             start += size
         return tuple(grads)
 
-    @staticmethod
-    def jvp(ctx, _, *tangents):
-        return Cat.apply(ctx.dim, *tangents)
 
-
-class Clone(Function):
+class Clone(Primitive):
     """A copy in new, C-contiguous storage."""
+    jvp = AUTO_LINEAR
 
     @staticmethod
-    def forward(ctx, x):
-        return x._wrap(x._backend.copy(x._data, order="C"))
+    def compute(ctx, x):
+        return ctx.backend.copy(x, order="C")
 
     @staticmethod
     def backward(ctx, g):
         return g
 
-    @staticmethod
-    def jvp(ctx, dx):
-        return dx.clone()
-
 
 class ToDevice(Function):
-    """A copy on another device; the gradient travels back to the source device."""
+    """A copy on another device; the gradient travels back to the source device. The one op that
+    crosses backends, so its forward takes the Tensor (a Primitive's output stays on its input's device)."""
+    jvp = AUTO_LINEAR
 
     @staticmethod
     def forward(ctx, x, device):
-        ctx.source, ctx.target = x.device, device
+        ctx.source = x.device
         array = backend_for(device).from_numpy(x._backend.to_numpy(x._data))
         return x._wrap_on(array, device)
 
     @staticmethod
     def backward(ctx, g):
         return g.to(ctx.source), None
-
-    @staticmethod
-    def jvp(ctx, dx, _):
-        return dx.to(ctx.target)
