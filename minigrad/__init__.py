@@ -10,7 +10,9 @@ from minigrad._device import device
 from minigrad._dtype import ALIASES as _DTYPE_ALIASES
 from minigrad._dtype import dtype, float32, float64, int64
 from minigrad._size import Size
-from minigrad.autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from minigrad._threads import get_num_threads, set_num_threads
+from minigrad.autograd import (enable_grad, inference_mode, is_grad_enabled, is_inference_mode_enabled, no_grad,
+                               set_grad_enabled)
 from minigrad.creation import (arange, as_tensor, empty, empty_like, eye, from_numpy, full, full_like, linspace,
                                normal, ones, ones_like, rand, randint, randn, randperm, tensor, zeros, zeros_like)
 from minigrad.functions import METHOD_FUNCTIONS as _METHOD_FUNCTIONS
@@ -37,7 +39,8 @@ def __getattr__(name):
     raise AttributeError(f"module 'minigrad' has no attribute '{name}'")
 
 
-__all__ = ["autograd", "cuda", "data", "distributed", "utils", "func", "nn", "optim", "load", "save", "summary", "device", "dtype", "float32", "float64", "int64", "Size", "enable_grad",
+__all__ = ["autograd", "cuda", "data", "distributed", "utils", "func", "nn", "optim", "load", "save", "summary", "device", "dtype", "float32", "float64", "int64", "Size", "get_num_threads", "set_num_threads", "inference_mode",
+           "is_inference_mode_enabled", "enable_grad",
            "is_grad_enabled", "no_grad", "set_grad_enabled", "arange", "as_tensor", "empty", "empty_like", "eye",
            "from_numpy", "full", "full_like", "linspace", "normal", "ones", "ones_like", "rand", "randint",
            "randn", "randperm", "tensor", "zeros", "zeros_like", "bmm", "cat", "concat", "is_tensor", "mm",

@@ -9,9 +9,11 @@ device; they go through MPI's buffer calls (no pickling). Install with `pip inst
 import enum
 import os
 import sys
+import time
 
 import numpy as np
 
+from minigrad._threads import set_num_threads
 from minigrad.autograd.grad_mode import no_grad
 from minigrad.creation import from_numpy
 from minigrad.tensor import Tensor
@@ -79,15 +81,15 @@ def _abort_on_uncaught_exception(kind, value, traceback):
     sys.stderr.write(f"minigrad.distributed: rank {comm.Get_rank()} of {comm.Get_size()} failed "
                      f"({kind.__name__}); aborting the job\n")
     sys.stderr.flush()
+    time.sleep(0.5)  # lets the launcher forward this output: Abort kills its forwarding processes too
     _mpi().COMM_WORLD.Abort(1)
 
 
 def _share_cores(comm):
     """Numba threads per rank: MINIGRAD_THREADS_PER_RANK, or this machine's cores over its ranks."""
-    import numba
     local_ranks = comm.Split_type(_mpi().COMM_TYPE_SHARED).Get_size()
     threads = int(os.environ.get("MINIGRAD_THREADS_PER_RANK", 0)) or max(1, (os.cpu_count() or 1) // local_ranks)
-    numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+    set_num_threads(threads)
 
 
 def destroy_process_group(group=None):

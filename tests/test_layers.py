@@ -7,7 +7,7 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 # layer of each package prefix, lowest first; a module may import only its own layer or lower ones
 LAYERS = [
     ("minigrad_kernels", 0),
-    ("minigrad._dtype", 1), ("minigrad._size", 1), ("minigrad._device", 1), ("minigrad.random", 1),
+    ("minigrad._dtype", 1), ("minigrad._size", 1), ("minigrad._device", 1), ("minigrad.random", 1), ("minigrad._threads", 1),
     ("minigrad.backends", 2),
     ("minigrad.autograd", 3),
     ("minigrad.ops", 4),

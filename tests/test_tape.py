@@ -359,3 +359,42 @@ def test_queued_callbacks_run_after_the_sweep():
     w.register_hook(lambda g: order.append(("hook", g.item())))
     (w * 3).sum().backward()
     assert order == [("hook", 3.0), ("callback", 3.0)]
+
+
+def test_inference_mode_as_context_and_decorators():
+    x = minigrad.ones(2, requires_grad=True)
+    with minigrad.inference_mode():
+        assert minigrad.is_inference_mode_enabled() and not (x * 2).requires_grad
+    assert not minigrad.is_inference_mode_enabled()
+    with minigrad.inference_mode(False):
+        assert (x * 2).requires_grad and not minigrad.is_inference_mode_enabled()
+
+    @minigrad.inference_mode
+    def bare(t):
+        return t * 2
+
+    @minigrad.inference_mode()
+    def called(t):
+        return t * 2
+
+    @minigrad.no_grad
+    def no_grad_bare(t):
+        return t * 2
+    assert not any(f(x).requires_grad for f in (bare, called, no_grad_bare)) and (x * 2).requires_grad
+    with pytest.raises(TypeError, match="mode"):
+        minigrad.inference_mode("yes")
+
+
+def test_num_threads():
+    import numba
+    before = minigrad.get_num_threads()
+    try:
+        minigrad.set_num_threads(1)
+        assert minigrad.get_num_threads() == numba.get_num_threads() == 1
+        with pytest.warns(UserWarning, match="NUMBA_NUM_THREADS"):
+            minigrad.set_num_threads(numba.config.NUMBA_NUM_THREADS + 1)
+        assert minigrad.get_num_threads() == numba.config.NUMBA_NUM_THREADS
+        with pytest.raises(RuntimeError, match="positive int"):
+            minigrad.set_num_threads(0)
+    finally:
+        minigrad.set_num_threads(before)

@@ -3,11 +3,12 @@ import functools
 
 
 class _State:
-    __slots__ = ("grad_enabled", "forward_ad_enabled")
+    __slots__ = ("grad_enabled", "forward_ad_enabled", "inference_mode")
 
     def __init__(self):
         self.grad_enabled = True
         self.forward_ad_enabled = False  # True only while jvp() runs its function
+        self.inference_mode = False
 
 
 STATE = _State()
@@ -43,18 +44,65 @@ class _GradModeGuard:
         return wrapper
 
 
-class no_grad(_GradModeGuard):
+class _BareDecorator:
+    """Lets a guard without arguments decorate a function with or without parentheses, as PyTorch's do."""
+
+    def __new__(cls, function=None):
+        if function is None:
+            return super().__new__(cls)
+        return cls()(function)
+
+
+class no_grad(_BareDecorator, _GradModeGuard):
     """Context manager and decorator that stops recording."""
 
     def __init__(self):
         super().__init__(False)
 
 
-class enable_grad(_GradModeGuard):
+class enable_grad(_BareDecorator, _GradModeGuard):
     """Context manager and decorator that turns recording back on (e.g. inside no_grad)."""
 
     def __init__(self):
         super().__init__(True)
+
+
+class inference_mode(_GradModeGuard):
+    """no_grad for inference (minigrad has no separate inference tensors): with mode=True nothing records and
+    is_inference_mode_enabled() is True; with mode=False the grad mode is left as it is."""
+
+    def __new__(cls, mode=True):
+        if callable(mode):  # @inference_mode, without parentheses
+            return cls(True)(mode)
+        return super().__new__(cls)
+
+    def __init__(self, mode=True):
+        if not isinstance(mode, bool):
+            raise TypeError(f"inference_mode: expected mode to be a bool, got {type(mode).__name__}")
+        super().__init__(False if mode else None)
+
+    def __enter__(self):
+        self.prev = (STATE.grad_enabled, STATE.inference_mode)
+        if self.mode is not None:
+            STATE.grad_enabled, STATE.inference_mode = False, True
+        return self
+
+    def __exit__(self, *exc):
+        STATE.grad_enabled, STATE.inference_mode = self.prev
+        return False
+
+    def __call__(self, fn):
+        guard = self
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with type(guard)(guard.mode is not None):
+                return fn(*args, **kwargs)
+        return wrapper
+
+
+def is_inference_mode_enabled():
+    return STATE.inference_mode
 
 
 class set_grad_enabled(_GradModeGuard):
