@@ -30,7 +30,9 @@ LAYERS = {
     "Dropout": ((0.5,), (3, 4)), "Flatten": ((), (2, 3, 4)), "Unflatten": ((1, (2, 6)), (2, 12)),
     "Sequential": ((), (3, 4)),
     "BCEWithLogitsLoss": ((), None), "CrossEntropyLoss": ((), None), "L1Loss": ((), None), "MSELoss": ((), None),
-    "NLLLoss": ((), None), "Module": ((), None), "ModuleList": ((), None),
+    "NLLLoss": ((), None), "Module": ((), None), "ModuleList": ((), None), "ModuleDict": ((), None),
+    "ParameterList": (([minigrad.ones(2), minigrad.zeros(3)],), None),
+    "ParameterDict": (({"w": minigrad.ones(2)},), None),
 }
 
 

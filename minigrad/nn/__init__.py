@@ -4,7 +4,7 @@ from minigrad.nn.activation import GELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, S
 from minigrad.nn.layers import (Conv1d, Conv2d, Conv3d, ConvTranspose2d, Dropout, Flatten, Identity, LazyConv2d,
                                 LazyLinear, Linear, Unflatten)
 from minigrad.nn.loss import BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, MSELoss, NLLLoss
-from minigrad.nn.module import Module, ModuleList, Sequential
+from minigrad.nn.module import Module, ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
 from minigrad.nn.normalization import BatchNorm1d, BatchNorm2d, LayerNorm
 from minigrad.nn.parameter import Parameter
 from minigrad.nn.pooling import (AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool1d, AvgPool2d, ConstantPad1d,
@@ -14,7 +14,7 @@ from minigrad.nn.pooling import (AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool1d
 __all__ = ["functional", "init", "GELU", "LeakyReLU", "LogSoftmax", "ReLU", "Sigmoid", "Softmax", "Tanh", "Conv1d",
            "Conv2d", "Conv3d", "ConvTranspose2d", "Dropout", "Flatten", "Identity", "LazyConv2d", "LazyLinear",
            "Linear", "Unflatten", "BCEWithLogitsLoss", "CrossEntropyLoss", "L1Loss", "MSELoss", "NLLLoss", "Module",
-           "ModuleList", "Sequential", "BatchNorm1d", "BatchNorm2d", "LayerNorm", "Parameter", "AdaptiveAvgPool2d",
-           "AdaptiveMaxPool2d", "AvgPool1d", "AvgPool2d", "ConstantPad1d", "ConstantPad2d", "MaxPool1d", "MaxPool2d",
-           "ReflectionPad1d", "ReflectionPad2d", "ReplicationPad1d", "ReplicationPad2d", "ZeroPad2d", "utils",
-           "parallel"]
+           "ModuleDict", "ParameterDict", "ParameterList", "ModuleList", "Sequential", "BatchNorm1d", "BatchNorm2d",
+           "LayerNorm", "Parameter", "AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "AvgPool1d", "AvgPool2d",
+           "ConstantPad1d", "ConstantPad2d", "MaxPool1d", "MaxPool2d", "ReflectionPad1d", "ReflectionPad2d",
+           "ReplicationPad1d", "ReplicationPad2d", "ZeroPad2d", "utils", "parallel"]

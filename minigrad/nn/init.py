@@ -1,8 +1,11 @@
 """In-place initialisers with PyTorch's names and formulas. They draw from minigrad's generator."""
 import math
+import warnings
+
+from scipy.special import ndtr, ndtri
 
 from minigrad.autograd.grad_mode import no_grad
-from minigrad.creation import normal, rand
+from minigrad.creation import from_numpy, normal, rand
 
 _GAINS = {"linear": 1.0, "conv1d": 1.0, "conv2d": 1.0, "conv3d": 1.0, "sigmoid": 1.0, "tanh": 5.0 / 3,
           "relu": math.sqrt(2.0), "selu": 0.75}
@@ -72,10 +75,32 @@ def xavier_normal_(tensor, gain=1.0, generator=None):
     return normal_(tensor, 0.0, gain * math.sqrt(2.0 / (fan_in + fan_out)), generator)
 
 
+def _empty(tensor):
+    """PyTorch's kaiming initialisers warn and do nothing on a tensor with no elements."""
+    if tensor.numel() == 0:
+        warnings.warn("Initializing zero-element tensors is a no-op", stacklevel=3)
+        return True
+    return False
+
+
 def kaiming_uniform_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", generator=None):
+    if _empty(tensor):
+        return tensor
     bound = calculate_gain(nonlinearity, a) * math.sqrt(3.0 / _fan(tensor, mode))
     return uniform_(tensor, -bound, bound, generator)
 
 
 def kaiming_normal_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", generator=None):
+    if _empty(tensor):
+        return tensor
     return normal_(tensor, 0.0, calculate_gain(nonlinearity, a) / math.sqrt(_fan(tensor, mode)), generator)
+
+
+def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):
+    """Normal(mean, std) truncated to [a, b], by the inverse CDF of uniforms drawn between the bounds' CDFs."""
+    if not a < b:
+        raise ValueError(f"trunc_normal_: expected a < b, got a={a} and b={b}")
+    low, high = ndtr((a - mean) / std), ndtr((b - mean) / std)
+    uniform = rand(*tensor.shape, generator=generator, dtype=tensor.dtype).numpy()
+    values = (mean + std * ndtri(low + (high - low) * uniform)).clip(a, b).astype(uniform.dtype)
+    return _fill(tensor, from_numpy(values))

@@ -416,3 +416,164 @@ class ModuleList(_Container):
         values = list(self._modules.values())
         values.insert(index, module)
         self._renumber(values)
+
+
+class ModuleDict(Module):
+    """A dict of modules by name, registered so that their parameters are found; keeps insertion order."""
+
+    def __init__(self, modules=None):
+        super().__init__()
+        if modules is not None:
+            self.update(modules)
+
+    def __getitem__(self, key):
+        return self._modules[key]
+
+    def __setitem__(self, key, module):
+        self.add_module(key, module)
+
+    def __delitem__(self, key):
+        del self._modules[key]
+
+    def __len__(self):
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(self._modules)
+
+    def __contains__(self, key):
+        return key in self._modules
+
+    def keys(self):
+        return self._modules.keys()
+
+    def items(self):
+        return self._modules.items()
+
+    def values(self):
+        return self._modules.values()
+
+    def pop(self, key):
+        return self._modules.pop(key)
+
+    def clear(self):
+        self._modules.clear()
+
+    def update(self, modules):
+        if not isinstance(modules, collections.abc.Iterable):
+            raise TypeError(f"ModuleDict.update should be called with an iterable of key/value pairs, but got "
+                            f"{type(modules).__name__}")
+        pairs = modules.items() if isinstance(modules, collections.abc.Mapping) else modules
+        for i, pair in enumerate(pairs):
+            if len(pair) != 2:
+                raise ValueError(f"ModuleDict update sequence element #{i} has length {len(pair)}; 2 is required")
+            self[pair[0]] = pair[1]
+
+
+def _as_parameter(value):
+    """PyTorch's containers wrap plain tensors into Parameters and keep other objects as they are."""
+    return Parameter(value) if isinstance(value, Tensor) and not isinstance(value, Parameter) else value
+
+
+class ParameterList(Module):
+    """A list of parameters named "0", "1", ...; tensors appended are wrapped into Parameters."""
+
+    def __init__(self, values=None):
+        super().__init__()
+        self._size = 0
+        for value in values or ():
+            self.append(value)
+
+    def _key(self, index):
+        index = operator.index(index)
+        if not -self._size <= index < self._size:
+            raise IndexError(f"index {index} is out of range for ParameterList of length {self._size}")
+        return str(index % self._size)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return ParameterList([self[i] for i in range(self._size)[index]])
+        return getattr(self, self._key(index))
+
+    def __setitem__(self, index, value):
+        key = self._key(index)
+        value = _as_parameter(value)
+        if isinstance(value, Parameter):
+            self.register_parameter(key, value)
+        else:
+            self._forget(key)
+            object.__setattr__(self, key, value)
+
+    def __len__(self):
+        return self._size
+
+    def __iter__(self):
+        return (self[i] for i in range(self._size))
+
+    def append(self, value):
+        self._size += 1
+        self[self._size - 1] = value
+        return self
+
+    def extend(self, values):
+        for value in values:
+            self.append(value)
+        return self
+
+
+class ParameterDict(Module):
+    """A dict of parameters by name; tensors stored are wrapped into Parameters."""
+
+    def __init__(self, parameters=None):
+        super().__init__()
+        self._order = {}
+        if parameters is not None:
+            self.update(parameters)
+
+    def __getitem__(self, key):
+        if key not in self._order:
+            raise KeyError(key)
+        return getattr(self, key)
+
+    def __setitem__(self, key, value):
+        if not isinstance(key, str):
+            raise TypeError(f"ParameterDict: keys must be str, got {type(key).__name__}")
+        self._order[key] = None
+        value = _as_parameter(value)
+        if isinstance(value, Parameter):
+            self.register_parameter(key, value)
+        else:
+            self._forget(key)
+            object.__setattr__(self, key, value)
+
+    def __delitem__(self, key):
+        del self._order[key]
+        self._forget(key)
+
+    def __len__(self):
+        return len(self._order)
+
+    def __iter__(self):
+        return iter(self._order)
+
+    def __contains__(self, key):
+        return key in self._order
+
+    def keys(self):
+        return list(self._order)
+
+    def items(self):
+        return [(k, self[k]) for k in self._order]
+
+    def values(self):
+        return [self[k] for k in self._order]
+
+    def pop(self, key):
+        value = self[key]
+        del self[key]
+        return value
+
+    def update(self, parameters):
+        pairs = parameters.items() if isinstance(parameters, collections.abc.Mapping) else parameters
+        for key, value in pairs:
+            self[key] = value
