@@ -75,17 +75,16 @@ class IsInf(_NotDifferentiable):
 
 
 class All(_NotDifferentiable):
-    """Whether every element over `dims` is true (dims: a normalised tuple)."""
+    """Whether every element over `dims` is true (dims: a normalised tuple); Any: whether one is."""
+    kernel = "all"
 
-    @staticmethod
-    def compute(ctx, x, dims, keepdim):
-        return ctx.backend.all(x, axis=dims, keepdims=keepdim)
+    @classmethod
+    def compute(cls, ctx, x, dims, keepdim):
+        return getattr(ctx.backend, cls.kernel)(x, axis=dims, keepdims=keepdim)
 
 
-class Any(_NotDifferentiable):
-    @staticmethod
-    def compute(ctx, x, dims, keepdim):
-        return ctx.backend.any(x, axis=dims, keepdims=keepdim)
+class Any(All):
+    kernel = "any"
 
 
 class ArgExtreme(_NotDifferentiable):
