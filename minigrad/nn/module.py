@@ -418,13 +418,61 @@ class ModuleList(_Container):
         self._renumber(values)
 
 
-class ModuleDict(Module):
+class _NamedContainer(Module):
+    """Dict access over an ordered registry of names: what ModuleDict and ParameterDict share."""
+
+    def _names(self):
+        raise NotImplementedError
+
+    def __len__(self):
+        return len(self._names())
+
+    def __iter__(self):
+        return iter(list(self._names()))
+
+    def __contains__(self, key):
+        return key in self._names()
+
+    def keys(self):
+        return list(self._names())
+
+    def items(self):
+        return [(key, self[key]) for key in self._names()]
+
+    def values(self):
+        return [self[key] for key in self._names()]
+
+    def pop(self, key):
+        value = self[key]
+        del self[key]
+        return value
+
+    def clear(self):
+        for key in list(self._names()):
+            del self[key]
+
+    def update(self, pairs):
+        if not isinstance(pairs, collections.abc.Iterable):
+            raise TypeError(f"{type(self).__name__}.update should be called with an iterable of key/value pairs, "
+                            f"but got {type(pairs).__name__}")
+        pairs = pairs.items() if isinstance(pairs, collections.abc.Mapping) else pairs
+        for i, pair in enumerate(pairs):
+            if len(pair) != 2:
+                raise ValueError(f"{type(self).__name__} update sequence element #{i} has length {len(pair)}; "
+                                 "2 is required")
+            self[pair[0]] = pair[1]
+
+
+class ModuleDict(_NamedContainer):
     """A dict of modules by name, registered so that their parameters are found; keeps insertion order."""
 
     def __init__(self, modules=None):
         super().__init__()
         if modules is not None:
             self.update(modules)
+
+    def _names(self):
+        return self._modules
 
     def __getitem__(self, key):
         return self._modules[key]
@@ -435,44 +483,17 @@ class ModuleDict(Module):
     def __delitem__(self, key):
         del self._modules[key]
 
-    def __len__(self):
-        return len(self._modules)
 
-    def __iter__(self):
-        return iter(self._modules)
-
-    def __contains__(self, key):
-        return key in self._modules
-
-    def keys(self):
-        return self._modules.keys()
-
-    def items(self):
-        return self._modules.items()
-
-    def values(self):
-        return self._modules.values()
-
-    def pop(self, key):
-        return self._modules.pop(key)
-
-    def clear(self):
-        self._modules.clear()
-
-    def update(self, modules):
-        if not isinstance(modules, collections.abc.Iterable):
-            raise TypeError(f"ModuleDict.update should be called with an iterable of key/value pairs, but got "
-                            f"{type(modules).__name__}")
-        pairs = modules.items() if isinstance(modules, collections.abc.Mapping) else modules
-        for i, pair in enumerate(pairs):
-            if len(pair) != 2:
-                raise ValueError(f"ModuleDict update sequence element #{i} has length {len(pair)}; 2 is required")
-            self[pair[0]] = pair[1]
-
-
-def _as_parameter(value):
-    """PyTorch's containers wrap plain tensors into Parameters and keep other objects as they are."""
-    return Parameter(value) if isinstance(value, Tensor) and not isinstance(value, Parameter) else value
+def _store(module, name, value):
+    """Register value under name: plain tensors become Parameters (as PyTorch's containers do); other objects
+    are kept as attributes."""
+    if isinstance(value, Tensor) and not isinstance(value, Parameter):
+        value = Parameter(value)
+    if isinstance(value, Parameter):
+        module.register_parameter(name, value)
+    else:
+        module._forget(name)
+        object.__setattr__(module, name, value)
 
 
 class ParameterList(Module):
@@ -496,13 +517,7 @@ class ParameterList(Module):
         return getattr(self, self._key(index))
 
     def __setitem__(self, index, value):
-        key = self._key(index)
-        value = _as_parameter(value)
-        if isinstance(value, Parameter):
-            self.register_parameter(key, value)
-        else:
-            self._forget(key)
-            object.__setattr__(self, key, value)
+        _store(self, self._key(index), value)
 
     def __len__(self):
         return self._size
@@ -521,7 +536,7 @@ class ParameterList(Module):
         return self
 
 
-class ParameterDict(Module):
+class ParameterDict(_NamedContainer):
     """A dict of parameters by name; tensors stored are wrapped into Parameters."""
 
     def __init__(self, parameters=None):
@@ -529,6 +544,9 @@ class ParameterDict(Module):
         self._order = {}
         if parameters is not None:
             self.update(parameters)
+
+    def _names(self):
+        return self._order
 
     def __getitem__(self, key):
         if key not in self._order:
@@ -539,41 +557,8 @@ class ParameterDict(Module):
         if not isinstance(key, str):
             raise TypeError(f"ParameterDict: keys must be str, got {type(key).__name__}")
         self._order[key] = None
-        value = _as_parameter(value)
-        if isinstance(value, Parameter):
-            self.register_parameter(key, value)
-        else:
-            self._forget(key)
-            object.__setattr__(self, key, value)
+        _store(self, key, value)
 
     def __delitem__(self, key):
         del self._order[key]
         self._forget(key)
-
-    def __len__(self):
-        return len(self._order)
-
-    def __iter__(self):
-        return iter(self._order)
-
-    def __contains__(self, key):
-        return key in self._order
-
-    def keys(self):
-        return list(self._order)
-
-    def items(self):
-        return [(k, self[k]) for k in self._order]
-
-    def values(self):
-        return [self[k] for k in self._order]
-
-    def pop(self, key):
-        value = self[key]
-        del self[key]
-        return value
-
-    def update(self, parameters):
-        pairs = parameters.items() if isinstance(parameters, collections.abc.Mapping) else parameters
-        for key, value in pairs:
-            self[key] = value
