@@ -91,6 +91,10 @@ OPTIMIZERS = [
     (optim.SGD, dict(lr=0.1)), (optim.SGD, dict(lr=0.1, momentum=0.9, nesterov=True, weight_decay=1e-3)),
     (optim.Adam, dict(lr=0.01)), (optim.Adam, dict(lr=0.01, amsgrad=True)), (optim.AdamW, dict(lr=0.01)),
     (optim.RMSprop, dict(lr=0.01)), (optim.RMSprop, dict(lr=0.01, momentum=0.9, centered=True)),
+    (optim.Adadelta, dict()), (optim.Adadelta, dict(lr=0.5, weight_decay=1e-3, maximize=True)),
+    (optim.Adagrad, dict(lr=0.1)), (optim.Adagrad, dict(lr=0.1, lr_decay=0.01, initial_accumulator_value=0.1)),
+    (optim.NAdam, dict(lr=0.01)), (optim.NAdam, dict(lr=0.01, weight_decay=1e-2, decoupled_weight_decay=True)),
+    (optim.RAdam, dict(lr=0.01)), (optim.RAdam, dict(lr=0.01, weight_decay=1e-2, decoupled_weight_decay=True)),
 ]
 
 

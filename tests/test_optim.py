@@ -21,6 +21,10 @@ OPTIMIZERS = [
     ("AdamW", dict(lr=0.02, weight_decay=0.5, amsgrad=True)),
     ("RMSprop", dict(lr=0.01)),
     ("RMSprop", dict(lr=0.01, momentum=0.9, centered=True, weight_decay=0.01)),
+    ("Adadelta", dict(weight_decay=0.01)),
+    ("Adagrad", dict(lr=0.05, lr_decay=0.01, initial_accumulator_value=0.1)),
+    ("NAdam", dict(weight_decay=0.01)),
+    ("RAdam", dict(decoupled_weight_decay=True, weight_decay=0.01, maximize=True)),
 ]
 
 
@@ -112,9 +116,9 @@ def _step(model, opt, x, y):
     return loss.item()
 
 
-@pytest.mark.parametrize("name", ["SGD", "Adam", "RMSprop"])
+@pytest.mark.parametrize("name", ["SGD", "Adam", "RMSprop", "Adadelta", "Adagrad", "NAdam", "RAdam"])
 def test_checkpoint_resume_gives_the_identical_next_step(name, tmp_path):
-    kwargs = dict(lr=0.05, momentum=0.9) if name != "Adam" else dict(lr=0.01)
+    kwargs = dict(lr=0.05, momentum=0.9) if name in ("SGD", "RMSprop") else dict(lr=0.01)
     model, x, y = _model_and_batch()
     opt = getattr(optim, name)(model.parameters(), **kwargs)
     for _ in range(3):
@@ -132,3 +136,225 @@ def test_checkpoint_resume_gives_the_identical_next_step(name, tmp_path):
     for p, e in zip(resumed.parameters(), expected):
         np.testing.assert_array_equal(p.detach().numpy(), e)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model.safetensors", "optim.safetensors"]
+
+
+# --- Adadelta, Adagrad, NAdam, RAdam: float64, step for step against PyTorch ---------------------------------
+
+NEW_OPTIMIZERS = [
+    ("Adadelta", dict()),
+    ("Adadelta", dict(lr=0.5, rho=0.8, eps=1e-4, weight_decay=0.1)),
+    ("Adadelta", dict(lr=2.0, rho=0.95, weight_decay=0.05, maximize=True)),
+    ("Adagrad", dict()),
+    ("Adagrad", dict(lr=0.1, lr_decay=0.01, weight_decay=0.1, initial_accumulator_value=0.5)),
+    ("Adagrad", dict(lr=0.05, eps=1e-6, weight_decay=0.02, maximize=True)),
+    ("NAdam", dict()),
+    ("NAdam", dict(lr=0.01, betas=(0.6, 0.9), eps=1e-6, weight_decay=0.1, momentum_decay=0.01)),
+    ("NAdam", dict(lr=0.01, weight_decay=0.1, decoupled_weight_decay=True, maximize=True)),
+    ("NAdam", dict(lr=0.02, betas=(0.3, 0.99), momentum_decay=0.0, maximize=True)),
+    ("RAdam", dict()),
+    ("RAdam", dict(lr=0.01, betas=(0.6, 0.9), eps=1e-6, weight_decay=0.1)),
+    ("RAdam", dict(lr=0.01, weight_decay=0.1, decoupled_weight_decay=True, maximize=True)),
+    ("RAdam", dict(lr=0.05, betas=(0.9, 0.5))),  # rho_inf = 3: never rectified, SGD with momentum throughout
+]
+
+
+def _float64_pair(t, name, kwargs, groups=False):
+    rng = np.random.default_rng(1)
+    shapes = [(4, 3), (3,), (2, 2, 2)]
+    start = [rng.standard_normal(s) for s in shapes]
+    ours = [nn.Parameter(minigrad.tensor(a)) for a in start]
+    theirs = [t.nn.Parameter(t.tensor(a)) for a in start]
+    if groups:  # the second group overrides lr and maximize
+        ours = [{"params": ours[:2]}, {"params": ours[2:], "lr": 0.003, "maximize": True}]
+        theirs = [{"params": theirs[:2]}, {"params": theirs[2:], "lr": 0.003, "maximize": True}]
+    return getattr(optim, name)(ours, **kwargs), getattr(t.optim, name)(theirs, **kwargs), shapes, rng
+
+
+def _params_of(opt):
+    return [p for group in opt.param_groups for p in group["params"]]
+
+
+def _run_both(opt_ours, opt_theirs, shapes, rng, steps, t, skip=()):
+    for step in range(steps):
+        for i, (p, q, s) in enumerate(zip(_params_of(opt_ours), _params_of(opt_theirs), shapes)):
+            if (step, i) in skip:  # a parameter without a gradient this step is left alone
+                p.grad = q.grad = None
+                continue
+            g = rng.standard_normal(s)
+            p.grad, q.grad = minigrad.tensor(g), t.tensor(g)
+        opt_ours.step()
+        opt_theirs.step()
+        for p, q in zip(_params_of(opt_ours), _params_of(opt_theirs)):
+            np.testing.assert_allclose(p.detach().numpy(), q.detach().numpy(), rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("name, kwargs", NEW_OPTIMIZERS)
+def test_new_optimizers_match_pytorch_step_for_step_in_float64(name, kwargs):
+    t = _torch()
+    opt_ours, opt_theirs, shapes, rng = _float64_pair(t, name, kwargs)
+    assert _params_of(opt_ours)[0].dtype == minigrad.float64
+    _run_both(opt_ours, opt_theirs, shapes, rng, 15, t, skip={(3, 1), (4, 1), (7, 0)})
+    _assert_state_like_pytorch(opt_ours.state_dict(), opt_theirs.state_dict())
+
+
+@pytest.mark.parametrize("name", ["Adadelta", "Adagrad", "NAdam", "RAdam"])
+def test_new_optimizers_param_groups_match_pytorch(name):
+    t = _torch()
+    kwargs = dict(lr=0.01) if name != "Adadelta" else dict(lr=0.5)
+    opt_ours, opt_theirs, shapes, rng = _float64_pair(t, name, kwargs, groups=True)
+    _run_both(opt_ours, opt_theirs, shapes, rng, 8, t)
+    _assert_state_like_pytorch(opt_ours.state_dict(), opt_theirs.state_dict())
+
+
+def test_tensor_lr_and_a_scheduler_drive_the_new_optimizers_as_in_pytorch():
+    t = _torch()
+    for name in ("Adadelta", "Adagrad", "NAdam", "RAdam"):
+        opt_ours, opt_theirs, shapes, rng = _float64_pair(t, name, {})
+        s_ours = optim.lr_scheduler.ExponentialLR(opt_ours, gamma=0.7)
+        s_theirs = t.optim.lr_scheduler.ExponentialLR(opt_theirs, gamma=0.7)
+        for _ in range(6):
+            _run_both(opt_ours, opt_theirs, shapes, rng, 1, t)
+            s_ours.step()
+            s_theirs.step()
+        assert opt_ours.param_groups[0]["lr"] == pytest.approx(opt_theirs.param_groups[0]["lr"], rel=1e-12)
+    lr = minigrad.tensor(0.01, dtype=minigrad.float64)
+    p = nn.Parameter(minigrad.ones(2, dtype=minigrad.float64))
+    opt = optim.RAdam([p], lr=lr)
+    q = t.nn.Parameter(t.ones(2, dtype=t.float64))
+    opt_t = t.optim.RAdam([q], lr=t.tensor(0.01, dtype=t.float64))
+    for _ in range(8):
+        p.grad, q.grad = minigrad.ones(2, dtype=minigrad.float64), t.ones(2, dtype=t.float64)
+        opt.step()
+        opt_t.step()
+    np.testing.assert_allclose(p.detach().numpy(), q.detach().numpy(), rtol=1e-12)
+    with pytest.raises(ValueError, match="Tensor lr must be 1-element"):
+        optim.NAdam([nn.Parameter(minigrad.ones(1))], lr=minigrad.ones(2))
+
+
+def _assert_state_like_pytorch(ours, theirs):
+    """The same state entries (names, order, shapes, dtypes, values) and the same group options, except the
+    implementation switches (foreach, fused, capturable, differentiable) that minigrad does not keep."""
+    assert list(ours["state"]) == list(theirs["state"])
+    for index, entry in theirs["state"].items():
+        mine = ours["state"][index]
+        assert list(mine) == list(entry)
+        for key, value in entry.items():
+            assert tuple(mine[key].shape) == tuple(value.shape), key
+            assert str(mine[key].dtype).split(".")[-1] == str(value.dtype).split(".")[-1], key
+            np.testing.assert_allclose(mine[key].numpy(), value.numpy(), rtol=1e-12, atol=1e-14, err_msg=key)
+    switches = {"foreach", "fused", "capturable", "differentiable"}
+    assert len(ours["param_groups"]) == len(theirs["param_groups"])
+    for mine, group in zip(ours["param_groups"], theirs["param_groups"]):
+        assert set(mine) == set(group) - switches
+        for key in mine:
+            assert mine[key] == (tuple(group[key]) if key == "betas" else group[key]), key
+
+
+def test_adagrad_has_state_before_the_first_step_as_pytorch():
+    t = _torch()
+    opt_ours, opt_theirs, _, _ = _float64_pair(t, "Adagrad", dict(initial_accumulator_value=0.25))
+    _assert_state_like_pytorch(opt_ours.state_dict(), opt_theirs.state_dict())
+    late = nn.Parameter(minigrad.ones(2, dtype=minigrad.float64))
+    opt_ours.add_param_group({"params": [late]})  # PyTorch's Adagrad fails at the step; minigrad's starts it
+    late.grad = minigrad.ones(2, dtype=minigrad.float64)
+    opt_ours.step()
+    expected = 1 - 0.01 / (0.25 + 1) ** 0.5  # the group's initial_accumulator_value, then one squared gradient
+    assert opt_ours.state[late]["step"].item() == 1 and late.tolist() == pytest.approx([expected] * 2, rel=1e-12)
+
+
+@pytest.mark.parametrize("name, flag, value", [
+    ("Adadelta", "foreach", True), ("Adadelta", "capturable", True), ("Adadelta", "differentiable", True),
+    ("Adagrad", "foreach", True), ("Adagrad", "fused", True), ("Adagrad", "differentiable", True),
+    ("NAdam", "foreach", True), ("NAdam", "capturable", True), ("NAdam", "differentiable", True),
+    ("RAdam", "foreach", True), ("RAdam", "capturable", True), ("RAdam", "differentiable", True),
+])
+def test_implementation_switches_other_than_the_default_are_refused(name, flag, value):
+    p = [nn.Parameter(minigrad.ones(2))]
+    with pytest.raises(NotImplementedError, match=flag):
+        getattr(optim, name)(p, **{flag: value})
+    getattr(optim, name)(p, **{flag: None if flag in ("foreach", "fused") else False})
+    if flag in ("foreach", "fused"):
+        getattr(optim, name)(p, **{flag: False})  # False asks for the single-tensor loop minigrad has
+
+
+def test_new_optimizers_signatures_match_pytorch():
+    import inspect
+    t = _torch()
+    for name in ("Adadelta", "Adagrad", "NAdam", "RAdam"):
+        ours = inspect.signature(getattr(optim, name)).parameters
+        theirs = inspect.signature(getattr(t.optim, name)).parameters
+        assert list(ours) == list(theirs), name
+        for key in theirs:
+            assert ours[key].kind == theirs[key].kind, (name, key)
+            assert ours[key].default == theirs[key].default, (name, key)
+
+
+def test_step_takes_a_closure():
+    p = nn.Parameter(minigrad.tensor([1.0, -2.0]))
+    opt = optim.NAdam([p], lr=0.1)
+
+    def closure():
+        opt.zero_grad()
+        loss = (p * p).sum()
+        loss.backward()
+        return loss
+
+    assert opt.step(closure).item() == pytest.approx(5.0)
+    assert abs(p.tolist()[0]) < 1.0
+
+
+def _p(lib):
+    return [lib.nn.Parameter(lib.ones(2))]
+
+
+SAME = "same as PyTorch"
+BAD_OPTIONS = [
+    ("Adadelta-lr", lambda lib: lib.optim.Adadelta(_p(lib), lr=-0.1), ValueError, "learning rate", SAME),
+    ("Adadelta-rho", lambda lib: lib.optim.Adadelta(_p(lib), rho=1.5), ValueError, "rho", SAME),
+    ("Adadelta-eps", lambda lib: lib.optim.Adadelta(_p(lib), eps=-1e-6), ValueError, "eps", SAME),
+    ("Adadelta-weight_decay", lambda lib: lib.optim.Adadelta(_p(lib), weight_decay=-1), ValueError, "weight_decay",
+     SAME),
+    ("Adadelta-rho-str", lambda lib: lib.optim.Adadelta(_p(lib), rho="0.9"), TypeError, "rho", SAME),
+    ("Adagrad-lr_decay", lambda lib: lib.optim.Adagrad(_p(lib), lr_decay=-1), ValueError, "lr_decay", SAME),
+    ("Adagrad-initial_accumulator_value", lambda lib: lib.optim.Adagrad(_p(lib), initial_accumulator_value=-1),
+     ValueError, "initial_accumulator_value", SAME),
+    ("Adagrad-eps", lambda lib: lib.optim.Adagrad(_p(lib), eps=-1), ValueError, "eps", SAME),
+    ("Adagrad-weight_decay", lambda lib: lib.optim.Adagrad(_p(lib), weight_decay=-0.1), ValueError, "weight_decay",
+     SAME),
+    ("Adagrad-lr-none", lambda lib: lib.optim.Adagrad(_p(lib), lr=None), TypeError, "lr", SAME),
+    ("NAdam-beta0", lambda lib: lib.optim.NAdam(_p(lib), betas=(1.0, 0.999)), ValueError, "beta", SAME),
+    ("NAdam-beta1", lambda lib: lib.optim.NAdam(_p(lib), betas=(0.9, -0.1)), ValueError, "index 1", SAME),
+    ("NAdam-momentum_decay", lambda lib: lib.optim.NAdam(_p(lib), momentum_decay=-1), ValueError, "momentum_decay",
+     SAME),
+    ("NAdam-eps", lambda lib: lib.optim.NAdam(_p(lib), eps=-1), ValueError, "eps", SAME),
+    ("NAdam-weight_decay", lambda lib: lib.optim.NAdam(_p(lib), weight_decay=-1), ValueError, "weight_decay", SAME),
+    ("NAdam-lr-str", lambda lib: lib.optim.NAdam(_p(lib), lr="0.01"), TypeError, "lr", SAME),
+    ("NAdam-tensor-lr", lambda lib: lib.optim.NAdam(_p(lib), lr=lib.ones(2)), ValueError, "Tensor lr", SAME),
+    ("RAdam-beta0", lambda lib: lib.optim.RAdam(_p(lib), betas=(-0.1, 0.999)), ValueError, "beta", SAME),
+    ("RAdam-beta1", lambda lib: lib.optim.RAdam(_p(lib), betas=(0.9, 1.0)), ValueError, "index 1", SAME),
+    ("RAdam-betas-str", lambda lib: lib.optim.RAdam(_p(lib), betas="ab"), TypeError, "betas",
+     "PyTorch compares the string with a float (TypeError) without naming betas"),
+    ("RAdam-eps", lambda lib: lib.optim.RAdam(_p(lib), eps=-1), ValueError, "eps", SAME),
+    ("RAdam-weight_decay", lambda lib: lib.optim.RAdam(_p(lib), weight_decay=-1), ValueError, "weight_decay", SAME),
+    ("RAdam-lr", lambda lib: lib.optim.RAdam(_p(lib), lr=-1), ValueError, "learning rate", SAME),
+    ("RAdam-unknown-option", lambda lib: lib.optim.RAdam(_p(lib), amsgrad=True), TypeError, "amsgrad", SAME),
+    ("Adagrad-empty", lambda lib: lib.optim.Adagrad([]), ValueError, "empty parameter list", SAME),
+]
+
+
+@pytest.mark.parametrize("case, expected, words", [(c[1], c[2], c[3]) for c in BAD_OPTIONS],
+                         ids=[c[0] for c in BAD_OPTIONS])
+def test_new_optimizers_refuse_bad_options_by_name(case, expected, words):
+    with pytest.raises(expected) as raised:
+        case(minigrad)
+    assert words in str(raised.value)
+
+
+@pytest.mark.parametrize("case, expected, why_not", [(c[1], c[2], c[4]) for c in BAD_OPTIONS],
+                         ids=[c[0] for c in BAD_OPTIONS])
+def test_torch_refuses_the_same_options_with_the_same_type(case, expected, why_not):
+    t = _torch()
+    if why_not is not SAME:
+        pytest.skip(why_not)
+    with pytest.raises(expected):
+        case(t)

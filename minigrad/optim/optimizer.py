@@ -5,7 +5,8 @@ import numbers
 from minigrad.autograd.grad_mode import enable_grad, no_grad
 from minigrad.tensor import Tensor
 
-_NUMERIC = ("lr", "momentum", "dampening", "weight_decay", "eps", "alpha")
+_NUMERIC = ("lr", "momentum", "dampening", "weight_decay", "eps", "alpha", "rho", "lr_decay",
+            "initial_accumulator_value", "momentum_decay")
 
 
 def check_hyperparameters(owner, options):
@@ -18,6 +19,36 @@ def check_hyperparameters(owner, options):
                 raise TypeError(f"{owner}: betas must be a pair of numbers, got {value!r}")
         elif name in _NUMERIC and not (isinstance(value, numbers.Real) or (name == "lr" and isinstance(value, Tensor))):
             raise TypeError(f"{owner}: {name} must be a number, got {type(value).__name__} {value!r}")
+
+
+def check_lr(owner, lr):
+    """A Tensor lr must hold one element (PyTorch's rule); a number is checked by check_hyperparameters."""
+    if isinstance(lr, Tensor) and lr.numel() != 1:
+        raise ValueError(f"{owner}: Tensor lr must be 1-element, got shape {list(lr.shape)}")
+
+
+def check_implementation_flags(owner, **flags):
+    """PyTorch's implementation switches. minigrad has one implementation, the single-tensor loop, so
+    foreach and fused may be None (the default) or False (asks for that loop), and capturable and
+    differentiable must stay False; anything else is refused rather than silently ignored."""
+    for name, value in flags.items():
+        allowed = (None, False) if name in ("foreach", "fused") else (False,)
+        if not any(value is a for a in allowed):
+            raise NotImplementedError(f"{owner}: {name}={value!r} is not supported: minigrad has only the "
+                                      f"single-tensor implementation; leave {name} at its default "
+                                      f"({allowed[0]!r})")
+
+
+def scalar(value):
+    """A group's lr as a Python number (PyTorch's _to_scalar): a 1-element Tensor lr gives its value."""
+    return value.item() if isinstance(value, Tensor) else value
+
+
+def lerp_(start, end, weight):
+    """start.lerp_(end, weight) with PyTorch's two formulas (exact at weight 0 and 1)."""
+    if weight < 0.5:
+        return start.add_((end - start) * weight)
+    return start.copy_(end - (end - start) * (1 - weight))
 
 
 class Optimizer:
