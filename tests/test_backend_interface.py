@@ -1,7 +1,9 @@
 """Both backends implement minigrad.backends.interface.Backend: every declared entry with the declared
 signature, nothing public beyond it, and the contract's errors raised alike. The CPU side always runs;
 the CUDA side needs a GPU or NUMBA_ENABLE_CUDASIM=1 (marker `cuda`)."""
+import ast
 import inspect
+import pathlib
 
 import numpy as np
 import pytest
@@ -27,6 +29,9 @@ BACKENDS = [pytest.param(lambda: CPU_BACKEND, id="cpu"),
             pytest.param(_cuda, id="cuda", marks=[pytest.mark.cuda, needs_cuda])]
 
 
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
 def _declared_signature(name):
     signature = inspect.signature(getattr(Backend, name))
     return list(signature.parameters.values())[1:]  # without self
@@ -40,6 +45,35 @@ def test_the_interface_is_small_and_every_entry_has_a_contract():
         doc = getattr(Backend, name).__doc__
         assert doc and doc.strip(), f"{name} has no contract line"
     assert set(Backend.__abstractmethods__) == set(interface.ENTRIES)
+
+
+def _names_asked_of_backends():
+    """Attributes read off a backend outside minigrad/backends (x.backend.NAME, x._backend.NAME,
+    backend.NAME), and the `kernel = "NAME"` of ops that look their backend entry up by name."""
+    for path in sorted((ROOT / "minigrad").rglob("*.py")):
+        if "backends" in path.parts:
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Attribute):
+                owner = node.value
+                if (isinstance(owner, ast.Attribute) and owner.attr in ("backend", "_backend")
+                        or isinstance(owner, ast.Name) and owner.id == "backend"):
+                    yield path.relative_to(ROOT), node.attr
+            elif isinstance(node, ast.Assign):  # kernel = "exp", or kernel, saves = "exp", (...)
+                for target in node.targets:
+                    pairs = (zip(target.elts, node.value.elts) if isinstance(target, ast.Tuple)
+                             and isinstance(node.value, ast.Tuple) else [(target, node.value)])
+                    for name, value in pairs:
+                        if (isinstance(name, ast.Name) and name.id == "kernel" and isinstance(value, ast.Constant)
+                                and isinstance(value.value, str)):
+                            yield path.relative_to(ROOT), value.value
+
+
+def test_ops_ask_backends_only_for_declared_entries():
+    asked = list(_names_asked_of_backends())
+    assert asked, "the scan found no backend calls: has the spelling changed?"
+    undeclared = sorted({f"{path}: {name}" for path, name in asked if name not in interface.ENTRIES})
+    assert not undeclared, undeclared
 
 
 @pytest.mark.parametrize("get_backend", BACKENDS)

@@ -1,7 +1,10 @@
 """Backends: the array operations that ops call, one backend per device type.
 
 An op never touches numpy (or a GPU array library) directly: it asks the
-tensor's backend, so a new device plugs in without touching any op. The CUDA
+tensor's backend, so a new device plugs in without touching any op. What a
+backend provides is declared in interface.py (each entry with its contract);
+shared.py holds what both backends compute alike (convolution around im2col
+and GEMM), on top of the per-device entries. The CUDA
 backend is imported on first use, so CPU-only programs never load numba.cuda,
 and need no numba-cuda installed.
 """

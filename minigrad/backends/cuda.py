@@ -1,4 +1,4 @@
-"""The CUDA backend: the CPU backend's interface on numba device arrays, run by numba.cuda kernels.
+"""The CUDA backend: minigrad.backends.interface on numba device arrays, run by numba.cuda kernels.
 
 Views (transpose, broadcast, basic indexing, reshape where strides allow) are strided device
 arrays, as numpy's are; every kernel reads any strides, so nothing is copied to make a view.
