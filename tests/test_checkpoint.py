@@ -19,6 +19,7 @@ LAYERS = {
     "Conv1d": ((2, 4, 3), (2, 2, 9)), "Conv2d": ((2, 4, 3), (2, 2, 7, 7)), "Conv3d": ((2, 3, 2), (1, 2, 4, 4, 4)),
     "LazyConv2d": ((4, 3), (2, 2, 7, 7)), "ConvTranspose2d": ((3, 2, 3), (2, 3, 4, 4)),
     "BatchNorm1d": ((4,), (6, 4)), "BatchNorm2d": ((3,), (4, 3, 5, 5)), "LayerNorm": (((4, 5),), (3, 4, 5)),
+    "LazyBatchNorm1d": ((), (6, 4)), "LazyBatchNorm2d": ((), (4, 3, 5, 5)),
     "MaxPool1d": ((2,), (2, 3, 8)), "MaxPool2d": ((2,), (2, 3, 6, 6)), "AvgPool1d": ((3,), (2, 3, 9)),
     "AvgPool2d": ((2,), (2, 3, 6, 6)), "AdaptiveAvgPool2d": ((3,), (2, 3, 7, 5)),
     "AdaptiveMaxPool2d": (((2, 3),), (2, 3, 7, 5)), "ZeroPad2d": ((1,), (2, 3, 4, 4)),

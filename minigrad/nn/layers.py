@@ -205,10 +205,14 @@ class _Lazy:
 
     def _become_eager(self, input_size):
         setattr(self, self._input_size_name, input_size)
+        self._materialize(input_size)
+        object.__setattr__(self, "__class__", self.cls_to_become)
+
+    def _materialize(self, input_size):
+        """Give the parameters (and buffers) their shapes in place; subclasses with other shapes override it."""
         shape = list(self.weight.shape)
         shape[1] = input_size // getattr(self, "groups", 1)
         self.weight.data = creation.empty(*shape, dtype=self.weight.dtype, device=self.weight.device)
-        object.__setattr__(self, "__class__", self.cls_to_become)
 
 
 class LazyLinear(_Lazy, Linear):
