@@ -333,8 +333,8 @@ class Primitive(Function):
     @classmethod
     def apply(cls, *args):
         first = None
-        arrays = []
-        needs_grad = has_tangent = False
+        arrays, needs = [], []
+        has_tangent = False
         for a in args:
             if isinstance(a, TensorBase):
                 if first is None:
@@ -342,12 +342,12 @@ class Primitive(Function):
                 elif a._device is not first._device and a._device != first._device:
                     raise _mixed_devices(cls, first._device, a._device)
                 arrays.append(a._data)
-                if a._requires_grad:
-                    needs_grad = True
+                needs.append(a._requires_grad)
                 if a._tangent is not None:
                     has_tangent = True
             else:
                 arrays.append(a)
+                needs.append(False)
         backend = _BACKEND_OF_TYPE.get(first._device.type) or _backend_of(first._device)
         if not cls.differentiable:  # no rule will read a context: share one per backend
             result = cls.compute(_COMPUTE_ONLY[backend], *arrays)
@@ -355,10 +355,10 @@ class Primitive(Function):
         ctx = Context(cls)
         ctx.backend = backend
         state = STATE
-        record = needs_grad and state.grad_enabled
+        record = state.grad_enabled and True in needs
         if record:
             _check_views(args)
-            ctx.needs_input_grad = tuple(isinstance(a, TensorBase) and a._requires_grad for a in args)
+            ctx.needs_input_grad = tuple(needs)
         result = cls.compute(ctx, *arrays)
 
         single = not isinstance(result, tuple)
