@@ -237,3 +237,29 @@ def test_cast_rules_exactly():
     assert out.dtype == tangent.dtype == minigrad.float32 and tangent.tolist() == [1.0, 2.0, -3.0]
     x.float().backward(minigrad.tensor([4.0, 5.0, 6.0]))
     assert x.grad.dtype == minigrad.float64 and x.grad.tolist() == [4.0, 5.0, 6.0]
+
+
+def test_a_primitive_that_saves_an_unknown_name_fails_when_defined():
+    with pytest.raises(TypeError, match="'y' is neither an argument of compute"):
+        class Bad(Primitive):
+            saves = ("y",)
+
+            @staticmethod
+            def compute(ctx, x):
+                return x
+
+
+def test_a_users_primitive_runs_through_the_one_door():
+    class Double(Primitive):
+        jvp = AUTO_LINEAR
+
+        @staticmethod
+        def compute(ctx, x):
+            return ctx.backend.multiply(x, 2.0)
+
+        @staticmethod
+        def backward(ctx, g):
+            return g * 2
+
+    from checks import check_rules
+    check_rules(Double.apply, [leaf([1.0, -3.0])])

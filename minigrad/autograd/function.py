@@ -282,8 +282,6 @@ def _jvp(cls, ctx, args, tangents):
 # --- Primitive: minigrad's own ops, computing on arrays ---------------------------------------------
 
 _BACKEND_OF_TYPE = {}  # by device type: a tensor exists only on a device its backend accepted
-
-
 _COMPUTE_ONLY = {}  # backend -> the context that non-differentiable primitives share
 
 
@@ -326,6 +324,10 @@ class Primitive(Function):
         super().__init_subclass__(**kwargs)
         names = [p.name for p in inspect.signature(cls.compute).parameters.values()
                  if p.kind is p.POSITIONAL_OR_KEYWORD and p.name != "ctx"]
+        for name in cls.saves + cls.non_differentiable:
+            if name not in names and name not in cls.outputs:
+                raise TypeError(f"{cls.__name__}: {name!r} is neither an argument of compute {tuple(names)} "
+                                f"nor an output {cls.outputs}")
         # where each saved tensor comes from: i >= 0 is argument i, -1 - k is output k
         cls._save_plan = tuple(names.index(n) if n in names else -1 - cls.outputs.index(n) for n in cls.saves)
         cls._non_differentiable_outputs = tuple(cls.outputs.index(n) for n in cls.non_differentiable)
