@@ -9,6 +9,7 @@ import numpy as np
 from minigrad import _dtype as dtypes
 from minigrad._device import CPU, device as Device, placement
 from minigrad._size import Size
+from minigrad.autograd import engine
 from minigrad.autograd.grad_mode import STATE
 from minigrad.autograd.variable import TensorBase, VersionCounter
 from minigrad.backends import backend_for
@@ -461,6 +462,10 @@ class Tensor(TensorBase):
                        else Device("cuda", device))
 
     # --- autograd helpers ---------------------------------------------------------------------
+    def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
+        """Accumulate the gradient of this tensor into the .grad of the leaves it depends on."""
+        engine.backward((self,), None if gradient is None else (gradient,), retain_graph, create_graph, inputs)
+
     def detach(self):
         """The same storage and version counter, cut from the graph."""
         return self._alias_without_graph()

@@ -45,3 +45,36 @@ def test_imports_point_down_the_layers():
 
 def test_kernels_never_import_minigrad():
     assert [(m, n) for m, n in imports() if m.startswith("minigrad_kernels") and n.split(".")[0] == "minigrad"] == []
+
+
+def module_graph():
+    """{module: modules it imports}, every import statement counted (function-level ones too), each name
+    resolved to the module it lives in."""
+    modules = {".".join(p.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+               for p in list((ROOT / "minigrad").rglob("*.py")) + list((ROOT / "minigrad_kernels").rglob("*.py"))}
+    graph = {m: set() for m in modules}
+    for module, name in imports():
+        while name not in modules and "." in name:
+            name = name.rsplit(".", 1)[0]
+        if name in modules and name != module:
+            graph[module].add(name)
+    return graph
+
+
+def test_no_import_cycles():
+    graph, cycles = module_graph(), []
+    state = {}
+
+    def visit(module, path):
+        state[module] = "open"
+        for target in sorted(graph[module]):
+            if state.get(target) == "open":
+                cycles.append(path[path.index(target):] + [target])
+            elif target not in state:
+                visit(target, path + [target])
+        state[module] = "done"
+
+    for module in sorted(graph):
+        if module not in state:
+            visit(module, [module])
+    assert cycles == []

@@ -155,10 +155,6 @@ class TensorBase:
                 tensor._accumulate_grad(grad, False)
         self.register_hook(store)
 
-    def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
-        from minigrad.autograd.engine import backward
-        backward((self,), None if gradient is None else (gradient,), retain_graph, create_graph, inputs)
-
 
 class _AccumulateGrad:
     """The node function of a leaf: adds the incoming gradient into `leaf.grad`."""
