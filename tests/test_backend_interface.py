@@ -144,6 +144,22 @@ def test_contract_errors(get_backend):
 
 
 @pytest.mark.parametrize("get_backend", BACKENDS)
+def test_contract_layout_promises(get_backend):
+    """The promises about identity and layout that callers rely on, alike on both backends."""
+    b = get_backend()
+    x = b.from_numpy(np.arange(6.0).reshape(2, 3))
+    t = b.transpose(x)
+    assert b.contiguous(x) is x and b.astype(x, np.dtype(np.float64)) is x
+    assert not b.is_contiguous(t) and b.is_contiguous(b.contiguous(t)) and b.is_contiguous(b.copy(t, order="C"))
+    assert b.shares_memory(t, x) and not b.shares_memory(b.copy(x), x) and not b.shares_memory(b.contiguous(t), x)
+    assert b.shares_memory(b.view(x, (3, 2)), x) and b.shares_memory(b.getitem(x, (0, slice(1, 3))), x)
+    empty = b.empty((2, 0, 3), np.dtype(np.float32))
+    assert tuple(empty.shape) == (2, 0, 3) and empty.dtype == np.float32 and b.is_contiguous(empty)
+    assert b.zeros((2,)).dtype == np.float64 and b.ones((2,)).dtype == np.float64
+    np.testing.assert_array_equal(b.to_numpy(b.reshape(t, (6,))), np.arange(6.0).reshape(2, 3).T.reshape(6))
+
+
+@pytest.mark.parametrize("get_backend", BACKENDS)
 def test_non_viewable_view_raises_pytorchs_runtime_error(get_backend):
     """A .view() the strides don't allow is PyTorch's RuntimeError on every device (on CUDA it once
     escaped as the backend's bare ValueError); .reshape() copies instead."""
