@@ -29,13 +29,15 @@ COMPARISONS = ("equal", "not_equal", "less", "less_equal", "greater", "greater_e
 SUMS = ("sum", "prod")
 FOLDS = ("all", "any", "amax", "amin")
 ARG_REDUCTIONS = ("argmax", "argmin")
+FAMILIES = {"UNARY": UNARY, "BINARY": BINARY, "COMPARISONS": COMPARISONS, "SUMS": SUMS, "FOLDS": FOLDS,
+            "ARG_REDUCTIONS": ARG_REDUCTIONS}
 
 
 class _Families:
     """The signature and contract of each family; every name in it is declared with them."""
 
     def UNARY(self, x):
-        """f(x): x's shape; float ops keep x's float dtype, isnan/isinf/logical_not give bool."""
+        """f(x): x's shape and numpy's result dtype (bool for isnan, isinf, logical_not)."""
 
     def BINARY(self, a, b):
         """f(a, b): the broadcast shape and numpy's result dtype; a or b may be a Python scalar."""
@@ -54,9 +56,9 @@ class _Families:
 
 
 def _declare_all_abstract(cls):
-    for names, stub in ((UNARY, _Families.UNARY), (BINARY, _Families.BINARY), (COMPARISONS, _Families.COMPARISONS),
-                        (SUMS, _Families.SUMS), (FOLDS, _Families.FOLDS),
-                        (ARG_REDUCTIONS, _Families.ARG_REDUCTIONS)):
+    """Declares each family's names with its signature and contract, and makes every entry abstract."""
+    for family, names in FAMILIES.items():
+        stub = getattr(_Families, family)
         for name in names:
             def entry(*args, **kwargs):
                 raise NotImplementedError
@@ -172,6 +174,4 @@ class Backend(abc.ABC):
         """pad_gather's adjoint: (P, *in_size), positions read more than once adding up."""
 
 
-FAMILIES = {"UNARY": UNARY, "BINARY": BINARY, "COMPARISONS": COMPARISONS, "SUMS": SUMS, "FOLDS": FOLDS,
-            "ARG_REDUCTIONS": ARG_REDUCTIONS}
 ENTRIES = tuple(sorted(Backend.__abstractmethods__))  # every method name a backend implements
