@@ -5,7 +5,7 @@ under PyTorch's names.
 """
 import builtins as _builtins
 
-from minigrad import autograd, cuda, data, distributed, func, models, nn, optim, utils
+from minigrad import accelerator, autograd, cuda, data, distributed, func, models, nn, optim, utils
 from minigrad._device import device
 from minigrad._dtype import ALIASES as _DTYPE_ALIASES
 from minigrad._dtype import dtype, float32, float64, int64
@@ -39,7 +39,7 @@ def __getattr__(name):
     raise AttributeError(f"module 'minigrad' has no attribute '{name}'")
 
 
-__all__ = ["autograd", "cuda", "data", "distributed", "utils", "func", "models", "nn", "optim", "load", "save", "summary", "device", "dtype", "float32", "float64", "int64", "Size", "get_num_threads", "set_num_threads", "inference_mode",
+__all__ = ["accelerator", "autograd", "cuda", "data", "distributed", "utils", "func", "models", "nn", "optim", "load", "save", "summary", "device", "dtype", "float32", "float64", "int64", "Size", "get_num_threads", "set_num_threads", "inference_mode",
            "is_inference_mode_enabled", "enable_grad",
            "is_grad_enabled", "no_grad", "set_grad_enabled", "arange", "as_tensor", "empty", "empty_like", "eye",
            "from_numpy", "full", "full_like", "linspace", "normal", "ones", "ones_like", "rand", "randint",

@@ -231,3 +231,49 @@ def test_forward_and_gradients_match_pytorch_and_training_lowers_the_loss(name):
         loss.backward()
         losses.append(loss.item())
     assert losses[-1] < losses[0], losses
+
+
+# --- examples/train_cnn.py ------------------------------------------------------------------------------
+
+def train_cnn():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("train_cnn", ROOT / "examples" / "train_cnn.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("model", ["resnet18", "nin"] + [pytest.param(m, marks=pytest.mark.slow)
+                                                         for m in ("vgg11", "googlenet", "densenet121")])
+def test_train_cnn_smoke(model, tmp_path, capsys):
+    history = train_cnn().main(["--model", model, "--dataset", "synthetic", "--epochs", "1", "--batch-size", "4",
+                                "--max-batches", "1", "--no-progress", "--data-dir", str(tmp_path)])
+    out = capsys.readouterr().out
+    size = 68 if model == "nin" else 32
+    assert f"training {model} (" in out and f"resized to {size}x{size}" in out and "epoch 1: loss" in out
+    assert len(history) == 1 and np.isfinite(history[0]["loss"])
+
+
+@pytest.mark.slow
+def test_train_cnn_resumes_plots_and_rejects_a_too_small_image(tmp_path, capsys):
+    script = train_cnn()
+    common = ["--model", "resnet18", "--dataset", "synthetic", "--batch-size", "4", "--max-batches", "1",
+              "--no-progress", "--data-dir", str(tmp_path), "--image-size", "32", "--optimizer", "adam"]
+    whole, part = tmp_path / "whole.safetensors", tmp_path / "part.safetensors"
+    a = script.main(common + ["--epochs", "2", "--checkpoint", str(whole), "--plot", str(tmp_path / "c.png")])
+    script.main(common + ["--epochs", "1", "--checkpoint", str(part)])
+    b = script.main(common + ["--epochs", "2", "--resume", str(part)])
+    assert "resumed from" in capsys.readouterr().out and (tmp_path / "c.png").stat().st_size > 0
+    assert [h["loss"] for h in a] == [h["loss"] for h in b]
+    with pytest.raises(SystemExit):
+        script.main(["--model", "nin", "--image-size", "64"])
+    assert "--image-size must be at least 67 for nin" in capsys.readouterr().err
+
+
+def test_train_cnn_resizes_with_nearest_neighbours():
+    from minigrad.data import datasets
+    digits = datasets.Synthetic(num_samples=3)
+    big = train_cnn().resized(digits, 56)
+    assert big.data.shape == (3, 56, 56) and big.scale == digits.scale and len(big) == 3
+    np.testing.assert_array_equal(big.data[:, ::2, ::2], digits.data)
+    np.testing.assert_array_equal(big.targets, digits.targets)
