@@ -186,7 +186,9 @@ class ConvTranspose2d(_ConvNd):
 class _Lazy:
     """Mixin: the first forward (or a load_state_dict) fixes the input size, gives the weight its shape and
     turns the module into its eager class (LazyLinear becomes Linear), as in PyTorch. The weight is
-    materialized in place, the same Parameter object, so an optimizer built before that trains it."""
+    materialized in place, the same Parameter object, so an optimizer built before that trains it.
+    A lazy class names its size attribute (_input_size_name), reads it from an input (_input_size) and
+    from a checkpoint (_before_load), and may override _materialize (LazyBatchNorm1d/2d do)."""
     cls_to_become = None
 
     def reset_parameters(self):

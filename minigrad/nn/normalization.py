@@ -2,6 +2,7 @@
 from minigrad import _dtype, creation
 from minigrad.nn import functional as F
 from minigrad.nn import init
+from minigrad.nn.layers import _Lazy
 from minigrad.nn.module import Module
 from minigrad.nn.parameter import Parameter
 
@@ -90,43 +91,36 @@ class LayerNorm(Module):
         return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
 
 
-class _LazyBatchNorm:
+class _LazyBatchNorm(_Lazy):
     """LazyBatchNorm1d/2d: num_features comes from the first input's dim 1 (or from a checkpoint), then the
     weight, bias and running statistics are materialized in place (the same Parameter and buffer objects,
     so an optimizer built before the first forward trains them) and the module becomes BatchNorm1d/2d."""
-    cls_to_become = None
+    _input_size_name = "num_features"
 
     def __init__(self, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True, device=None, dtype=None):
         super().__init__(0, eps, momentum, affine, track_running_stats, device, dtype)
 
-    def reset_parameters(self):
-        """Nothing to initialise until num_features is known."""
-
-    def forward(self, input):  # noqa: A002
+    def _input_size(self, input):  # noqa: A002
         F.tensor_argument(input, "batch_norm")
         if input.ndim not in self._ranks:
             raise ValueError(f"{type(self).__name__}: expected {' or '.join(f'{r}D' for r in self._ranks)} input "
                              f"(got {input.ndim}D input of shape {list(input.shape)})")
-        self._become_eager(input.shape[1])
-        self.reset_parameters()
-        return self.forward(input)
+        return input.shape[1]
 
     def _before_load(self, state_dict, prefix):
-        """Take num_features from a checkpoint, so a lazy model loads before its first forward."""
+        """Take num_features from a checkpoint (weight, or running_mean when affine=False)."""
         for name in ("weight", "bias", "running_mean", "running_var"):
             value = state_dict.get(prefix + name)
             if getattr(value, "ndim", None) == 1 and getattr(self, name) is not None:
                 self._become_eager(value.shape[0])
                 return
 
-    def _become_eager(self, num_features):
-        self.num_features = num_features
+    def _materialize(self, num_features):
         for name, fill in (("weight", creation.ones), ("bias", creation.zeros), ("running_mean", creation.zeros),
                            ("running_var", creation.ones)):
             tensor = getattr(self, name)
             if tensor is not None:
                 tensor.data = fill(num_features, dtype=tensor.dtype, device=tensor.device)
-        object.__setattr__(self, "__class__", self.cls_to_become)
 
 
 class LazyBatchNorm1d(_LazyBatchNorm, BatchNorm1d):
