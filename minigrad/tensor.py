@@ -859,7 +859,7 @@ class Tensor(TensorBase):
         shape = self._target_shape(_shape_args(shape, "shape"))
         try:
             return shape_ops.Reshape.apply(self, shape, True)
-        except AttributeError:
+        except ValueError:  # the backend interface's error for strides that do not allow a view
             raise RuntimeError(f"view size is not compatible with input tensor's size and stride (shape "
                                f"{list(self.shape)} to {list(shape)}): at least one dimension spans across "
                                "two contiguous subspaces. Use .reshape(...) instead.") from None
