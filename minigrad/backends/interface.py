@@ -16,9 +16,8 @@ import abc
 import inspect
 
 
-class ViewError(ValueError, AttributeError):
-    """view's error: x's strides do not allow the new shape without a copy. The contract's type is
-    ValueError; it is also an AttributeError (numpy's spelling) until Tensor.view catches ValueError."""
+class ViewError(ValueError):
+    """view's error: x's strides do not allow the new shape without a copy."""
 
 
 UNARY = ("negative", "exp", "log", "sqrt", "sin", "cos", "tanh", "abs", "sign", "floor", "sigmoid", "erf",
