@@ -231,6 +231,12 @@ def test_forward_and_gradients_match_pytorch_and_training_lowers_the_loss(name):
         loss.backward()
         losses.append(loss.item())
     assert losses[-1] < losses[0], losses
+    # the trained weights and running statistics give PyTorch's eval-mode output too
+    theirs.load_state_dict({k: torch.from_numpy(v.numpy().copy()) for k, v in ours.state_dict().items()})
+    ours.eval(), theirs.eval()
+    with minigrad.no_grad(), torch.no_grad():
+        np.testing.assert_allclose(ours(minigrad.from_numpy(x)).numpy(), theirs(torch.from_numpy(x)).numpy(),
+                                   rtol=1e-8, atol=1e-10)
 
 
 # --- examples/train_cnn.py ------------------------------------------------------------------------------
