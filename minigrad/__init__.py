@@ -15,8 +15,8 @@ from minigrad.autograd import (enable_grad, inference_mode, is_grad_enabled, is_
                                set_grad_enabled)
 from minigrad.creation import (arange, as_tensor, empty, empty_like, eye, from_numpy, full, full_like, linspace,
                                normal, ones, ones_like, rand, randint, randn, randperm, tensor, zeros, zeros_like)
-from minigrad.functions import METHOD_FUNCTIONS as _METHOD_FUNCTIONS
-from minigrad.functions import bmm, cat, concat, is_tensor, mm, stack
+from minigrad.toplevel import METHOD_FUNCTIONS as _METHOD_FUNCTIONS
+from minigrad.toplevel import bmm, cat, concat, is_tensor, mm, stack
 from minigrad.random import (Generator, default_generator, get_rng_state, initial_seed, manual_seed, seed,
                              set_rng_state)
 from minigrad.serialization import load, save

@@ -5,9 +5,10 @@ import numpy as np
 
 from minigrad import _dtype as dtypes
 from minigrad._device import CPU, placement
+from minigrad.arguments import broadcast_shape, check_std, shape_args
 from minigrad.backends import backend_for
 from minigrad.random import generator_or_default
-from minigrad.tensor import Tensor, _shape_args, array_from_data, broadcast_shape, check_std
+from minigrad.tensor import Tensor, array_from_data
 
 
 def _finish(array, device, requires_grad):
@@ -72,7 +73,7 @@ def _size_of(positional, keywords, name):
 
 
 def _filled(size, value, dtype, device, requires_grad):
-    size = _check_size(_shape_args(size))
+    size = _check_size(shape_args(size))
     return _finish(np.full(size, value, dtype=dtype.numpy), device, requires_grad)
 
 
@@ -158,14 +159,14 @@ def _random_dtype(dtype):
 
 def rand(*size, generator=None, dtype=None, device=None, requires_grad=False, **kwargs):
     """Uniform samples on [0, 1)."""
-    dtype, size = _random_dtype(dtype), _check_size(_shape_args(_size_of(size, kwargs, "rand")))
+    dtype, size = _random_dtype(dtype), _check_size(shape_args(_size_of(size, kwargs, "rand")))
     array = generator_or_default(generator).numpy.random(size, dtype=dtype.numpy)
     return _finish(array, device, requires_grad)
 
 
 def randn(*size, generator=None, dtype=None, device=None, requires_grad=False, **kwargs):
     """Standard normal samples."""
-    dtype, size = _random_dtype(dtype), _check_size(_shape_args(_size_of(size, kwargs, "randn")))
+    dtype, size = _random_dtype(dtype), _check_size(shape_args(_size_of(size, kwargs, "randn")))
     array = generator_or_default(generator).numpy.standard_normal(size, dtype=dtype.numpy)
     return _finish(array, device, requires_grad)
 
@@ -178,7 +179,7 @@ def randint(low=0, high=None, size=None, generator=None, dtype=None, device=None
         raise TypeError("randint: expected randint(low=0, high, size), got no high or no size")
     if high <= low:
         raise RuntimeError(f"randint: expected low < high, got low={low}, high={high}")
-    array = generator_or_default(generator).numpy.integers(low, high, size=_check_size(_shape_args((size,))))
+    array = generator_or_default(generator).numpy.integers(low, high, size=_check_size(shape_args((size,))))
     return _finish(array.astype(_dtype_or(dtype, dtypes.int64).numpy), device, requires_grad)
 
 
@@ -207,5 +208,5 @@ def normal(mean, std, size=None, generator=None, dtype=None, device=None, requir
         raise TypeError("normal: with number mean and std, size is required")
     check_std(std, "normal")
     dtype = _random_dtype(dtype)
-    array = rng.normal(mean, std, size=_check_size(_shape_args((size,)))).astype(dtype.numpy)
+    array = rng.normal(mean, std, size=_check_size(shape_args((size,)))).astype(dtype.numpy)
     return _finish(array, device, requires_grad)

@@ -9,13 +9,14 @@ import numpy as np
 from minigrad import _dtype as dtypes
 from minigrad._device import CPU, device as Device, placement
 from minigrad._size import Size
+from minigrad.arguments import broadcast_shape, check_std, normalize_dim, normalize_dims, shape_args, type_name
 from minigrad.autograd import engine
-from minigrad.autograd.grad_mode import STATE
 from minigrad.autograd.variable import TensorBase, VersionCounter
 from minigrad.backends import backend_for
 from minigrad.random import generator_or_default
 from minigrad.ops import elementwise as ew
 from minigrad.ops import linalg, logic, reduction, shape as shape_ops
+from minigrad.promotion import python_scalar_dtype, result_dtype
 
 _new_tensor = object.__new__
 ValuesIndices = collections.namedtuple("ValuesIndices", ["values", "indices"])
@@ -25,17 +26,6 @@ _FLOAT = dtypes.float32
 
 
 # --- conversion of user data -----------------------------------------------------------------
-
-def _python_scalar_dtype(value):
-    if isinstance(value, (bool, np.bool_)):
-        return dtypes.bool_
-    if isinstance(value, numbers.Integral):
-        return dtypes.int64
-    if isinstance(value, numbers.Real):
-        return _FLOAT
-    raise TypeError(f"data: expected a number, a nested sequence of numbers, an array or a Tensor, "
-                    f"got {type(value).__name__}")
-
 
 def array_from_data(data, dtype=None, function="tensor"):
     """(array, dtype) for nested lists, scalars, numpy arrays or Tensors, with PyTorch's dtype rules:
@@ -77,89 +67,11 @@ def _unwrap_nested(data):
         return [_unwrap_nested(item) for item in data]
     if isinstance(data, np.ndarray) or isinstance(data, np.generic):
         return data
-    _python_scalar_dtype(data)  # raises TypeError for anything that isn't a number
+    python_scalar_dtype(data)  # raises TypeError for anything that isn't a number
     return data
 
 
-def _normalize_dim(dim, ndim, argument="dim"):
-    if not isinstance(dim, (int, np.integer)) or isinstance(dim, bool):
-        raise TypeError(f"{argument}: expected an int, got {type(dim).__name__}")
-    rank = builtins.max(ndim, 1)
-    if not -rank <= dim < rank:
-        raise IndexError(f"{argument}: Dimension out of range (expected to be in range of "
-                         f"[{-rank}, {rank - 1}], but got {dim})")
-    return int(dim) % rank
-
-
-def _normalize_dims(dim, ndim):
-    """A sorted tuple of non-negative dims; None or an empty list means every dim, as in PyTorch."""
-    if dim is None or (isinstance(dim, (tuple, list)) and len(dim) == 0):
-        return tuple(range(ndim))
-    if isinstance(dim, (tuple, list)):
-        dims = tuple(_normalize_dim(d, ndim) for d in dim)
-        if len(set(dims)) != len(dims):
-            raise RuntimeError(f"dim: dim {list(dim)} appears multiple times in the list of dims")
-        return tuple(sorted(dims)) if ndim else ()
-    return (_normalize_dim(dim, ndim),) if ndim else ()
-
-
-def _shape_args(args, argument="size"):
-    if len(args) == 1 and isinstance(args[0], (tuple, list)):
-        args = tuple(args[0])
-    for n in args:
-        if not isinstance(n, (int, np.integer)) or isinstance(n, bool):
-            raise TypeError(f"{argument}: expected a sequence of ints, got {list(args)!r}")
-    return tuple(int(n) for n in args)
-
-
-# --- type promotion (PyTorch's rules: dimensioned tensors > 0-d tensors > Python scalars) --------
-
-def _result_dtype(a, b):
-    tiers = ([], [], [])  # dimensioned tensors, 0-d tensors, Python scalars
-    for operand in (a, b):
-        if isinstance(operand, Tensor):
-            tiers[0 if operand.ndim else 1].append(operand._dtype)
-        else:
-            tiers[2].append(_python_scalar_dtype(operand))
-    result = None
-    for tier in tiers[:2]:
-        if tier:
-            best = builtins.max(tier, key=lambda d: (d.category, d.itemsize))
-            if result is None or best.category > result.category:
-                result = best
-    if tiers[2]:
-        best = builtins.max(tiers[2], key=lambda d: d.category)
-        if result is None or best.category > result.category:
-            result = best
-    return result
-
-
-def type_name(value):
-    """`value`'s type as PyTorch's messages print it: list, numpy.ndarray, ..."""
-    kind = type(value)
-    return kind.__qualname__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
-
-
-@functools.lru_cache(maxsize=512)
-def broadcast_shape(a, b):
-    """The shape that shapes a and b broadcast to; RuntimeError in PyTorch's words when they don't."""
-    ndim = builtins.max(len(a), len(b))
-    a, b = (1,) * (ndim - len(a)) + tuple(a), (1,) * (ndim - len(b)) + tuple(b)
-    for dim in range(ndim - 1, -1, -1):  # PyTorch reports the last mismatch
-        if a[dim] != b[dim] and a[dim] != 1 and b[dim] != 1:
-            raise RuntimeError(f"The size of tensor a ({a[dim]}) must match the size of tensor b ({b[dim]}) "
-                               f"at non-singleton dimension {dim}")
-    return tuple(x if y == 1 else y for x, y in zip(a, b))
-
-
-def check_std(std, function):
-    """A standard deviation for normal sampling: a number >= 0 (inf allowed, nan not), as in PyTorch."""
-    if not isinstance(std, numbers.Real):
-        raise TypeError(f"{function}(): argument 'std' must be a number, not {type_name(std)}")
-    if not std >= 0:
-        raise RuntimeError(f"{function}(): normal expects std >= 0.0, but found std {std}")
-    return std
-
+# --- operands of binary ops (the dtype rules are minigrad/promotion.py's) ----------------------
 
 def _not_an_operand(value):
     hint = "; convert it with minigrad.tensor(...) or minigrad.from_numpy(...)" \
@@ -183,7 +95,7 @@ def _promote(a, b):
             return a, b
     elif not isinstance(b, (numbers.Number, np.generic)):
         raise _not_an_operand(b)
-    dtype = _result_dtype(a, b)
+    dtype = result_dtype(a, b)
     return _as_operand(a, dtype, a), _as_operand(b, dtype, a)
 
 
@@ -292,7 +204,7 @@ class Tensor(TensorBase):
         return Size(self._data.shape)
 
     def size(self, dim=None):
-        return self.shape if dim is None else self._data.shape[_normalize_dim(dim, self.ndim)]
+        return self.shape if dim is None else self._data.shape[normalize_dim(dim, self.ndim)]
 
     @property
     def dtype(self):
@@ -481,14 +393,14 @@ class Tensor(TensorBase):
         return self if self._backend.is_contiguous(self._data) else shape_ops.Clone.apply(self)
 
     def new_zeros(self, *size, dtype=None):
-        return self.new_full(_shape_args(size), 0, dtype=dtype)
+        return self.new_full(shape_args(size), 0, dtype=dtype)
 
     def new_ones(self, *size, dtype=None):
-        return self.new_full(_shape_args(size), 1, dtype=dtype)
+        return self.new_full(shape_args(size), 1, dtype=dtype)
 
     def new_full(self, size, fill_value, dtype=None):
         dtype = self._dtype if dtype is None else dtypes.as_dtype(dtype)
-        return self._wrap(self._backend.full(_shape_args((size,)), fill_value, dtype=dtype.numpy))
+        return self._wrap(self._backend.full(shape_args((size,)), fill_value, dtype=dtype.numpy))
 
     def new_tensor(self, data, dtype=None):
         array, _ = array_from_data(data, self._dtype if dtype is None else dtype)
@@ -646,11 +558,11 @@ class Tensor(TensorBase):
 
     @_numpy_names
     def all(self, dim=None, keepdim=False):
-        return logic.All.apply(self, _normalize_dims(dim, self.ndim), keepdim)
+        return logic.All.apply(self, normalize_dims(dim, self.ndim), keepdim)
 
     @_numpy_names
     def any(self, dim=None, keepdim=False):
-        return logic.Any.apply(self, _normalize_dims(dim, self.ndim), keepdim)
+        return logic.Any.apply(self, normalize_dims(dim, self.ndim), keepdim)
 
     def allclose(self, other, rtol=1e-05, atol=1e-08, equal_nan=False):
         return builtins.bool(np.allclose(self.detach().cpu().numpy(), other.detach().cpu().numpy(),
@@ -733,7 +645,7 @@ class Tensor(TensorBase):
     @_numpy_names
     def sum(self, dim=None, keepdim=False, dtype=None):
         source = self if dtype is None else self.to(dtype)
-        return reduction.Sum.apply(source, _normalize_dims(dim, self.ndim), keepdim)
+        return reduction.Sum.apply(source, normalize_dims(dim, self.ndim), keepdim)
 
     @_numpy_names
     def mean(self, dim=None, keepdim=False, dtype=None):
@@ -741,7 +653,7 @@ class Tensor(TensorBase):
         if not source._dtype.is_floating_point:
             raise RuntimeError(f"mean(): could not infer output dtype. Input dtype must be either a "
                                f"floating point or complex dtype. Got: {source._dtype}")
-        dims = _normalize_dims(dim, self.ndim)
+        dims = normalize_dims(dim, self.ndim)
         count = int(np.prod([self._data.shape[d] for d in dims], dtype=np.int64))
         return reduction.Sum.apply(source, dims, keepdim) / count
 
@@ -750,7 +662,7 @@ class Tensor(TensorBase):
         if unbiased is not None:
             correction = 1 if unbiased else 0
         _require_float(self, "var")
-        dims = _normalize_dims(dim, self.ndim)
+        dims = normalize_dims(dim, self.ndim)
         count = int(np.prod([self._data.shape[d] for d in dims], dtype=np.int64))
         centered = self - self.mean(dims, keepdim=True)
         return (centered * centered).sum(dims, keepdim=keepdim) / builtins.max(count - correction, 0)
@@ -762,7 +674,7 @@ class Tensor(TensorBase):
     @_numpy_names
     def prod(self, dim=None, keepdim=False, dtype=None):
         source = self if dtype is None else self.to(dtype)
-        return reduction.Prod.apply(source, _normalize_dims(dim, self.ndim), keepdim)
+        return reduction.Prod.apply(source, normalize_dims(dim, self.ndim), keepdim)
 
     def _extreme(self, dim, keepdim, take_max, name):
         if isinstance(dim, Tensor):
@@ -772,7 +684,7 @@ class Tensor(TensorBase):
                 raise RuntimeError(f"{name}(): Expected reduction dim to be specified for input.numel() == 0. "
                                    "Specify the reduction dim with the 'dim' argument.")
             return (reduction.Amax if take_max else reduction.Amin).apply(self, tuple(range(self.ndim)), False)
-        dim = _normalize_dim(dim, self.ndim)
+        dim = normalize_dim(dim, self.ndim)
         if self.ndim == 0:
             return ValuesIndices(self, self.new_zeros((), dtype=dtypes.int64))
         if self._data.shape[dim] == 0:
@@ -795,17 +707,17 @@ class Tensor(TensorBase):
 
     @_numpy_names
     def amax(self, dim=(), keepdim=False):
-        dims = self._reduced_dims_not_empty(_normalize_dims(dim, self.ndim), "amax")
+        dims = self._reduced_dims_not_empty(normalize_dims(dim, self.ndim), "amax")
         return reduction.Amax.apply(self, dims, keepdim)
 
     @_numpy_names
     def amin(self, dim=(), keepdim=False):
-        dims = self._reduced_dims_not_empty(_normalize_dims(dim, self.ndim), "amin")
+        dims = self._reduced_dims_not_empty(normalize_dims(dim, self.ndim), "amin")
         return reduction.Amin.apply(self, dims, keepdim)
 
     def _arg_extreme(self, dim, keepdim, axis, take_max):
         dim = axis if dim is None else dim
-        dim = None if dim is None else _normalize_dim(dim, self.ndim)
+        dim = None if dim is None else normalize_dim(dim, self.ndim)
         return logic.ArgExtreme.apply(self, dim, keepdim, take_max)
 
     def argmax(self, dim=None, keepdim=False, *, axis=None):
@@ -817,7 +729,7 @@ class Tensor(TensorBase):
     @_numpy_names
     def logsumexp(self, dim, keepdim=False):
         source = _to_float(self)
-        dims = _normalize_dims(dim, self.ndim)
+        dims = normalize_dims(dim, self.ndim)
         if any(self._data.shape[d] == 0 for d in dims):  # the log of an empty sum
             return source.sum(dims, keepdim=keepdim).log()
         shift = source.detach().amax(dims, keepdim=True)
@@ -833,10 +745,10 @@ class Tensor(TensorBase):
         return source
 
     def softmax(self, dim, dtype=None):
-        return reduction.Softmax.apply(self._softmax_source(dtype, "softmax"), _normalize_dim(dim, self.ndim))
+        return reduction.Softmax.apply(self._softmax_source(dtype, "softmax"), normalize_dim(dim, self.ndim))
 
     def log_softmax(self, dim, dtype=None):
-        return reduction.LogSoftmax.apply(self._softmax_source(dtype, "log_softmax"), _normalize_dim(dim, self.ndim))
+        return reduction.LogSoftmax.apply(self._softmax_source(dtype, "log_softmax"), normalize_dim(dim, self.ndim))
 
     # --- shapes -----------------------------------------------------------------------------------
     def _target_shape(self, shape):
@@ -850,13 +762,13 @@ class Tensor(TensorBase):
         return tuple(size // product if n == -1 else n for n in shape)
 
     def reshape(self, *shape):
-        shape = self._target_shape(_shape_args(shape, "shape"))
+        shape = self._target_shape(shape_args(shape, "shape"))
         return self if shape == self._data.shape else shape_ops.Reshape.apply(self, shape, False)
 
     def view(self, *shape):
         if len(shape) == 1 and isinstance(shape[0], dtypes.dtype):
             raise TypeError("view(dtype): reinterpreting storage as another dtype is not supported")
-        shape = self._target_shape(_shape_args(shape, "shape"))
+        shape = self._target_shape(shape_args(shape, "shape"))
         try:
             return shape_ops.Reshape.apply(self, shape, True)
         except ValueError:  # the backend interface's error for strides that do not allow a view
@@ -871,12 +783,12 @@ class Tensor(TensorBase):
         return self.reshape(other.shape)
 
     def permute(self, *dims):
-        dims = _shape_args(dims, "dims")
+        dims = shape_args(dims, "dims")
         if len(dims) != self.ndim:
             raise RuntimeError(f"permute(): number of dimensions in the tensor input does not match the length "
                                f"of the desired ordering of dimensions i.e. input.dim() = {self.ndim} is not "
                                f"equal to len(dims) = {len(dims)}")
-        dims = tuple(_normalize_dim(d, self.ndim, "dims") for d in dims)
+        dims = tuple(normalize_dim(d, self.ndim, "dims") for d in dims)
         if len(set(dims)) != len(dims):
             raise RuntimeError(f"permute(): duplicate dims are not allowed, got {list(dims)}")
         return shape_ops.Permute.apply(self, dims)
@@ -885,7 +797,7 @@ class Tensor(TensorBase):
         dims = list(range(self.ndim))
         if not dims:
             return self
-        dim0, dim1 = _normalize_dim(dim0, self.ndim, "dim0"), _normalize_dim(dim1, self.ndim, "dim1")
+        dim0, dim1 = normalize_dim(dim0, self.ndim, "dim0"), normalize_dim(dim1, self.ndim, "dim1")
         dims[dim0], dims[dim1] = dims[dim1], dims[dim0]
         return shape_ops.Permute.apply(self, tuple(dims))
 
@@ -910,8 +822,8 @@ class Tensor(TensorBase):
     def flatten(self, start_dim=0, end_dim=-1):
         if self.ndim == 0:
             return self.reshape(1)
-        start = _normalize_dim(start_dim, self.ndim, "start_dim")
-        end = _normalize_dim(end_dim, self.ndim, "end_dim")
+        start = normalize_dim(start_dim, self.ndim, "start_dim")
+        end = normalize_dim(end_dim, self.ndim, "end_dim")
         if start > end:
             raise RuntimeError("flatten() has invalid args: start_dim cannot come after end_dim")
         shape = self._data.shape
@@ -919,22 +831,22 @@ class Tensor(TensorBase):
                             + shape[end + 1:])
 
     def unflatten(self, dim, sizes):
-        dim = _normalize_dim(dim, self.ndim)
+        dim = normalize_dim(dim, self.ndim)
         shape = self._data.shape
         return self.reshape(shape[:dim] + tuple(sizes) + shape[dim + 1:])
 
     def unsqueeze(self, dim):
-        dim = _normalize_dim(dim, self.ndim + 1)
+        dim = normalize_dim(dim, self.ndim + 1)
         shape = self._data.shape
         return shape_ops.Reshape.apply(self, shape[:dim] + (1,) + shape[dim:], False)
 
     def squeeze(self, dim=None):
-        dims = _normalize_dims(dim, self.ndim)
+        dims = normalize_dims(dim, self.ndim)
         shape = tuple(n for i, n in enumerate(self._data.shape) if not (i in dims and n == 1))
         return self if shape == self._data.shape else shape_ops.Reshape.apply(self, shape, False)
 
     def expand(self, *sizes):
-        sizes = _shape_args(sizes)
+        sizes = shape_args(sizes)
         if len(sizes) < self.ndim:
             raise RuntimeError(f"expand: the number of sizes provided ({len(sizes)}) must be greater or "
                                f"equal to the number of dimensions in the tensor ({self.ndim})")
@@ -954,7 +866,7 @@ class Tensor(TensorBase):
         return self.expand(other.shape)
 
     def narrow(self, dim, start, length):
-        dim = _normalize_dim(dim, self.ndim)
+        dim = normalize_dim(dim, self.ndim)
         size = self._data.shape[dim]
         if not -size <= start <= size:
             raise IndexError(f"narrow(): start ({start}) out of range for dimension {dim} of size {size}")
@@ -964,7 +876,7 @@ class Tensor(TensorBase):
         return self[(slice(None),) * dim + (slice(start, start + length),)]
 
     def split(self, split_size_or_sections, dim=0):
-        dim = _normalize_dim(dim, self.ndim)
+        dim = normalize_dim(dim, self.ndim)
         size = self._data.shape[dim]
         if isinstance(split_size_or_sections, int):
             if split_size_or_sections <= 0:
@@ -985,15 +897,15 @@ class Tensor(TensorBase):
     def chunk(self, chunks, dim=0):
         if not isinstance(chunks, int) or chunks <= 0:
             raise RuntimeError(f"chunk: chunks must be a positive integer, got {chunks!r}")
-        size = self._data.shape[_normalize_dim(dim, self.ndim)]
+        size = self._data.shape[normalize_dim(dim, self.ndim)]
         return self.split(builtins.max(-(-size // chunks), 1), dim)
 
     def unbind(self, dim=0):
-        dim = _normalize_dim(dim, self.ndim)
+        dim = normalize_dim(dim, self.ndim)
         return tuple(self.select(dim, i) for i in range(self._data.shape[dim]))
 
     def select(self, dim, index):
-        return self[(slice(None),) * _normalize_dim(dim, self.ndim) + (index,)]
+        return self[(slice(None),) * normalize_dim(dim, self.ndim) + (index,)]
 
     # --- indexing ----------------------------------------------------------------------------
     def _index_key(self, key):
@@ -1041,45 +953,17 @@ class Tensor(TensorBase):
                                f"broadcast to indexing result of shape {list(target)}") from None
 
     # --- in-place ------------------------------------------------------------------------------------
-    def _in_place(self, function, *args):
-        """Run `function(self, *args)` and write the result into this tensor's storage."""
-        recording = STATE.grad_enabled and (
-            self._requires_grad or any(isinstance(a, Tensor) and a._requires_grad for a in args))
-        if recording and self._node is None and self._requires_grad:
-            raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
-        if recording and self._base is not None:
-            raise RuntimeError("in-place: modifying a view in place while recording gradients is not "
-                               "supported; clone() the view first, or do it under no_grad()")
-        source = self
-        if recording or self._tangent is not None:
-            # the op may save its input: give it the old values, not the storage we overwrite
-            source = self._wrap(self._backend.copy(self._data))
-            source._node, source._output_nr, source._requires_grad = self._node, self._output_nr, self._requires_grad
-            source._tangent = self._tangent
-        result = function.apply(source, *args)
-        if result._dtype is not self._dtype:
-            raise RuntimeError(f"result type {result._dtype} can't be cast to the desired output type {self._dtype}")
-        if result.shape != self.shape:
-            raise RuntimeError(f"output with shape {list(self.shape)} doesn't match the broadcast shape "
-                               f"{list(result.shape)}")
-        self._backend.assign(self._data, result._data)
-        self._version.value += 1
-        self._view_version = self._version.value  # this tensor itself is up to date
-        if recording:
-            self._node, self._output_nr, self._requires_grad = result._node, result._output_nr, True
-        self._tangent = result._tangent
-        return self
-
+    # the write and its autograd bookkeeping are TensorBase._in_place (minigrad/autograd/variable.py)
     def _in_place_binary(self, function, other):
         if isinstance(other, Tensor) and other._data.shape != self._data.shape:
             broadcast_shape(self._data.shape, other._data.shape)
         elif not isinstance(other, (Tensor, numbers.Number, np.generic)):
             raise _not_an_operand(other)
-        result_dtype = _result_dtype(self, other)
-        if function is ew.Div and not result_dtype.is_floating_point:
-            result_dtype = _FLOAT
-        if result_dtype.category > self._dtype.category:
-            raise RuntimeError(f"result type {result_dtype} can't be cast to the desired output type {self._dtype}")
+        dtype = result_dtype(self, other)
+        if function is ew.Div and not dtype.is_floating_point:
+            dtype = _FLOAT
+        if dtype.category > self._dtype.category:
+            raise RuntimeError(f"result type {dtype} can't be cast to the desired output type {self._dtype}")
         return self._in_place(function, _as_operand(other, self._dtype, self))
 
     def add_(self, other, alpha=1):
@@ -1162,7 +1046,7 @@ def where(condition, input, other):  # noqa: A002 (PyTorch's argument name)
         raise TypeError(f"where: expected condition to be a bool Tensor, got "
                         f"{condition.dtype if isinstance(condition, Tensor) else type(condition).__name__}")
     if not isinstance(input, Tensor) and not isinstance(other, Tensor):  # where(mask, 1.0, 0.0)
-        dtype = builtins.max(map(_python_scalar_dtype, (input, other)), key=lambda d: d.category)
+        dtype = builtins.max(map(python_scalar_dtype, (input, other)), key=lambda d: d.category)
         input = condition._wrap(condition._backend.asarray(input, dtype=dtype.numpy))
     if not isinstance(input, Tensor):
         other, input = _promote(other, input)

@@ -162,7 +162,7 @@ def torch_models():
     torch = pytest.importorskip("torch")
     source = (ROOT / "minigrad" / "models" / "__init__.py").read_text()
     source = source.replace("from minigrad import creation\n", "import torch as creation\n")
-    source = source.replace("from minigrad import functions as _functions\n", "import torch as _functions\n")
+    source = source.replace("from minigrad import toplevel as _toplevel\n", "import torch as _toplevel\n")
     source = source.replace("from minigrad import nn\n", "from torch import nn\n")
     source = source.replace("from minigrad.nn import functional as F\n", "from torch.nn import functional as F\n")
     source = source.replace("from minigrad.autograd import no_grad", "from torch import no_grad")

@@ -78,6 +78,36 @@ class TensorBase:
             self._grad._backend.add_into(self._grad._data, grad._data)
             self._grad._version.value += 1
 
+    # --- in-place writes: the leaf and view checks, the version bump, the graph rewired -----
+    def _in_place(self, function, *args):
+        """Run `function(self, *args)` and write the result into this tensor's storage."""
+        recording = STATE.grad_enabled and (
+            self._requires_grad or any(isinstance(a, TensorBase) and a._requires_grad for a in args))
+        if recording and self._node is None and self._requires_grad:
+            raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
+        if recording and self._base is not None:
+            raise RuntimeError("in-place: modifying a view in place while recording gradients is not "
+                               "supported; clone() the view first, or do it under no_grad()")
+        source = self
+        if recording or self._tangent is not None:
+            # the op may save its input: give it the old values, not the storage we overwrite
+            source = self._wrap(self._backend.copy(self._data))
+            source._node, source._output_nr, source._requires_grad = self._node, self._output_nr, self._requires_grad
+            source._tangent = self._tangent
+        result = function.apply(source, *args)
+        if result._dtype is not self._dtype:
+            raise RuntimeError(f"result type {result._dtype} can't be cast to the desired output type {self._dtype}")
+        if result.shape != self.shape:
+            raise RuntimeError(f"output with shape {list(self.shape)} doesn't match the broadcast shape "
+                               f"{list(result.shape)}")
+        self._backend.assign(self._data, result._data)
+        self._version.value += 1
+        self._view_version = self._version.value  # this tensor itself is up to date
+        if recording:
+            self._node, self._output_nr, self._requires_grad = result._node, result._output_nr, True
+        self._tangent = result._tangent
+        return self
+
     # --- public autograd API ---------------------------------------------------------------
     @property
     def requires_grad(self):

@@ -11,7 +11,7 @@ import numpy as np
 
 from minigrad._dtype import float64
 from minigrad.creation import tensor
-from minigrad.functions import stack
+from minigrad.toplevel import stack
 from minigrad.random import generator_or_default
 from minigrad.tensor import Tensor
 

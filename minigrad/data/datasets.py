@@ -14,7 +14,7 @@ import pooch
 
 from minigrad.creation import from_numpy, tensor
 from minigrad.data.dataloader import Dataset
-from minigrad.functions import stack
+from minigrad.toplevel import stack
 
 
 def read_idx(path):

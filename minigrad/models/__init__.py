@@ -13,7 +13,7 @@ layers. Parameters are materialized by the first forward; `model.apply_init(inpu
 applies d2l's `init_cnn` (Xavier-uniform weights for every Linear and Conv2d), as d2l's trainer does.
 `model.layer_summary(X_shape)` prints what the book prints."""
 from minigrad import creation
-from minigrad import functions as _functions
+from minigrad import toplevel as _toplevel
 from minigrad import nn
 from minigrad.nn import functional as F
 
@@ -168,7 +168,7 @@ class Inception(nn.Module):
         b2 = F.relu(self.b2_2(F.relu(self.b2_1(x))))
         b3 = F.relu(self.b3_2(F.relu(self.b3_1(x))))
         b4 = F.relu(self.b4_2(self.b4_1(x)))
-        return _functions.cat((b1, b2, b3, b4), dim=1)
+        return _toplevel.cat((b1, b2, b3, b4), dim=1)
 
 
 class GoogLeNet(Classifier):
@@ -289,7 +289,7 @@ class DenseBlock(nn.Module):
         for blk in self.net:
             Y = blk(X)
             # Concatenate input and output of each block along the channels
-            X = _functions.cat((X, Y), dim=1)
+            X = _toplevel.cat((X, Y), dim=1)
         return X
 
 

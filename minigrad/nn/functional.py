@@ -7,6 +7,7 @@ import numbers
 
 import numpy as np
 
+from minigrad.arguments import type_name
 from minigrad.autograd.grad_mode import no_grad
 from minigrad.backends.geometry import ConvGeometry
 from minigrad.creation import as_tensor
@@ -14,7 +15,7 @@ from minigrad.ops import conv as conv_ops
 from minigrad.ops import pool as pool_ops
 from minigrad.ops.reduction import Gather
 from minigrad.random import generator_or_default
-from minigrad.tensor import Tensor, type_name, where
+from minigrad.tensor import Tensor, where
 
 __all__ = ["conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "unfold", "fold",
            "max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d", "adaptive_avg_pool2d",

@@ -6,7 +6,7 @@ import warnings
 
 from minigrad.autograd.grad_mode import no_grad
 from minigrad.creation import tensor, zeros
-from minigrad.functions import stack
+from minigrad.toplevel import stack
 from minigrad.tensor import Tensor
 
 __all__ = ["clip_grad_norm_", "clip_grad_value_", "clip_grads_with_norm_", "get_total_norm"]

@@ -1,5 +1,5 @@
 """One flat vector for all parameters, and back (torch.nn.utils.parameters_to_vector / vector_to_parameters)."""
-from minigrad.functions import cat
+from minigrad.toplevel import cat
 from minigrad.tensor import Tensor
 
 

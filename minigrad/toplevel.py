@@ -1,6 +1,8 @@
-"""The torch.* functions that are not factories: cat, stack, where, and a function form of each Tensor method."""
+"""The functions of the top-level namespace (torch.*) that are not factories: cat, stack, where, and a
+function form of each Tensor method."""
+from minigrad.arguments import normalize_dim
 from minigrad.ops import shape as shape_ops
-from minigrad.tensor import Tensor, _normalize_dim, matmul
+from minigrad.tensor import Tensor, matmul
 
 def _tensors(tensors, name):
     if isinstance(tensors, Tensor) or not isinstance(tensors, (list, tuple)):
@@ -21,7 +23,7 @@ def cat(tensors, dim=0):
     for i, t in enumerate(tensors):
         if t.ndim == 0:
             raise RuntimeError(f"cat(): zero-dimensional tensor (at position {i}) cannot be concatenated")
-    dim = _normalize_dim(dim, first.ndim)
+    dim = normalize_dim(dim, first.ndim)
     for i, t in enumerate(tensors[1:], 1):
         if t.ndim != first.ndim or any(a != b for k, (a, b) in enumerate(zip(t.shape, first.shape)) if k != dim):
             raise RuntimeError(f"cat(): Sizes of tensors must match except in dimension {dim}. Expected "
@@ -44,7 +46,7 @@ def stack(tensors, dim=0):
         if t.shape != tensors[0].shape:
             raise RuntimeError(f"stack expects each tensor to be equal size, but got {list(tensors[0].shape)} "
                                f"at entry 0 and {list(t.shape)} at entry {i}")
-    dim = _normalize_dim(dim, tensors[0].ndim + 1)
+    dim = normalize_dim(dim, tensors[0].ndim + 1)
     return cat([t.unsqueeze(dim) for t in tensors], dim)
 
 
