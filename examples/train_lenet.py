@@ -30,16 +30,17 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-def parse_args(argv):
-    parser = OneLineParser(prog="train_lenet.py", description=__doc__,
-                           formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", choices=MODELS, default="classic")
+def training_parser(prog, doc, models, batch_size, lr_help):
+    """The options train_lenet.py and train_cnn.py share (--model's choices: models, the first the default);
+    each adds its own."""
+    parser = OneLineParser(prog=prog, description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", choices=models, default=models[0])
     parser.add_argument("--dataset", choices=DATASETS, default="fashion-mnist")
     parser.add_argument("--data-dir", default=None, help="dataset cache (default: $MINIGRAD_DATA or "
                                                           "~/.cache/minigrad/datasets)")
     parser.add_argument("--epochs", type=int, default=10)
-    parser.add_argument("--batch-size", type=int, default=256)
-    parser.add_argument("--lr", type=float, default=None, help="default: 0.9 classic, 0.001 modern, 1.0 bn")
+    parser.add_argument("--batch-size", type=int, default=batch_size)
+    parser.add_argument("--lr", type=float, default=None, help=lr_help)
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     parser.add_argument("--max-batches", type=int, default=None,
                         help="stop each epoch (and the test pass) after this many batches: a quick smoke run")
@@ -49,14 +50,22 @@ def parse_args(argv):
     parser.add_argument("--resume", default=None, help="continue from a checkpoint written by --checkpoint")
     parser.add_argument("--plot", default=None, help="write the training curves to this PNG")
     parser.add_argument("--no-progress", action="store_true", help="no tqdm progress bars")
-    parser.add_argument("--distributed", action="store_true",
-                        help="data-parallel over the ranks of an MPI launch (mpiexec -n N python ...): each rank "
-                             "trains on batch-size / N images per step, so the global batch stays --batch-size")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def check_counts(parser, args):
     if args.epochs < 0 or args.batch_size <= 0 or (args.threads is not None and args.threads <= 0) or (
             args.max_batches is not None and args.max_batches <= 0):
         parser.error("--epochs must be >= 0, --batch-size, --threads and --max-batches > 0")
     return args
+
+
+def parse_args(argv):
+    parser = training_parser("train_lenet.py", __doc__, MODELS, 256, "default: 0.9 classic, 0.001 modern, 1.0 bn")
+    parser.add_argument("--distributed", action="store_true",
+                        help="data-parallel over the ranks of an MPI launch (mpiexec -n N python ...): each rank "
+                             "trains on batch-size / N images per step, so the global batch stays --batch-size")
+    return check_counts(parser, parser.parse_args(argv))
 
 
 def build_model(nn, kind):
@@ -93,7 +102,7 @@ def evaluate_accuracy(torch, net, loader, device="cpu", max_batches=None):
     return correct / max(total, 1)
 
 
-def plot_curves(path, history, model=None, dataset=None):
+def plot_curves(path, history, model=None, dataset=None, title=None):
     """Loss and accuracy per epoch, side by side, titled with the model, dataset and final test accuracy."""
     import matplotlib
     matplotlib.use("Agg")
@@ -115,62 +124,43 @@ def plot_curves(path, history, model=None, dataset=None):
         ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
         ax.grid(True, alpha=0.3)
         ax.legend()
-    name = " ".join(part for part in (model, "LeNet" if model else None, "on " + dataset if dataset else None) if part)
-    fig.suptitle(f"{name or 'training'}: final test accuracy {history[-1]['test_acc']:.3f}")
+    if title is None:
+        title = " ".join(part for part in (model, "LeNet" if model else None, "on " + dataset if dataset else None)
+                         if part)
+    fig.suptitle(f"{title or 'training'}: final test accuracy {history[-1]['test_acc']:.3f}")
     fig.savefig(path, dpi=100)
     plt.close(fig)
 
 
-def train(args):
-    import minigrad as torch
-    from minigrad import nn
-    from minigrad.data import DataLoader, DistributedSampler, datasets
-    from tqdm import tqdm
-
+def prepare(torch, args):
+    """Threads, the device check and the seed, before anything is drawn."""
     if args.threads is not None:
-        import numba
-        numba.set_num_threads(min(args.threads, numba.config.NUMBA_NUM_THREADS))
+        torch.set_num_threads(args.threads)
     if args.device == "cuda" and not torch.cuda.is_available():
         raise RuntimeError("--device cuda: no CUDA device or CUDA backend is available; use --device cpu")
     torch.manual_seed(args.seed)
-    root = args.data_dir or datasets.default_root()
-    train_set, test_set = load_data(datasets, args.dataset, root, True), load_data(datasets, args.dataset, root, False)
-    generator = torch.Generator().manual_seed(args.seed)
-    rank, world, sampler = 0, 1, None
-    if args.distributed:
-        import minigrad.distributed as dist
-        dist.init_process_group("mpi")
-        rank, world = dist.get_rank(), dist.get_world_size()
-        if args.batch_size % world:
-            raise ValueError(f"--batch-size {args.batch_size} must be divisible by the number of ranks ({world})")
-        sampler = DistributedSampler(train_set, shuffle=True, seed=args.seed)
-    train_iter = DataLoader(train_set, args.batch_size // world, shuffle=sampler is None, sampler=sampler,
-                            generator=generator)
-    test_iter = DataLoader(test_set, args.batch_size)
-    say = print if rank == 0 else (lambda *a, **k: None)  # one rank reports and saves
 
-    net = build_model(nn, args.model)
-    if args.model != "modern":  # d2l's init_cnn
-        net.apply(lambda m: nn.init.xavier_uniform_(m.weight) if type(m) in (nn.Linear, nn.Conv2d) else None)
-    lr = args.lr if args.lr is not None else {"classic": 0.9, "modern": 0.001, "bn": 1.0}[args.model]
-    net.to(args.device)
-    if args.distributed:
-        net = nn.parallel.DistributedDataParallel(net)  # copies rank 0's weights to every rank
-    optimizer = (torch.optim.Adam if args.model == "modern" else torch.optim.SGD)(net.parameters(), lr=lr)
-    loss_fn = nn.CrossEntropyLoss()
-    first_epoch, history = 1, []
-    if args.resume:
-        state = torch.load(args.resume)
-        net.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        generator.set_state(state["rng"]["loader"])  # the next epoch's shuffle, as if never interrupted
-        torch.set_rng_state(state["rng"]["default"])
-        first_epoch, history = state["epoch"] + 1, state["history"]
-        say(f"resumed from {args.resume} after epoch {state['epoch']}")
 
-    say(f"training {args.model} LeNet on {args.dataset} ({len(train_set)} train / {len(test_set)} test images), "
-        f"{args.epochs} epochs, batch {args.batch_size}, lr {lr}, on {args.device}"
-        + (f", {world} ranks of batch {args.batch_size // world}" if args.distributed else ""))
+def resume(torch, args, net, optimizer, generator, say=print):
+    """(first epoch, history): from --resume's checkpoint, with the generators' states, or a fresh start."""
+    if not args.resume:
+        return 1, []
+    state = torch.load(args.resume)
+    net.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    generator.set_state(state["rng"]["loader"])  # the next epoch's shuffle, as if never interrupted
+    torch.set_rng_state(state["rng"]["default"])
+    say(f"resumed from {args.resume} after epoch {state['epoch']}")
+    return state["epoch"] + 1, state["history"]
+
+
+def fit(torch, args, net, optimizer, train_iter, test_iter, generator, first_epoch, history, say=print,
+        sampler=None, rank=0, all_reduce=None):
+    """d2l's train_ch6: the epochs from first_epoch on, each printed, checkpointed (by rank 0) and appended to
+    history. With all_reduce (distributed), the epoch's figures are summed over the ranks."""
+    from tqdm import tqdm
+
+    loss_fn = torch.nn.CrossEntropyLoss()
     for epoch in range(first_epoch, args.epochs + 1):
         net.train()
         if sampler is not None:
@@ -196,9 +186,9 @@ def train(args):
                 correct += (y_hat.argmax(axis=1) == y).sum().item()
                 seen += y.numel()
             batches.set_postfix(loss=f"{loss_sum / seen:.3f}")
-        if args.distributed:  # every rank's share: the epoch's figures cover the whole training set
+        if all_reduce is not None:  # every rank's share: the epoch's figures cover the whole training set
             totals = torch.tensor([loss_sum, correct, seen], dtype=torch.float64)
-            dist.all_reduce(totals)
+            all_reduce(totals)
             loss_sum, correct, seen = totals.tolist()
         test_acc = evaluate_accuracy(torch, net, test_iter, args.device, args.max_batches)
         record = dict(epoch=epoch, loss=loss_sum / seen, train_acc=correct / seen, test_acc=test_acc,
@@ -210,24 +200,67 @@ def train(args):
             rng = {"loader": generator.get_state(), "default": torch.get_rng_state()}
             torch.save({"model": net.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch,
                         "history": history, "rng": rng}, args.checkpoint)
+    return history
+
+
+def train(args):
+    import minigrad as torch
+    from minigrad import nn
+    from minigrad.data import DataLoader, DistributedSampler, datasets
+
+    prepare(torch, args)
+    root = args.data_dir or datasets.default_root()
+    train_set, test_set = load_data(datasets, args.dataset, root, True), load_data(datasets, args.dataset, root, False)
+    generator = torch.Generator().manual_seed(args.seed)
+    rank, world, sampler, all_reduce = 0, 1, None, None
+    if args.distributed:
+        import minigrad.distributed as dist
+        dist.init_process_group("mpi")
+        rank, world, all_reduce = dist.get_rank(), dist.get_world_size(), dist.all_reduce
+        if args.batch_size % world:
+            raise ValueError(f"--batch-size {args.batch_size} must be divisible by the number of ranks ({world})")
+        sampler = DistributedSampler(train_set, shuffle=True, seed=args.seed)
+    train_iter = DataLoader(train_set, args.batch_size // world, shuffle=sampler is None, sampler=sampler,
+                            generator=generator)
+    test_iter = DataLoader(test_set, args.batch_size)
+    say = print if rank == 0 else (lambda *a, **k: None)  # one rank reports and saves
+
+    net = build_model(nn, args.model)
+    if args.model != "modern":  # d2l's init_cnn
+        net.apply(lambda m: nn.init.xavier_uniform_(m.weight) if type(m) in (nn.Linear, nn.Conv2d) else None)
+    lr = args.lr if args.lr is not None else {"classic": 0.9, "modern": 0.001, "bn": 1.0}[args.model]
+    net.to(args.device)
+    if args.distributed:
+        net = nn.parallel.DistributedDataParallel(net)  # copies rank 0's weights to every rank
+    optimizer = (torch.optim.Adam if args.model == "modern" else torch.optim.SGD)(net.parameters(), lr=lr)
+    first_epoch, history = resume(torch, args, net, optimizer, generator, say)
+    say(f"training {args.model} LeNet on {args.dataset} ({len(train_set)} train / {len(test_set)} test images), "
+        f"{args.epochs} epochs, batch {args.batch_size}, lr {lr}, on {args.device}"
+        + (f", {world} ranks of batch {args.batch_size // world}" if args.distributed else ""))
+    fit(torch, args, net, optimizer, train_iter, test_iter, generator, first_epoch, history, say, sampler, rank,
+        all_reduce)
     if args.plot and history and rank == 0:
         plot_curves(args.plot, history, model=args.model, dataset=args.dataset)
         say(f"wrote {args.plot}")
     return history
 
 
-def main(argv=None):
-    args = parse_args(sys.argv[1:] if argv is None else argv)
+def run(train_function, args, prog):
+    """Run a training; errors end it with one line on stderr, not a traceback."""
     if args.threads is not None:  # BLAS reads these when numpy is first imported
         for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
             os.environ[name] = str(args.threads)
     try:
-        train(args)
+        return train_function(args)
     except (RuntimeError, OSError, ValueError) as error:
         message = " ".join(str(error).split())
-        sys.exit(f"train_lenet.py: error: {message}")
+        sys.exit(f"{prog}: error: {message}")
     except KeyboardInterrupt:
-        sys.exit("train_lenet.py: interrupted")
+        sys.exit(f"{prog}: interrupted")
+
+
+def main(argv=None):
+    return run(train, parse_args(sys.argv[1:] if argv is None else argv), "train_lenet.py")
 
 
 if __name__ == "__main__":
