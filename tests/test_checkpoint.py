@@ -200,12 +200,19 @@ def lazy_net():
                          nn.LazyLinear(8), nn.ReLU(), nn.LazyLinear(4))
 
 
-def test_optimizer_built_before_the_first_forward_trains_every_lazy_parameter():
+def lazy_bn_net():
+    # no bias before a BatchNorm: its gradient is exactly 0
+    return nn.Sequential(nn.LazyConv2d(3, 3, padding=1, bias=False), nn.LazyBatchNorm2d(), nn.ReLU(), nn.Flatten(),
+                         nn.LazyLinear(5, bias=False), nn.LazyBatchNorm1d(), nn.ReLU(), nn.LazyLinear(2))
+
+
+@pytest.mark.parametrize("make", [lazy_net, lazy_bn_net])
+def test_optimizer_built_before_the_first_forward_trains_every_lazy_parameter(make):
     minigrad.manual_seed(0)
-    net = lazy_net()
+    net = make()
     params = list(net.parameters())
     optimizer = optim.SGD(net.parameters(), lr=0.1)
-    x, y = minigrad.randn(5, 2, 6, 6), minigrad.randint(0, 4, (5,))
+    x, y = minigrad.randn(6, 2, 6, 6), minigrad.randint(0, 2, (6,))
     before = None
     for _ in range(3):
         optimizer.zero_grad()

@@ -9,16 +9,11 @@ import pytest
 
 import minigrad
 from minigrad import models, nn, optim
+from test_checkpoint import lazy_bn_net
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
 # --- LazyBatchNorm1d / LazyBatchNorm2d ---------------------------------------------------------------
-
-
-def lazy_bn_net():
-    # no bias before a BatchNorm: its gradient is exactly 0
-    return nn.Sequential(nn.LazyConv2d(3, 3, padding=1, bias=False), nn.LazyBatchNorm2d(), nn.ReLU(), nn.Flatten(),
-                         nn.LazyLinear(5, bias=False), nn.LazyBatchNorm1d(), nn.ReLU(), nn.LazyLinear(2))
 
 
 def test_lazy_batchnorm_becomes_batchnorm_with_num_features_from_the_input():
@@ -34,24 +29,6 @@ def test_lazy_batchnorm_becomes_batchnorm_with_num_features_from_the_input():
     np.testing.assert_array_equal(bn1.weight.detach().numpy(), np.ones(7))
     with pytest.raises(ValueError, match="expected 4D input"):
         nn.LazyBatchNorm2d()(minigrad.randn(3, 4))
-
-
-def test_optimizer_built_before_the_first_forward_trains_lazy_batchnorm():
-    minigrad.manual_seed(0)
-    net = lazy_bn_net()
-    params = list(net.parameters())
-    optimizer = optim.SGD(net.parameters(), lr=0.1)
-    x, y = minigrad.randn(6, 2, 4, 4), minigrad.randint(0, 2, (6,))
-    before = None
-    for _ in range(3):
-        optimizer.zero_grad()
-        loss = nn.functional.cross_entropy(net(x), y)
-        before = before or [p.detach().clone() for p in net.parameters()]
-        loss.backward()
-        optimizer.step()
-    assert [id(p) for p in net.parameters()] == [id(p) for p in params]
-    for (name, p), start in zip(net.named_parameters(), before):
-        assert not np.array_equal(p.detach().numpy(), start.numpy()), f"{name} did not move"
 
 
 def test_lazy_batchnorm_model_loads_a_checkpoint_before_its_first_forward(tmp_path):
