@@ -30,6 +30,8 @@ LAYERS = {
     "GELU": ((), (3, 4)), "Softmax": ((1,), (3, 4)), "LogSoftmax": ((1,), (3, 4)), "Identity": ((), (3, 4)),
     "Dropout": ((0.5,), (3, 4)), "Flatten": ((), (2, 3, 4)), "Unflatten": ((1, (2, 6)), (2, 12)),
     "Sequential": ((), (3, 4)),
+    "SiLU": ((), (3, 4)), "Mish": ((), (3, 4)), "Hardswish": ((), (3, 4)), "Embedding": ((10, 3, 0), None),
+    "GroupNorm": ((2, 4), (2, 4, 3, 3)), "InstanceNorm2d": ((3,), (2, 3, 4, 4)),
     "BCEWithLogitsLoss": ((), None), "CrossEntropyLoss": ((), None), "L1Loss": ((), None), "MSELoss": ((), None),
     "NLLLoss": ((), None), "Module": ((), None), "ModuleList": ((), None), "ModuleDict": ((), None),
     "ParameterList": (([minigrad.ones(2), minigrad.zeros(3)],), None),

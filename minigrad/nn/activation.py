@@ -64,3 +64,29 @@ class Softmax(Module):
 class LogSoftmax(Softmax):
     def forward(self, input):  # noqa: A002
         return F.log_softmax(input, self.dim)
+
+
+class _InPlaceActivation(Module):
+    _function = None
+
+    def __init__(self, inplace=False):
+        super().__init__()
+        self.inplace = inplace
+
+    def forward(self, input):  # noqa: A002
+        return type(self)._function(input, self.inplace)
+
+    def extra_repr(self):
+        return "inplace=True" if self.inplace else ""
+
+
+class SiLU(_InPlaceActivation):
+    _function = staticmethod(F.silu)
+
+
+class Mish(_InPlaceActivation):
+    _function = staticmethod(F.mish)
+
+
+class Hardswish(_InPlaceActivation):
+    _function = staticmethod(F.hardswish)

@@ -10,7 +10,7 @@ import numpy as np
 from minigrad.arguments import type_name
 from minigrad.autograd.grad_mode import no_grad
 from minigrad.backends.geometry import ConvGeometry
-from minigrad.creation import as_tensor
+from minigrad.creation import arange, as_tensor
 from minigrad.ops import conv as conv_ops
 from minigrad.ops import pool as pool_ops
 from minigrad.ops.reduction import Gather
@@ -21,7 +21,8 @@ __all__ = ["conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
            "max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d", "adaptive_avg_pool2d",
            "adaptive_max_pool2d", "pad", "linear", "relu", "leaky_relu", "sigmoid", "tanh", "gelu", "softmax",
            "log_softmax", "dropout", "batch_norm", "layer_norm", "cross_entropy", "nll_loss", "mse_loss",
-           "l1_loss", "binary_cross_entropy_with_logits"]
+           "l1_loss", "binary_cross_entropy_with_logits", "silu", "mish", "hardswish", "softplus", "one_hot",
+           "embedding", "group_norm", "instance_norm"]
 
 
 # --- argument checks ---------------------------------------------------------------------------
@@ -532,6 +533,45 @@ def gelu(input, approximate="none"):  # noqa: A002
     raise RuntimeError(f"gelu(): approximate argument must be either 'none' or 'tanh', got {approximate!r}")
 
 
+def _maybe_in_place(input, inplace, function):  # noqa: A002
+    """function(input), or (inplace) written into input: computed from a clone, so that the in-place
+    write does not change a value the composed ops saved."""
+    if not inplace:
+        return function(input)
+    return input.copy_(function(input.clone()))
+
+
+def softplus(input, beta=1.0, threshold=20.0):  # noqa: A002
+    """log(1 + exp(beta x)) / beta, and x itself where beta x > threshold (PyTorch's cut-off)."""
+    _floating(tensor_argument(input, "softplus"), "softplus")
+    scaled = input * beta
+    soft = (scaled.clamp(max=threshold).exp() + 1).log()
+    # log1p(u) for u = exp(x) < exp(-10) by its series (log(1 + u) would lose u's digits), to double precision
+    u = scaled.clamp(max=-10.0).exp()
+    tail = u * (1 - u * (0.5 - u * (1 / 3 - u * (0.25 - u * 0.2))))
+    soft = where(scaled < -10.0, tail, soft)
+    return where(scaled > threshold, input, soft / beta if beta != 1 else soft)
+
+
+def silu(input, inplace=False):  # noqa: A002
+    """x * sigmoid(x)."""
+    _floating(tensor_argument(input, "silu"), "silu")
+    return _maybe_in_place(input, inplace, lambda x: x * x.sigmoid())
+
+
+def mish(input, inplace=False):  # noqa: A002
+    """x * tanh(softplus(x))."""
+    _floating(tensor_argument(input, "mish"), "mish")
+    return _maybe_in_place(input, inplace, lambda x: x * softplus(x).tanh())
+
+
+def hardswish(input, inplace=False):  # noqa: A002
+    """x * relu6(x + 3) / 6, with PyTorch's one-sided derivatives at the kinks (0 at -3, 1 at 3)."""
+    _floating(tensor_argument(input, "hardswish"), "hardswish")
+    return _maybe_in_place(input, inplace,
+                           lambda x: where(x <= -3, x * 0, where(x >= 3, x, x * (x + 3) / 6)))
+
+
 def softmax(input, dim=None, dtype=None):  # noqa: A002
     tensor_argument(input, "softmax")
     return input.softmax(_implicit_dim(input, dim, "softmax"), dtype)
@@ -617,6 +657,134 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):  # no
     if weight is not None:
         out = out * weight
     return out if bias is None else out + bias
+
+
+def _check_norm_parameters(input, values, channels, name):  # noqa: A002
+    for argument, value in values:
+        if value is not None and tuple(value.shape) != (channels,):
+            raise RuntimeError(f"{name}(): expected {argument} of shape [{channels}] (the channels of input "
+                               f"{list(input.shape)}), got {list(value.shape)}")
+
+
+def _channel_affine(out, weight, bias):
+    shape = (1, out.shape[1]) + (1,) * (out.ndim - 2)
+    if weight is not None:
+        out = out * weight.reshape(shape)
+    return out if bias is None else out + bias.reshape(shape)
+
+
+def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):  # noqa: A002
+    """Normalise each sample over the channels of each of num_groups groups (and all other dims)."""
+    _floating(tensor_argument(input, "group_norm"), "group_norm")
+    _same_dtype_as_input(input, (("weight", weight), ("bias", bias)), "group_norm")
+    if input.ndim < 2:
+        raise RuntimeError(f"group_norm(): Expected at least 2 dimensions for input tensor but received "
+                           f"{input.ndim}")
+    channels = input.shape[1]
+    if not isinstance(num_groups, numbers.Integral) or num_groups <= 0 or channels % num_groups:
+        raise RuntimeError(f"group_norm(): Expected number of channels in input to be divisible by num_groups, "
+                           f"but got input of shape {list(input.shape)} and num_groups={num_groups}")
+    _check_norm_parameters(input, (("weight", weight), ("bias", bias)), channels, "group_norm")
+    grouped = input.reshape(input.shape[0], num_groups, -1)
+    mean = grouped.mean(-1, keepdim=True)
+    out = ((grouped - mean) / (grouped.var(-1, correction=0, keepdim=True) + eps).sqrt()).reshape(input.shape)
+    return _channel_affine(out, weight, bias)
+
+
+def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=None,  # noqa: A002
+                  use_input_stats=True, momentum=0.1, eps=1e-5):
+    """Normalise each sample's each channel over its remaining dims; with use_input_stats and running
+    statistics given, update them with the batch average of the instances' statistics (as PyTorch)."""
+    _floating(tensor_argument(input, "instance_norm"), "instance_norm")
+    _same_dtype_as_input(input, (("running_mean", running_mean), ("running_var", running_var),
+                                 ("weight", weight), ("bias", bias)), "instance_norm")
+    if input.ndim < 3:
+        raise ValueError(f"instance_norm(): expected at least 3-D input (N, C, ...), got {input.ndim}-D input")
+    channels = input.shape[1]
+    _check_norm_parameters(input, (("running_mean", running_mean), ("running_var", running_var),
+                                   ("weight", weight), ("bias", bias)), channels, "instance_norm")
+    shape = (1, channels) + (1,) * (input.ndim - 2)
+    if use_input_stats:
+        dims = tuple(range(2, input.ndim))
+        mean = input.mean(dims, keepdim=True)
+        var = input.var(dims, correction=0, keepdim=True)
+        if running_mean is not None or running_var is not None:
+            count = input.numel() // (input.shape[0] * channels)
+            with no_grad():
+                if running_mean is not None:
+                    running_mean.mul_(1 - momentum).add_(mean.detach().reshape(input.shape[:2]).mean(0) * momentum)
+                if running_var is not None:
+                    unbiased = var.detach().reshape(input.shape[:2]) * (count / max(count - 1, 1))
+                    running_var.mul_(1 - momentum).add_(unbiased.mean(0) * momentum)
+    else:
+        if running_mean is None or running_var is None:
+            raise RuntimeError("instance_norm(): Expected running_mean and running_var to be defined when "
+                               "use_input_stats is false")
+        mean, var = running_mean.reshape(shape), running_var.reshape(shape)
+    return _channel_affine((input - mean) / (var + eps).sqrt(), weight, bias)
+
+
+# --- indices ---------------------------------------------------------------------------------------------
+
+def _index_input(input, name, what="index tensor"):  # noqa: A002
+    tensor_argument(input, name)
+    if input.dtype.name != "int64":
+        raise RuntimeError(f"{name}(): expected an {what} of dtype int64 (torch.long), got {input.dtype}")
+    return input
+
+
+def one_hot(tensor, num_classes=-1):
+    """int64 (*) -> int64 (*, num_classes), a 1 at each value's position."""
+    if not isinstance(tensor, Tensor):
+        raise TypeError(f"one_hot(): argument 'input' (position 1) must be Tensor, not {type_name(tensor)}")
+    if tensor.dtype.name != "int64":
+        raise RuntimeError("one_hot is only applicable to index tensor of type LongTensor.")
+    if not isinstance(num_classes, numbers.Integral) or isinstance(num_classes, bool):
+        raise TypeError(f"one_hot(): argument 'num_classes' (position 2) must be int, not {type_name(num_classes)}")
+    if tensor.numel() == 0:
+        if num_classes == -1:
+            raise RuntimeError("Can not infer total number of classes from empty tensor.")
+    else:
+        low, high = int(tensor.min().item()), int(tensor.max().item())
+        if low < 0:
+            raise RuntimeError("Class values must be non-negative.")
+        if num_classes == -1:
+            num_classes = high + 1
+        elif high >= num_classes:
+            raise RuntimeError("Class values must be smaller than num_classes.")
+    if num_classes < 0:
+        raise RuntimeError(f"one_hot(): num_classes should be -1 or non-negative, got {num_classes}")
+    classes = arange(num_classes, dtype=tensor.dtype, device=tensor.device)
+    return (tensor.unsqueeze(-1) == classes).long()
+
+
+def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,  # noqa: A002
+              scale_grad_by_freq=False, sparse=False):
+    """weight[input]: rows of weight (num_embeddings, embedding_dim) picked by an int64 tensor; the
+    padding_idx row's gradient stays zero."""
+    tensor_argument(input, "embedding")
+    tensor_argument(weight, "embedding", "weight", 2)
+    if input.dtype.name != "int64":
+        raise RuntimeError(f"embedding(): Expected tensor for argument #1 'indices' to have one of the following "
+                           f"scalar types: Long; but got {input.dtype} instead (convert with .long())")
+    if weight.ndim != 2:
+        raise RuntimeError(f"embedding(): 'weight' must be 2-D, got shape {list(weight.shape)}")
+    for argument, value, default in (("max_norm", max_norm, None), ("scale_grad_by_freq", scale_grad_by_freq, False),
+                                     ("sparse", sparse, False)):
+        if value != default:
+            raise NotImplementedError(f"embedding(): {argument}={value!r} is not supported by minigrad")
+    rows = weight.shape[0]
+    if padding_idx is not None:
+        if not -rows <= padding_idx < rows:
+            raise AssertionError("Padding_idx must be within num_embeddings")
+        padding_idx = padding_idx + rows if padding_idx < 0 else padding_idx
+    if input.numel() and (int(input.min().item()) < 0 or int(input.max().item()) >= rows):
+        raise IndexError("index out of range in self")
+    out = weight[input]
+    if padding_idx is None or not out.requires_grad:
+        return out
+    keep = (input != padding_idx).unsqueeze(-1)
+    return where(keep, out, out.detach())
 
 
 # --- losses --------------------------------------------------------------------------------------------

@@ -129,3 +129,69 @@ class LazyBatchNorm1d(_LazyBatchNorm, BatchNorm1d):
 
 class LazyBatchNorm2d(_LazyBatchNorm, BatchNorm2d):
     cls_to_become = BatchNorm2d
+
+
+class GroupNorm(Module):
+    def __init__(self, num_groups, num_channels, eps=1e-5, affine=True, device=None, dtype=None):
+        super().__init__()
+        if num_groups <= 0 or num_channels % num_groups != 0:
+            raise ValueError(f"num_channels must be divisible by num_groups (got num_channels={num_channels}, "
+                             f"num_groups={num_groups})")
+        self.num_groups, self.num_channels, self.eps, self.affine = num_groups, num_channels, eps, affine
+        if affine:
+            self.weight = Parameter(creation.ones(num_channels, device=device, dtype=dtype))
+            self.bias = Parameter(creation.zeros(num_channels, device=device, dtype=dtype))
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+
+    def reset_parameters(self):
+        if self.affine:
+            init.ones_(self.weight)
+            init.zeros_(self.bias)
+
+    def forward(self, input):  # noqa: A002
+        return F.group_norm(input, self.num_groups, self.weight, self.bias, self.eps)
+
+    def extra_repr(self):
+        return f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}"
+
+
+class _InstanceNorm(_BatchNorm):
+    _ranks = (3, 4)
+
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=False, track_running_stats=False,
+                 device=None, dtype=None):
+        super().__init__(num_features, eps, momentum, affine, track_running_stats, device, dtype)
+
+    def forward(self, input):  # noqa: A002
+        F.tensor_argument(input, "instance_norm")
+        name = type(self).__name__
+        if input.ndim not in self._ranks:
+            raise ValueError(f"{name}: expected {self._ranks[0]}D or {self._ranks[1]}D input "
+                             f"(got {input.ndim}D input)")
+        batched = input.ndim == self._ranks[1]
+        x = input if batched else input.unsqueeze(0)
+        if x.shape[1] != self.num_features and self.affine:
+            raise ValueError(f"{name}: expected input's size at dim={1 if batched else 0} to match num_features "
+                             f"({self.num_features}), but got: {x.shape[1]}.")
+        use_input_stats = self.training or not self.track_running_stats
+        if use_input_stats and x.numel() // max(x.shape[0] * x.shape[1], 1) <= 1:
+            raise ValueError(f"{name}: Expected more than 1 spatial element when training, got input size "
+                             f"{list(input.shape)}")
+        momentum = self.momentum
+        if self.training and self.track_running_stats:
+            self.num_batches_tracked.add_(1)
+            if momentum is None:
+                momentum = 1.0 / self.num_batches_tracked.item()
+        out = F.instance_norm(x, self.running_mean, self.running_var, self.weight, self.bias, use_input_stats,
+                              momentum or 0.0, self.eps)
+        return out if batched else out.squeeze(0)
+
+    def extra_repr(self):
+        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
+                f"track_running_stats={self.track_running_stats}")
+
+
+class InstanceNorm2d(_InstanceNorm):
+    _ranks = (3, 4)
