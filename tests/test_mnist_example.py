@@ -5,7 +5,6 @@ with MNIST's mean and std as the example's transforms.Normalize((0.1307,), (0.30
 import re
 import sys
 
-import numpy as np
 import pytest
 
 import minigrad
