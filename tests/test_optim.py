@@ -267,6 +267,9 @@ def test_adagrad_has_state_before_the_first_step_as_pytorch():
     ("Adagrad", "foreach", True), ("Adagrad", "fused", True), ("Adagrad", "differentiable", True),
     ("NAdam", "foreach", True), ("NAdam", "capturable", True), ("NAdam", "differentiable", True),
     ("RAdam", "foreach", True), ("RAdam", "capturable", True), ("RAdam", "differentiable", True),
+    ("SGD", "foreach", True), ("SGD", "fused", True), ("SGD", "differentiable", True),
+    ("Adam", "fused", True), ("Adam", "capturable", True), ("AdamW", "foreach", True),
+    ("RMSprop", "foreach", True), ("RMSprop", "capturable", True),
 ])
 def test_implementation_switches_other_than_the_default_are_refused(name, flag, value):
     p = [nn.Parameter(minigrad.ones(2))]
@@ -277,10 +280,10 @@ def test_implementation_switches_other_than_the_default_are_refused(name, flag, 
         getattr(optim, name)(p, **{flag: False})  # False asks for the single-tensor loop minigrad has
 
 
-def test_new_optimizers_signatures_match_pytorch():
+def test_optimizer_signatures_match_pytorch():
     import inspect
     t = _torch()
-    for name in ("Adadelta", "Adagrad", "NAdam", "RAdam"):
+    for name in sorted(set(optim.__all__) - {"Optimizer", "lr_scheduler"}):
         ours = inspect.signature(getattr(optim, name)).parameters
         theirs = inspect.signature(getattr(t.optim, name)).parameters
         assert list(ours) == list(theirs), name
@@ -358,3 +361,18 @@ def test_torch_refuses_the_same_options_with_the_same_type(case, expected, why_n
         pytest.skip(why_not)
     with pytest.raises(expected):
         case(t)
+
+
+def test_adam_with_decoupled_weight_decay_is_adamw():
+    def trained(make):
+        p = nn.Parameter(minigrad.tensor([1.0, -2.0], dtype=minigrad.float64))
+        opt = make([p])
+        for _ in range(3):
+            opt.zero_grad()
+            (p * p).sum().backward()
+            opt.step()
+        return p.tolist(), opt.param_groups[0]["decoupled_weight_decay"]
+    assert trained(lambda p: optim.Adam(p, lr=0.1, weight_decay=0.1, decoupled_weight_decay=True)) == \
+        trained(lambda p: optim.AdamW(p, lr=0.1, weight_decay=0.1))
+    assert trained(lambda p: optim.Adam(p, lr=0.1, weight_decay=0.1))[0] != \
+        trained(lambda p: optim.AdamW(p, lr=0.1, weight_decay=0.1))[0]

@@ -2,21 +2,23 @@
 import math
 
 from minigrad import creation
-from minigrad.optim.optimizer import Optimizer, check_hyperparameters
+from minigrad.optim.optimizer import Optimizer, check_hyperparameters, check_implementation_flags
 
 
 class Adam(Optimizer):
-    _decoupled = False
-
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False, *,
-                 maximize=False):
+                 foreach=None, maximize=False, capturable=False, differentiable=False, fused=None,
+                 decoupled_weight_decay=False):
+        check_implementation_flags(type(self).__name__, foreach=foreach, capturable=capturable,
+                                   differentiable=differentiable, fused=fused)
         check_hyperparameters(type(self).__name__, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay))
         if not 0.0 <= betas[0] < 1.0 or not 0.0 <= betas[1] < 1.0:
             raise ValueError(f"{type(self).__name__}: invalid beta parameters {betas}")
         if eps < 0 or weight_decay < 0:
             raise ValueError(f"{type(self).__name__}: invalid eps ({eps}) or weight_decay ({weight_decay})")
         super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
-                                      amsgrad=amsgrad, maximize=maximize))
+                                      amsgrad=amsgrad, maximize=maximize,
+                                      decoupled_weight_decay=bool(decoupled_weight_decay)))
 
     def _update(self, param, grad, state, group):
         lr, (beta1, beta2), eps, decay = group["lr"], group["betas"], group["eps"], group["weight_decay"]
@@ -26,7 +28,7 @@ class Adam(Optimizer):
             state["exp_avg_sq"] = param.detach()._zeros_like()
             if group["amsgrad"]:
                 state["max_exp_avg_sq"] = param.detach()._zeros_like()
-        if decay and self._decoupled:
+        if decay and group["decoupled_weight_decay"]:
             param.mul_(1 - lr * decay)
         elif decay:
             grad = grad + param * decay
@@ -46,16 +48,18 @@ class Adam(Optimizer):
 
 class AdamW(Adam):
     """Adam with decoupled weight decay: the parameter shrinks by lr * weight_decay before each step."""
-    _decoupled = True
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False, *,
-                 maximize=False):
-        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize)
+                 maximize=False, foreach=None, capturable=False, differentiable=False, fused=None):
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, foreach=foreach, maximize=maximize,
+                         capturable=capturable, differentiable=differentiable, fused=fused,
+                         decoupled_weight_decay=True)
 
 
 class RMSprop(Optimizer):
-    def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0, centered=False, *,
-                 maximize=False):
+    def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0, centered=False,
+                 capturable=False, foreach=None, maximize=False, differentiable=False):
+        check_implementation_flags("RMSprop", capturable=capturable, foreach=foreach, differentiable=differentiable)
         check_hyperparameters("RMSprop", dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay,
                                               momentum=momentum))
         if alpha < 0 or eps < 0 or momentum < 0 or weight_decay < 0:

@@ -1,10 +1,11 @@
 """SGD with momentum, dampening, weight decay and Nesterov momentum (PyTorch's update rule)."""
-from minigrad.optim.optimizer import Optimizer, check_hyperparameters
+from minigrad.optim.optimizer import Optimizer, check_hyperparameters, check_implementation_flags
 
 
 class SGD(Optimizer):
     def __init__(self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False, *,
-                 maximize=False):
+                 maximize=False, foreach=None, differentiable=False, fused=None):
+        check_implementation_flags("SGD", foreach=foreach, differentiable=differentiable, fused=fused)
         check_hyperparameters("SGD", dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay))
         if momentum < 0 or weight_decay < 0:
             raise ValueError(f"SGD: invalid momentum ({momentum}) or weight_decay ({weight_decay}) value")
