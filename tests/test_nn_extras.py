@@ -195,21 +195,18 @@ def test_embedding_errors():
 
 # --- GroupNorm and InstanceNorm ----------------------------------------------------------------------------
 
-@pytest.mark.parametrize("groups, shape, affine", [(2, (3, 4, 5), True), (1, (2, 6, 3, 3), True),
-                                                   (3, (2, 6, 2, 2), False), (4, (1, 4, 3, 2, 2), True)])
-def test_group_norm_matches_pytorch(groups, shape, affine):
-    t = _torch()
-    x = _rng().standard_normal(shape) * 2 + 1
-    layer, ref_layer = nn.GroupNorm(groups, shape[1], affine=affine), t.nn.GroupNorm(groups, shape[1], affine=affine)
+def _check_norm_against_pytorch(t, layer, ref_layer, x, channels, affine):
+    """Same affine weights in both, then output and every gradient (input, weight, bias) in float64."""
+    layer.double(), ref_layer.double()
     if affine:
-        w, b = _rng(5).standard_normal(shape[1]), _rng(6).standard_normal(shape[1])
+        w, b = _rng(5).standard_normal(channels), _rng(6).standard_normal(channels)
         layer.weight.data, layer.bias.data = minigrad.tensor(w), minigrad.tensor(b)
         ref_layer.weight.data, ref_layer.bias.data = t.tensor(w), t.tensor(b)
-    layer.double(), ref_layer.double()
     ours, theirs = leaf(x), t.tensor(x, requires_grad=True)
     out, ref = layer(ours), ref_layer(theirs)
+    assert tuple(out.shape) == x.shape
     _close(out, ref, rtol=1e-9, atol=1e-10)
-    g = _rng(7).standard_normal(shape)
+    g = _rng(7).standard_normal(x.shape)
     out.backward(minigrad.tensor(g))
     ref.backward(t.tensor(g))
     _close(ours.grad, theirs.grad, rtol=1e-8, atol=1e-10)
@@ -218,27 +215,20 @@ def test_group_norm_matches_pytorch(groups, shape, affine):
         _close(layer.bias.grad, ref_layer.bias.grad, rtol=1e-8, atol=1e-10)
 
 
+@pytest.mark.parametrize("groups, shape, affine", [(2, (3, 4, 5), True), (1, (2, 6, 3, 3), True),
+                                                   (3, (2, 6, 2, 2), False), (4, (1, 4, 3, 2, 2), True)])
+def test_group_norm_matches_pytorch(groups, shape, affine):
+    t = _torch()
+    layer, ref_layer = nn.GroupNorm(groups, shape[1], affine=affine), t.nn.GroupNorm(groups, shape[1], affine=affine)
+    _check_norm_against_pytorch(t, layer, ref_layer, _rng().standard_normal(shape) * 2 + 1, shape[1], affine)
+
+
 @pytest.mark.parametrize("affine, shape", [(False, (2, 3, 4, 5)), (True, (2, 3, 3, 4)), (True, (3, 4, 4))])
 def test_instance_norm_matches_pytorch(affine, shape):
     t = _torch()
-    x = _rng().standard_normal(shape) * 3 - 1
     channels = shape[-3]
-    layer = nn.InstanceNorm2d(channels, affine=affine).double()
-    ref_layer = t.nn.InstanceNorm2d(channels, affine=affine).double()
-    if affine:
-        w, b = _rng(5).standard_normal(channels), _rng(6).standard_normal(channels)
-        layer.weight.data, layer.bias.data = minigrad.tensor(w), minigrad.tensor(b)
-        ref_layer.weight.data, ref_layer.bias.data = t.tensor(w), t.tensor(b)
-    ours, theirs = leaf(x), t.tensor(x, requires_grad=True)
-    out, ref = layer(ours), ref_layer(theirs)
-    assert tuple(out.shape) == shape
-    _close(out, ref, rtol=1e-9, atol=1e-10)
-    g = _rng(7).standard_normal(shape)
-    out.backward(minigrad.tensor(g))
-    ref.backward(t.tensor(g))
-    _close(ours.grad, theirs.grad, rtol=1e-8, atol=1e-10)
-    if affine:
-        _close(layer.weight.grad, ref_layer.weight.grad, rtol=1e-8, atol=1e-10)
+    layer, ref_layer = nn.InstanceNorm2d(channels, affine=affine), t.nn.InstanceNorm2d(channels, affine=affine)
+    _check_norm_against_pytorch(t, layer, ref_layer, _rng().standard_normal(shape) * 3 - 1, channels, affine)
 
 
 def test_instance_norm_running_stats_match_pytorch():
