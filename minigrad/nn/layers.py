@@ -1,6 +1,5 @@
 """Layers with PyTorch's names, signatures, defaults and default initialisation."""
 import math
-import warnings
 
 from minigrad import creation
 from minigrad.autograd.grad_mode import no_grad
@@ -15,14 +14,6 @@ def _check_rank(layer, input, ranks):  # noqa: A002
     if input.ndim not in ranks:
         raise RuntimeError(f"{layer!r}: expected a {' or '.join(f'{r}-D' for r in ranks)} input, "
                            f"got an input of shape {list(input.shape)}")
-
-
-def _no_op_init(weight):
-    """A zero-element weight (e.g. in_channels=0) is left alone, with PyTorch's warning; the bias stays 0."""
-    if weight.numel():
-        return False
-    warnings.warn("Initializing zero-element tensors is a no-op", UserWarning, stacklevel=3)
-    return True
 
 
 class Identity(Module):
@@ -46,8 +37,6 @@ class Linear(Module):
         self.reset_parameters()
 
     def reset_parameters(self):
-        if _no_op_init(self.weight):
-            return
         init.kaiming_uniform_(self.weight, a=math.sqrt(5))
         if self.bias is not None:
             bound = 1 / math.sqrt(self.in_features) if self.in_features > 0 else 0
@@ -96,8 +85,6 @@ class _ConvNd(Module):
         self.reset_parameters()
 
     def reset_parameters(self):
-        if _no_op_init(self.weight):
-            return
         init.kaiming_uniform_(self.weight, a=math.sqrt(5))
         if self.bias is not None:
             fan_in, _ = init._calculate_fan_in_and_fan_out(self.weight)
