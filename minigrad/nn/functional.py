@@ -726,17 +726,9 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
 
 # --- indices ---------------------------------------------------------------------------------------------
 
-def _index_input(input, name, what="index tensor"):  # noqa: A002
-    tensor_argument(input, name)
-    if input.dtype.name != "int64":
-        raise RuntimeError(f"{name}(): expected an {what} of dtype int64 (torch.long), got {input.dtype}")
-    return input
-
-
 def one_hot(tensor, num_classes=-1):
     """int64 (*) -> int64 (*, num_classes), a 1 at each value's position."""
-    if not isinstance(tensor, Tensor):
-        raise TypeError(f"one_hot(): argument 'input' (position 1) must be Tensor, not {type_name(tensor)}")
+    tensor_argument(tensor, "one_hot")
     if tensor.dtype.name != "int64":
         raise RuntimeError("one_hot is only applicable to index tensor of type LongTensor.")
     if not isinstance(num_classes, numbers.Integral) or isinstance(num_classes, bool):

@@ -39,11 +39,14 @@ class _BatchNorm(Module):
         if self.bias is not None:
             init.zeros_(self.bias)
 
-    def forward(self, input):  # noqa: A002
+    def _check_rank(self, input):  # noqa: A002
         F.tensor_argument(input, "batch_norm")
         if input.ndim not in self._ranks:
             raise ValueError(f"{type(self).__name__}: expected {' or '.join(f'{r}D' for r in self._ranks)} input "
                              f"(got {input.ndim}D input of shape {list(input.shape)})")
+
+    def forward(self, input):  # noqa: A002
+        self._check_rank(input)
         if input.shape[1] != self.num_features:
             raise RuntimeError(f"{type(self).__name__}({self.num_features}): expected input with {self.num_features} "
                                f"channels in dim 1, got input of shape {list(input.shape)}")
@@ -101,10 +104,7 @@ class _LazyBatchNorm(_Lazy):
         super().__init__(0, eps, momentum, affine, track_running_stats, device, dtype)
 
     def _input_size(self, input):  # noqa: A002
-        F.tensor_argument(input, "batch_norm")
-        if input.ndim not in self._ranks:
-            raise ValueError(f"{type(self).__name__}: expected {' or '.join(f'{r}D' for r in self._ranks)} input "
-                             f"(got {input.ndim}D input of shape {list(input.shape)})")
+        self._check_rank(input)
         return input.shape[1]
 
     def _before_load(self, state_dict, prefix):
