@@ -398,3 +398,13 @@ def test_num_threads():
             minigrad.set_num_threads(0)
     finally:
         minigrad.set_num_threads(before)
+
+
+def test_backward_with_inputs_runs_post_accumulate_hooks_and_queued_callbacks():
+    from minigrad.autograd.engine import queue_callback
+    w, v = minigrad.tensor([2.0], requires_grad=True), minigrad.tensor([3.0], requires_grad=True)
+    order = []
+    w.register_post_accumulate_grad_hook(
+        lambda t: (order.append(("hook", t.grad.item())), queue_callback(lambda: order.append(("callback",)))))
+    (w * v).sum().backward(inputs=[w])
+    assert order == [("hook", 3.0), ("callback",)] and v.grad is None

@@ -69,19 +69,23 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
     roots, grads = _root_grads(tensors, grad_tensors)
     if retain_graph is None:
         retain_graph = create_graph
-    if inputs is None:
-        try:
+    try:
+        if inputs is None:
             _sweep(roots, grads, retain_graph, create_graph)
-        except BaseException:
-            _final_callbacks.clear()
-            raise
-        _run_final_callbacks()
-        return
-    inputs = _as_tuple(inputs, "inputs")
-    found = grad(tensors, inputs, grads, retain_graph, create_graph, allow_unused=True)
-    for tensor, g in zip(inputs, found):
-        if g is not None:
-            tensor._accumulate_grad(g, create_graph)
+        else:
+            inputs = _as_tuple(inputs, "inputs")
+            found = grad(tensors, inputs, grads, retain_graph, create_graph, allow_unused=True)
+            for tensor, g in zip(inputs, found):
+                if g is None:
+                    continue
+                if tensor.is_leaf:  # through the leaf's accumulator, so its post-accumulate hooks run too
+                    tensor._grad_edge()[0].fn.accumulate(g, create_graph)
+                else:
+                    tensor._accumulate_grad(g, create_graph)
+    except BaseException:
+        _final_callbacks.clear()
+        raise
+    _run_final_callbacks()
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, allow_unused=False):

@@ -195,12 +195,16 @@ class _AccumulateGrad:
         self.post_hooks = []
 
     def apply_backward(self, grads):
+        self.accumulate(grads[0], STATE.grad_enabled)
+        return ()
+
+    def accumulate(self, grad, keep_graph):
+        """Add grad into the leaf's .grad, then run its post-accumulate hooks."""
         leaf = self.leaf_ref()
         if leaf is not None:
-            leaf._accumulate_grad(grads[0], STATE.grad_enabled)
+            leaf._accumulate_grad(grad, keep_graph)
             for hook in self.post_hooks:
                 hook(leaf)
-        return ()
 
     def release(self):
         pass
