@@ -80,7 +80,7 @@ def _not_an_operand(value):
 
 
 def _as_operand(value, dtype, like):
-    if isinstance(value, Tensor):  # a device mismatch raises in the op (Function.apply)
+    if isinstance(value, Tensor):  # a device mismatch raises in the op (Primitive.apply)
         return value if value._dtype is dtype else value.to(dtype)
     return like._wrap(like._backend.asarray(value, dtype=dtype.numpy))
 
@@ -122,9 +122,9 @@ def _floats(a, b):
     return _to_float(a), _to_float(b)
 
 
-def _require_float(t, name):
+def _require_float(t, name, hint=""):
     if not t._dtype.is_floating_point:
-        raise RuntimeError(f"{name}(): expected a floating point input, got a tensor of dtype {t._dtype}")
+        raise RuntimeError(f"{name}(): expected a floating point input, got a tensor of dtype {t._dtype}{hint}")
     return t
 
 
@@ -738,11 +738,8 @@ class Tensor(TensorBase):
         return out if keepdim else out.squeeze(dims)
 
     def _softmax_source(self, dtype, name):
-        source = self if dtype is None else self.to(dtype)
-        if not source._dtype.is_floating_point:
-            raise RuntimeError(f"{name}(): expected a floating point input, got a tensor of dtype {source._dtype} "
-                               "(convert it, or pass dtype=minigrad.float32)")
-        return source
+        return _require_float(self if dtype is None else self.to(dtype), name,
+                              " (convert it, or pass dtype=minigrad.float32)")
 
     def softmax(self, dim, dtype=None):
         return reduction.Softmax.apply(self._softmax_source(dtype, "softmax"), normalize_dim(dim, self.ndim))
