@@ -10,7 +10,7 @@ import pytest
 
 import minigrad
 from minigrad.backends import backend_for, interface
-from minigrad.backends.cpu import CPU_BACKEND
+from minigrad.backends.cpu import CPU_BACKEND, _direct
 from minigrad.backends.geometry import ConvGeometry
 from minigrad.backends.interface import Backend, ViewError
 from minigrad.backends.shared import SharedBackend
@@ -173,7 +173,7 @@ def test_non_viewable_view_raises_pytorchs_runtime_error(get_backend):
     assert t.view(3, 2).shape == (3, 2)
 
 
-@pytest.mark.parametrize("stride, groups, c_out", [(1, 1, 4), (1, 2, 6), (2, 1, 4)])
+@pytest.mark.parametrize("stride, groups, c_out", [(1, 1, 4), (1, 2, 6)])
 def test_cpu_direct_convolution_equals_the_shared_gemm_path(stride, groups, c_out):
     """The CPU backend's direct stride-1 kernels and SharedBackend's im2col + GEMM give the same values."""
     rng = np.random.default_rng(0)
@@ -181,6 +181,7 @@ def test_cpu_direct_convolution_equals_the_shared_gemm_path(stride, groups, c_ou
     out_size = (1, (7 + 2 - 3) // stride + 1, (6 + 2 - 2) // stride + 1)
     g = ConvGeometry((1, 3, 2), (1, stride, stride), (0, 1, 1), (1, 1, 1), groups, (1, 7, 6), out_size)
     y = rng.standard_normal((2, c_out) + out_size)
+    assert _direct(g, c_out)  # else both sides below would be the shared path
     for name, args in (("conv", (x, w, g)), ("conv_transpose", (y, w, g)), ("conv_weight", (x, y, g))):
         direct = getattr(CPU_BACKEND, name)(*args)
         shared = getattr(SharedBackend, name)(CPU_BACKEND, *args)

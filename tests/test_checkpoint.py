@@ -190,6 +190,7 @@ def test_train_lenet_resume_equals_an_uninterrupted_run(model, tmp_path, capsys)
     assert a["epoch"] == b["epoch"] == 3
     assert_same_state(b["model"], a["model"])
     assert_same_state(b["optimizer"], a["optimizer"])
+    assert len(a["history"]) == len(b["history"]) == 3
     for x, y in zip(a["history"], b["history"]):
         assert {k: v for k, v in x.items() if k != "examples_per_sec"} == \
                {k: v for k, v in y.items() if k != "examples_per_sec"}

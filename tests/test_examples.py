@@ -108,7 +108,7 @@ def test_the_examples_end_offline_in_one_whole_line(tmp_path, script):
     assert str(tmp_path / "FashionMNIST") in last and last.endswith("--dataset digits --model modern")
 
 
-def test_the_offline_command_in_the_docstring_learns():
+def test_the_docstring_gives_the_offline_command_with_the_modern_model():
     import train_lenet
 
     assert "train_lenet.py --dataset digits --model modern  # offline" in train_lenet.__doc__

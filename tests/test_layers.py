@@ -1,4 +1,4 @@
-"""The layers of DESIGN.md: imports only point down, and nothing imports in a cycle."""
+"""The layers of README.md's Layout section: imports only point down, and nothing imports in a cycle."""
 import ast
 import pathlib
 
