@@ -13,6 +13,7 @@ LAYERS = [
     ("minigrad.autograd", 3),
     ("minigrad.ops", 4), ("minigrad.promotion", 4),
     ("minigrad.tensor", 5), ("minigrad.creation", 5), ("minigrad.toplevel", 5), ("minigrad.func", 5),
+    ("minigrad._vmap", 5),
     ("minigrad.nn", 6), ("minigrad.optim", 6), ("minigrad.data", 6), ("minigrad.serialization", 6),
     ("minigrad.distributed", 6),
     ("minigrad.summary", 7), ("minigrad.utils", 7), ("minigrad.cuda", 7), ("minigrad.accelerator", 7),

@@ -154,6 +154,9 @@ class Function:
     @classmethod
     def apply(cls, *args):
         state = STATE
+        for a in args:
+            if isinstance(a, TensorBase) and a._vmap_level:  # raises: a Function has no batching rule
+                return a._apply_batched(cls, args)
         ctx = Context(cls)
         needs = tuple(isinstance(a, TensorBase) and a._requires_grad for a in args)
         _check_devices(cls, args)
@@ -339,6 +342,8 @@ class Primitive(Function):
         has_tangent = False
         for a in args:
             if isinstance(a, TensorBase):
+                if a._vmap_level:  # batched by vmap: the op's batching rule runs it (minigrad/_vmap.py)
+                    return a._apply_batched(cls, args)
                 if first is None:
                     first = a
                 elif a._device is not first._device and a._device != first._device:

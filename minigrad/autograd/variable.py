@@ -20,6 +20,7 @@ class VersionCounter:
 class TensorBase:
     __slots__ = ("_data", "_dtype", "_device", "_requires_grad", "_node", "_output_nr", "_grad",
                  "_version", "_tangent", "_accumulator", "_base", "_view_version", "_retains_grad", "__weakref__")
+    _vmap_level = 0  # a BatchedTensor (minigrad/_vmap.py) holds its vmap's level; the op door checks it
 
     # --- what a subclass must provide --------------------------------------------------
     def _wrap(self, array):
