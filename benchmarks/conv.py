@@ -1,38 +1,35 @@
 """Convolution, pooling and unfold: minigrad against PyTorch CPU and a numpy im2col baseline.
 
+    python benchmarks/conv.py [--threads 1 2] [--repeats 7]
+
+Rows: LeNet's two convolutions (batch 256), 3x3 stride-1 convolutions with padding 1 at the sizes of
+ResNet's stages (64->64 at 56x56 and 128->128 at 28x28, each at batch 8 and 64), 2x2 pooling and unfold.
+"fwd" is the forward alone, "f+b" forward, sum and backward (gradients for input and weight).
+
 Each thread count runs in its own process (the BLAS and Numba thread pools are fixed at start-up),
 all from one invocation. Times are medians in ms; "torch/mg" is PyTorch's time over minigrad's
-(above 1: minigrad is faster). Then the JIT cost: a fresh process until its first LeNet conv step,
-with a cold and with a warm Numba cache.
-
-    python benchmarks/conv.py [--threads 1 2] [--repeats 7]
+(above 1: minigrad is faster). The header gives the machine, versions and the other load before the
+run, the last lines the load during it and the JIT cost: a fresh process until its first LeNet conv
+step, with a cold and with a warm Numba cache.
 """
 import argparse
 import json
 import os
-import statistics
-import subprocess
-import sys
 import tempfile
-import time
 
 import numpy as np
+
+import _common
+from _common import median_ms
 
 # (name, batch, c_in, c_out, size, kernel, padding)
 CONVS = [("lenet conv1 1->6 28x28 k5 p2", 256, 1, 6, 28, 5, 2),
          ("lenet conv2 6->16 14x14 k5", 256, 6, 16, 14, 5, 0),
-         ("3x3 64->64 56x56 p1 (B=8)", 8, 64, 64, 56, 3, 1)]
+         ("3x3 64->64 56x56 p1 (B=8)", 8, 64, 64, 56, 3, 1),
+         ("3x3 64->64 56x56 p1 (B=64)", 64, 64, 64, 56, 3, 1),
+         ("3x3 128->128 28x28 p1 (B=8)", 8, 128, 128, 28, 3, 1),
+         ("3x3 128->128 28x28 p1 (B=64)", 64, 128, 128, 28, 3, 1)]
 POOLS = [("max_pool2d 2x2 (256,6,28,28)", "max"), ("avg_pool2d 2x2 (256,6,28,28)", "avg")]
-
-
-def median_ms(fn, repeats):
-    fn()  # warm-up (and JIT)
-    samples = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        samples.append((time.perf_counter() - start) * 1e3)
-    return statistics.median(samples)
 
 
 def numpy_im2col(x, k, pad):
@@ -109,15 +106,11 @@ def measure(repeats):
     return rows
 
 
-def first_step_seconds(cache_dir):
-    """A fresh process: import minigrad and run one LeNet conv2 forward + backward."""
-    script = ("import time; t = time.perf_counter(); import minigrad, minigrad.nn.functional as F; "
+# A fresh process: import minigrad and run one LeNet conv2 forward + backward.
+FIRST_STEP = ("import time; t = time.perf_counter(); import minigrad, minigrad.nn.functional as F; "
               "x = minigrad.randn(256, 6, 14, 14, requires_grad=True); w = minigrad.randn(16, 6, 5, 5, "
               "requires_grad=True); F.max_pool2d(F.conv2d(x, w), 2).sum().backward(); "
               "print(time.perf_counter() - t)")
-    env = dict(os.environ, NUMBA_CACHE_DIR=cache_dir)
-    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True)
-    return float(out.stdout.strip())
 
 
 def main():
@@ -129,12 +122,12 @@ def main():
     if args.measure:
         print(json.dumps(measure(args.repeats)))
         return
+    load = _common.print_header("benchmarks/conv.py", args.threads, "one process per thread count")
     for threads in args.threads:
-        env = dict(os.environ, NUMBA_NUM_THREADS=str(threads), OMP_NUM_THREADS=str(threads),
-                   OPENBLAS_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
-        out = subprocess.run([sys.executable, __file__, "--measure", "--repeats", str(args.repeats)],
-                             env=env, capture_output=True, text=True, check=True)
-        rows = json.loads(out.stdout)
+        rows = _common.run_child(__file__, ["--measure", "--repeats", args.repeats], _common.thread_env(threads),
+                                 f"{threads} thread(s)")
+        if rows is None:
+            continue
         print(f"\n{threads} thread(s), median ms of {args.repeats}")
         print(f"{'':<31}{'mg fwd':>9}{'torch':>9}{'numpy':>9}{'torch/mg':>9}"
               f"{'mg f+b':>10}{'torch':>9}{'numpy':>9}{'torch/mg':>9}")
@@ -149,9 +142,10 @@ def main():
         ours, theirs = (sum(rows[n][c] for n in lenet) for c in ("mg fwd+bwd", "torch fwd+bwd"))
         print(f"LeNet conv layers, forward + backward: minigrad {ours:.2f} ms, PyTorch {theirs:.2f} ms, "
               f"torch/mg {theirs / ours:.2f}")
+    print("\n" + load.report())
     with tempfile.TemporaryDirectory() as cache:
-        cold, warm = first_step_seconds(cache), first_step_seconds(cache)
-    print(f"\nfirst conv step in a fresh process (import included): cold Numba cache {cold:.1f} s, "
+        cold, warm = (_common.fresh_process_seconds(FIRST_STEP, cache) for _ in range(2))
+    print(f"first conv step in a fresh process (import included): cold Numba cache {cold:.1f} s, "
           f"warm cache {warm:.1f} s")
 
 

@@ -7,7 +7,8 @@ Each rank count runs under its own `mpiexec -n N` (this script re-launched with 
 is the time DistributedDataParallel spends starting reductions and waiting for them; it is measured with
 several small buckets (reductions start while backward still runs) and with one bucket (all at the end).
 Scaling efficiency is the N-rank throughput over N times the one-rank throughput. Last, one rank with all the
-machine's cores as Numba threads: processes against threads on one machine.
+machine's cores as Numba threads: processes against threads on one machine. A header gives the machine,
+versions and the other load before the run, the last line the load during it.
 """
 import argparse
 import json
@@ -17,6 +18,8 @@ import shutil
 import subprocess
 import sys
 import time
+
+import _common
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
@@ -104,8 +107,10 @@ def main():
     args = parser.parse_args()
     if args.worker:
         return worker(args)
-    runs = {ranks: launch(ranks, args) for ranks in args.ranks}
     cores = os.cpu_count() or 1
+    load = _common.print_header("benchmarks/distributed.py", [1] + ([cores] if cores > 1 else []),
+                                "one per rank; then one rank with all cores")
+    runs = {ranks: launch(ranks, args) for ranks in args.ranks}
     threaded = launch(1, args, threads=cores) if cores > 1 else None
     params = next(iter(runs.values()))["params"]
     print(f"modern LeNet ({params:,} parameters, {4 * params / 1e3:.0f} kB of float32 gradients), Adam, global "
@@ -122,6 +127,7 @@ def main():
         r = threaded["results"]["one bucket"]
         print(f"for comparison, one rank with {cores} threads: {r['images_per_sec']:.0f} images/s, "
               f"{r['step_ms']:.2f} ms per step")
+    print(load.report())
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """Per-op autograd overhead on tiny tensors, and backward through a long chain.
 
-Prints minigrad, PyTorch CPU (when installed) and raw numpy side by side, from one run.
+Prints minigrad, PyTorch CPU (when installed) and raw numpy side by side, from one run, after a header
+(machine, versions, the other load before the run) and before a last line (the load during it).
 Timings are medians over repeats; ratios are PyTorch time / minigrad time (> 1 means minigrad is faster).
 
     python benchmarks/overhead.py [--repeats 7] [--chain 10000]
@@ -11,6 +12,7 @@ import time
 
 import numpy as np
 
+import _common
 import minigrad
 
 try:
@@ -75,6 +77,8 @@ def main():
     rng = np.random.default_rng(0)
     a_np, b_np = rng.standard_normal((4, 4)).astype(np.float32), rng.standard_normal((4, 4)).astype(np.float32)
     frameworks = [("minigrad", minigrad)] + ([("torch", torch)] if torch else [])
+    load = _common.print_header("benchmarks/overhead.py", [1], "PyTorch set to 1; minigrad's kernels are "
+                                "not multithreaded at these sizes")
 
     print(f"Per-op time on 4x4 float32 tensors, median of {args.repeats} x {args.number} calls (us)")
     header = f"{'op':<9}{'numpy fwd':>10}" + "".join(
@@ -98,6 +102,7 @@ def main():
         print(f"{name:<9}{ms:>10.2f} ms  ({ms / args.chain * 1e3:.2f} us per node)")
     if torch:
         print(f"torch/minigrad: {times['torch'] / times['minigrad']:.2f}")
+    print("\n" + load.report())
 
 
 if __name__ == "__main__":

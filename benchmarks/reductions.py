@@ -1,13 +1,16 @@
 """max/min with indices along a dim: the Numba kernel against numpy's argmax + take_along_axis,
 and PyTorch's max(dim) when installed. Medians of repeated calls; ratio = numpy time / kernel time.
+A header gives the machine, versions and the other load before the run, the last line the load during it.
 
     python benchmarks/reductions.py
 """
+import os
 import statistics
 import timeit
 
 import numpy as np
 
+import _common
 from minigrad_kernels.cpu.reduce import max_along_middle
 
 try:
@@ -23,6 +26,8 @@ def median_us(fn, number=20, repeat=7):
 
 
 def main():
+    load = _common.print_header("benchmarks/reductions.py", [os.cpu_count()], "Numba's default pool; PyTorch's "
+                                "default")
     print(f"{'shape':<18}{'dim':>4}{'numpy us':>11}{'kernel us':>11}{'torch us':>10}{'numpy/kernel':>14}")
     for shape, axis in CASES:
         x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
@@ -42,6 +47,7 @@ def main():
             torch_us = median_us(lambda: tx.max(axis))
         print(f"{str(shape):<18}{axis:>4}{numpy_us:>11.1f}{kernel_us:>11.1f}{torch_us:>10.1f}"
               f"{numpy_us / kernel_us:>14.2f}")
+    print(load.report())
 
 
 if __name__ == "__main__":
