@@ -19,9 +19,11 @@ setup(
     install_requires=["numpy>=2.0,<3", "numba>=0.61,<0.69", "scipy>=1.10", "safetensors>=0.4", "pooch>=1.8", "tqdm>=4.60",
                       "threadpoolctl>=3.1"],
     extras_require={
-        "test": ["pytest>=8", "hypothesis>=6.100"],
+        "test": ["pytest>=8", "hypothesis>=6.100", "graphviz>=0.20"],
         "digits": ["scikit-learn>=1.3"],
         "plot": ["matplotlib>=3.7"],
+        # minigrad.viz's pictures of the tape; rendering them also needs Graphviz's dot program (apt-get install graphviz)
+        "viz": ["graphviz>=0.20"],
         # the CUDA backend, for a real GPU: numba-cuda with NVIDIA's CUDA 12 compiler and runtime wheels. CPU
         # users need none of it; Numba's simulator (NUMBA_ENABLE_CUDASIM=1) needs numba-cuda alone, or numba's
         # own numba.cuda (numba 0.61-0.68 ship one)

@@ -5,7 +5,7 @@ under PyTorch's names.
 """
 import builtins as _builtins
 
-from minigrad import accelerator, autograd, cuda, data, distributed, func, models, nn, optim, utils
+from minigrad import accelerator, autograd, cuda, data, distributed, func, models, nn, optim, utils, viz
 from minigrad._device import device
 from minigrad._dtype import ALIASES as _DTYPE_ALIASES
 from minigrad._dtype import dtype, float32, float64, int64
@@ -21,7 +21,11 @@ from minigrad.random import (Generator, default_generator, get_rng_state, initia
                              set_rng_state)
 from minigrad.serialization import load, save
 from minigrad.summary import summary
+from minigrad.receptive_field import receptive_field, receptive_field_for_unit  # after summary, which imports the module
 from minigrad.tensor import Tensor, matmul, where
+from minigrad.autograd import functional as _autograd_functional  # binds minigrad.autograd.functional, as torch's
+
+del _autograd_functional
 
 __version__ = "0.1.0"
 
@@ -39,7 +43,7 @@ def __getattr__(name):
     raise AttributeError(f"module 'minigrad' has no attribute '{name}'")
 
 
-__all__ = ["accelerator", "autograd", "cuda", "data", "distributed", "utils", "func", "models", "nn", "optim", "load", "save", "summary", "device", "dtype", "float32", "float64", "int64", "Size", "get_num_threads", "set_num_threads", "inference_mode",
+__all__ = ["accelerator", "autograd", "cuda", "data", "distributed", "utils", "func", "models", "nn", "optim", "load", "save", "summary", "receptive_field", "receptive_field_for_unit", "viz", "device", "dtype", "float32", "float64", "int64", "Size", "get_num_threads", "set_num_threads", "inference_mode",
            "is_inference_mode_enabled", "enable_grad",
            "is_grad_enabled", "no_grad", "set_grad_enabled", "arange", "as_tensor", "empty", "empty_like", "eye",
            "from_numpy", "full", "full_like", "linspace", "normal", "ones", "ones_like", "rand", "randint",

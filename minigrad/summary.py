@@ -7,7 +7,8 @@ from minigrad.creation import zeros
 from minigrad.nn.layers import _ConvNd
 from minigrad.nn.module import Module
 from minigrad.nn.normalization import BatchNorm2d
-from minigrad.nn.pooling import AdaptiveAvgPool2d, AvgPool1d, AvgPool2d, MaxPool1d, MaxPool2d, _MaxPoolNd
+from minigrad.nn.pooling import AdaptiveAvgPool2d, AvgPool1d, AvgPool2d, MaxPool1d, MaxPool2d
+from minigrad.receptive_field import trace
 
 LayerRow = collections.namedtuple("LayerRow", "name output_shape num_params trainable_params")
 
@@ -62,33 +63,16 @@ def _first_layer(model, leaves, input_size, options):
     return None
 
 
-def _pair(value):
-    return tuple(value) if isinstance(value, (tuple, list)) else (value, value)
-
-
-def _window(module):
-    """(kernel, stride, padding, dilation) pairs of a sliding-window layer, else None."""
-    if isinstance(module, _ConvNd) and not module.transposed and module._nd == 2:
-        padding = (0, 0) if module.padding == "valid" else tuple(
-            d * (k - 1) // 2 for k, d in zip(module.kernel_size, module.dilation)) if module.padding == "same" \
-            else module.padding
-        return module.kernel_size, module.stride, padding, module.dilation
-    if isinstance(module, _MaxPoolNd):
-        return _pair(module.kernel_size), _pair(module.stride), _pair(module.padding), _pair(module.dilation)
-    if isinstance(module, AvgPool1d):
-        return _pair(module.kernel_size), _pair(module.stride), _pair(module.padding), (1, 1)
-    return None
-
-
 def _fmt(values):
     values = tuple(round(v, 2) if isinstance(v, float) else v for v in values)
-    return str(values[0]) if values[0] == values[1] else f"{values[0]}x{values[1]}"
+    return str(values[0]) if len(set(values)) == 1 else "x".join(map(str, values))
 
 
 def summary(model, input_size, dtype=None, file=None, verbose=None):
     """A table with one row per layer: type, output shape, parameter count, and the receptive field as
     the pytorch-receptive-field tool reports it (map size, start, jump, receptive field, per spatial
-    dim). Returns it as a ModelStatistics (a str whose repr is the table; .total_params,
+    dim), computed by minigrad.receptive_field's code ('-' where a layer has no spatial map or that code
+    cannot analyse it). Returns it as a ModelStatistics (a str whose repr is the table; .total_params,
     .trainable_params). verbose=1 also prints it to `file`, 0 does not; by default it prints except
     at an interactive prompt, where the returned value shows it (torchinfo's rule).
 
@@ -101,57 +85,42 @@ def summary(model, input_size, dtype=None, file=None, verbose=None):
         raise TypeError(f"summary: expected an nn.Module, got {type(model).__name__}")
     input_size = tuple(input_size)
     options = {} if dtype is None else {"dtype": dtype}
-    rows, handles = [], []
     leaves = [module for module in model.modules() if not any(True for _ in module.children())]
-
-    def record(module, _, output):
-        params = sum(p.numel() for p in module.parameters(recurse=False))
-        trainable = sum(p.numel() for p in module.parameters(recurse=False) if p.requires_grad)
-        out = output[0] if isinstance(output, tuple) else output
-        rows.append((f"{type(module).__name__}-{len(rows) + 1}", module, list(out.shape), params, trainable))
-
     was_training = model.training
     try:
         model.eval()
         with no_grad():
             dims = _spatial_dims(_first_layer(model, leaves, input_size, options))
-            batch_included = dims is not None and len(input_size) == dims + 2
-            full_size = input_size if batch_included else (1, *input_size)
-            handles = [leaf.register_forward_hook(record) for leaf in leaves]
-            model(zeros(*full_size, **options))
+        batch_included = dims is not None and len(input_size) == dims + 2
+        full_size = input_size if batch_included else (1, *input_size)
+        x = zeros(*full_size, **options)
+        layers = trace(model, x.requires_grad_() if x.dtype.is_floating_point else x)
     finally:
         model.train(was_training)
-        for handle in handles:
-            handle.remove()
 
-    size = tuple(full_size[-2:]) if len(full_size) >= 4 else None
-    jump, field, start = (1, 1), (1, 1), (0.5, 0.5)
     header = f"{'Layer (type)':>20}  {'Output Shape':>20}  {'Param #':>10}  {'map size':>9}  {'start':>9}  " \
              f"{'jump':>6}  {'receptive_field':>15}"
     taken = "includes the batch dim (torchinfo's convention)" if batch_included else \
         "excludes the batch dim; a batch of 1 is added"
     lines = [f"input_size {input_size} {taken}", "-" * len(header), header, "=" * len(header)]
-    spatial = f"{_fmt(size):>9}  {_fmt(start):>9}  {_fmt(jump):>6}  {_fmt(field):>15}" if size else ""
-    lines.append(f"{'input':>20}  {str(list(full_size)):>20}  {'':>10}  {spatial}".rstrip())
-    for name, module, shape, params, _ in rows:
-        window = _window(module)
-        if size is not None and window is not None:
-            kernel, stride, padding, dilation = window
-            start = tuple(s + ((k - 1) / 2 * d - p) * j for s, k, d, p, j in zip(start, kernel, dilation, padding, jump))
-            field = tuple(r + (k - 1) * d * j for r, k, d, j in zip(field, kernel, dilation, jump))
-            jump = tuple(j * s for j, s in zip(jump, stride))
-        if size is not None and len(shape) == 4:
-            size = tuple(shape[2:])
-            spatial = f"{_fmt(size):>9}  {_fmt(start):>9}  {_fmt(jump):>6}  {_fmt(field):>15}"
-        else:
-            size, spatial = None, f"{'-':>9}  {'-':>9}  {'-':>6}  {'-':>15}"
-        lines.append(f"{name:>20}  {str(shape):>20}  {params:>10,}  {spatial}")
+    rows = []
+    for layer in layers:
+        field = layer.field
+        spatial = f"{'-':>9}  {'-':>9}  {'-':>6}  {'-':>15}" if field is None else \
+            f"{_fmt(layer.output_shape[2:]):>9}  {_fmt(field.start):>9}  {_fmt(field.jump):>6}  {_fmt(field.size):>15}"
+        if layer.key == "0":
+            lines.append(f"{'input':>20}  {str(list(full_size)):>20}  {'':>10}  {spatial if field else ''}".rstrip())
+        elif layer.module is not None:
+            params = sum(p.numel() for p in layer.module.parameters(recurse=False))
+            trainable = sum(p.numel() for p in layer.module.parameters(recurse=False) if p.requires_grad)
+            name = f"{type(layer.module).__name__}-{len(rows) + 1}"
+            rows.append(LayerRow(name, layer.output_shape, params, trainable))
+            lines.append(f"{name:>20}  {str(layer.output_shape):>20}  {params:>10,}  {spatial}")
     total = sum(p.numel() for p in model.parameters())
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     lines += ["=" * len(header), f"Total params: {total:,}", f"Trainable params: {trainable:,}",
               f"Non-trainable params: {total - trainable:,}", "-" * len(header)]
-    layers = [LayerRow(name, shape, params, layer_trainable) for name, _, shape, params, layer_trainable in rows]
-    stats = ModelStatistics("\n".join(lines), layers, full_size, batch_included, total, trainable)
+    stats = ModelStatistics("\n".join(lines), rows, full_size, batch_included, total, trainable)
     if verbose is None:
         verbose = 0 if getattr(sys, "ps1", None) else 1
     if verbose:

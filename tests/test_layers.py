@@ -10,13 +10,15 @@ LAYERS = [
     ("minigrad._dtype", 1), ("minigrad._size", 1), ("minigrad._device", 1), ("minigrad.random", 1),
     ("minigrad._threads", 1), ("minigrad.arguments", 1),
     ("minigrad.backends", 2),
+    ("minigrad.autograd.functional", 5),  # above minigrad.func, whose vmap it uses (listed first: first match wins)
     ("minigrad.autograd", 3),
     ("minigrad.ops", 4), ("minigrad.promotion", 4),
     ("minigrad.tensor", 5), ("minigrad.creation", 5), ("minigrad.toplevel", 5), ("minigrad.func", 5),
     ("minigrad._vmap", 5),
     ("minigrad.nn", 6), ("minigrad.optim", 6), ("minigrad.data", 6), ("minigrad.serialization", 6),
     ("minigrad.distributed", 6),
-    ("minigrad.summary", 7), ("minigrad.utils", 7), ("minigrad.cuda", 7), ("minigrad.accelerator", 7),
+    ("minigrad.summary", 7), ("minigrad.receptive_field", 7), ("minigrad.viz", 7), ("minigrad.utils", 7),
+    ("minigrad.cuda", 7), ("minigrad.accelerator", 7),
     ("minigrad.models", 7), ("minigrad", 8),
 ]
 
