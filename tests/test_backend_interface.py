@@ -173,16 +173,18 @@ def test_non_viewable_view_raises_pytorchs_runtime_error(get_backend):
     assert t.view(3, 2).shape == (3, 2)
 
 
-@pytest.mark.parametrize("stride, groups, c_out", [(1, 1, 4), (1, 2, 6)])
-def test_cpu_direct_convolution_equals_the_shared_gemm_path(stride, groups, c_out):
-    """The CPU backend's direct stride-1 kernels and SharedBackend's im2col + GEMM give the same values."""
+@pytest.mark.parametrize("stride, groups, c_in, c_out, direct",
+                         [(1, 1, 1, 4, True), (1, 2, 2, 6, True), (1, 1, 4, 4, False), (2, 2, 4, 6, False)])
+def test_cpu_convolution_kernels_equal_the_shared_gemm_path(stride, groups, c_in, c_out, direct):
+    """The CPU backend's convolutions (the direct stride-1 kernels for one input channel per group, the
+    tiled im2col + GEMM otherwise) give SharedBackend's values (one im2col, one batched GEMM)."""
     rng = np.random.default_rng(0)
-    x, w = rng.standard_normal((2, 4, 1, 7, 6)), rng.standard_normal((c_out, 4 // groups, 1, 3, 2))
+    x, w = rng.standard_normal((2, c_in, 1, 7, 6)), rng.standard_normal((c_out, c_in // groups, 1, 3, 2))
     out_size = (1, (7 + 2 - 3) // stride + 1, (6 + 2 - 2) // stride + 1)
     g = ConvGeometry((1, 3, 2), (1, stride, stride), (0, 1, 1), (1, 1, 1), groups, (1, 7, 6), out_size)
     y = rng.standard_normal((2, c_out) + out_size)
-    assert _direct(g, c_out)  # else both sides below would be the shared path
+    assert _direct(g, c_in, c_out) == direct  # the case exercises the path it names
     for name, args in (("conv", (x, w, g)), ("conv_transpose", (y, w, g)), ("conv_weight", (x, y, g))):
-        direct = getattr(CPU_BACKEND, name)(*args)
+        cpu = getattr(CPU_BACKEND, name)(*args)
         shared = getattr(SharedBackend, name)(CPU_BACKEND, *args)
-        np.testing.assert_allclose(direct, shared, rtol=1e-12, atol=1e-12, err_msg=name)
+        np.testing.assert_allclose(cpu, shared, rtol=1e-12, atol=1e-12, err_msg=name)

@@ -8,6 +8,8 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
+from minigrad_kernels.cpu import conv_gemm
+from minigrad_kernels.cpu.im2col import im2col
 from minigrad_kernels.cpu.reduce import max_along_middle
 
 
@@ -22,6 +24,46 @@ def test_max_along_middle_matches_numpy(shape, seed, take_max, with_nan):
     arg = np.argmax(x, axis=1) if take_max else np.argmin(x, axis=1)  # numpy: first extreme, NaN first
     np.testing.assert_array_equal(indices, arg)
     np.testing.assert_array_equal(values, np.take_along_axis(x, arg[:, None, :], 1)[:, 0, :])
+
+
+@st.composite
+def tiled_convolutions(draw):
+    """A 3-d convolution (2-d and 1-d ones are its special cases), and tile sizes that split images."""
+    kernel, stride, padding, dilation, in_size, out_size = [], [], [], [], [], []
+    for _ in range(3):
+        k, s, d = draw(st.integers(1, 3)), draw(st.integers(1, 3)), draw(st.integers(1, 2))
+        p = draw(st.integers(0, d * (k - 1)))
+        size = draw(st.integers(max(1, d * (k - 1) + 1 - 2 * p), 7))
+        kernel.append(k), stride.append(s), padding.append(p), dilation.append(d), in_size.append(size)
+        out_size.append((size + 2 * p - d * (k - 1) - 1) // s + 1)
+    groups, batch = draw(st.integers(1, 2)), draw(st.integers(1, 3))
+    c_in, c_out = groups * draw(st.integers(1, 3)), groups * draw(st.integers(1, 3))
+    geometry = tuple(map(tuple, (kernel, stride, padding, dilation, out_size)))
+    return (batch, c_in, c_out, groups, tuple(in_size), geometry, draw(st.integers(1, 40)),
+            draw(st.integers(1, 3)), draw(st.integers(1, 3)), draw(st.integers(0, 1000)))
+
+
+@given(tiled_convolutions())
+def test_tiled_gemm_convolution_matches_unfold_and_einsum(case):
+    """conv_gemm's three kernels, with any tile size and thread count, against one unfold + einsum."""
+    batch, c_in, c_out, groups, in_size, geometry, tile, images, threads, seed = case
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((batch, c_in) + in_size)
+    w = rng.standard_normal((groups, c_out // groups, c_in // groups * int(np.prod(geometry[0]))))
+    grad = rng.standard_normal((batch, c_out, int(np.prod(geometry[-1]))))
+    cols = np.empty((batch, w.shape[2] * groups, grad.shape[2]))
+    im2col(x, *geometry, cols)
+    cols = cols.reshape(batch, groups, w.shape[2], -1)
+    out = np.empty_like(grad)
+    conv_gemm.conv_forward(x, w, *geometry, tile, threads, out)
+    np.testing.assert_allclose(out, np.einsum("gok,ngkl->ngol", w, cols).reshape(out.shape), atol=1e-12)
+    np.testing.assert_allclose(conv_gemm.conv_weight(x, grad, groups, *geometry, tile, threads),
+                               np.einsum("ngol,ngkl->gok", grad.reshape(batch, groups, -1, grad.shape[2]), cols),
+                               atol=1e-12)
+    # the adjoint identity <conv(x), grad> == <x, conv_input(grad)> checks conv_input
+    grad_x = np.zeros_like(x)
+    conv_gemm.conv_input(grad, w, *geometry, images, threads, grad_x)
+    np.testing.assert_allclose(np.vdot(grad_x, x), np.vdot(grad, out), rtol=1e-10, atol=1e-10)
 
 
 def test_debug_switch_compiles_bounds_checked_kernels_in_their_own_cache(tmp_path):
