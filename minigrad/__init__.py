@@ -26,9 +26,6 @@ from minigrad.tensor import Tensor, matmul, where
 from minigrad.autograd import functional as _autograd_functional  # binds minigrad.autograd.functional, as torch's
 
 del _autograd_functional
-from minigrad.autograd import functional as _autograd_functional  # binds minigrad.autograd.functional, as torch's
-
-del _autograd_functional
 
 __version__ = "0.1.0"
 

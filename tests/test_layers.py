@@ -11,7 +11,6 @@ LAYERS = [
     ("minigrad._threads", 1), ("minigrad.arguments", 1),
     ("minigrad.backends", 2),
     ("minigrad.autograd.functional", 5),  # above minigrad.func, whose vmap it uses (listed first: first match wins)
-    ("minigrad.autograd.functional", 5),  # above minigrad.func, whose vmap it uses (listed first: first match wins)
     ("minigrad.autograd", 3),
     ("minigrad.ops", 4), ("minigrad.promotion", 4),
     ("minigrad.tensor", 5), ("minigrad.creation", 5), ("minigrad.toplevel", 5), ("minigrad.func", 5),
