@@ -49,6 +49,9 @@ class _LogicalArray:
     def _refuse(self, *_):
         _refuse_values()
 
+    def __getattr__(self, name):
+        _refuse_values()
+
     __array__ = __index__ = __iter__ = __len__ = __float__ = __int__ = __bool__ = _refuse
 
 
@@ -76,6 +79,11 @@ class BatchedTensor(Tensor):
         if not physical.any():
             return False
         _refuse_values()
+
+    def item(self):
+        raise RuntimeError("vmap: It looks like you're calling .item() on a Tensor. We don't support vmap over "
+                           "calling .item() on a Tensor, please try to rewrite what you're doing with other "
+                           "operations.")
 
     def contiguous(self):
         return self  # layout is the physical tensor's business (the rules reshape, never view)
