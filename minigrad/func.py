@@ -197,20 +197,24 @@ def jvp(func, primals, tangents, *, strict=False, has_aux=False):
         if not isinstance(value, tuple):
             raise RuntimeError(f"jvp(f, primals, tangents): Expected {argument} to be a tuple. E.g. it should "
                                "be valid to call f(*primals).")
-    if strict:
-        raise RuntimeError("jvp(f, primals, tangents): strict=True is not implemented")
-    if not has_aux:
+    if not (has_aux or strict):
         return _jvp(func, primals, tangents)
     aux = []
 
-    def without_aux(*args):
+    def checked(*args):
         output = func(*args)
-        if not isinstance(output, tuple) or len(output) != 2:
-            raise RuntimeError("jvp(f, primals, tangents): output of function f should be a tuple: "
-                               "(output, aux) if has_aux is True")
-        aux.append(output[1])
-        return output[0]
-    return (*_jvp(without_aux, primals, tangents), aux[0])
+        if has_aux:
+            if not isinstance(output, tuple) or len(output) != 2:
+                raise RuntimeError("jvp(f, primals, tangents): output of function f should be a tuple: "
+                                   "(output, aux) if has_aux is True")
+            output, extra = output
+            aux.append(extra)
+        if strict and any(isinstance(o, Tensor) and o._tangent is None for o in _leaves(output)):
+            raise RuntimeError("jvp(f, primals, tangents, strict=True): The output of f is independent of the "
+                               "inputs. This is not allowed with strict=True.")
+        return output
+    result = _jvp(checked, primals, tangents)
+    return (*result, aux[0]) if has_aux else result
 
 
 def linearize(func, *primals):

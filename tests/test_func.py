@@ -422,6 +422,8 @@ def test_grad_and_value_has_aux_vjp_linearize_and_functional_call():
     (lambda: func.jacrev(lambda a: 1)(minigrad.ones(2)), RuntimeError, "return only tensors"),
     (lambda: func.vjp(minigrad.sin, minigrad.ones(2))[1](minigrad.ones(3)), RuntimeError, "Mismatch in shape"),
     (lambda: func.jvp(minigrad.sin, minigrad.ones(2), minigrad.ones(2)), RuntimeError, "to be a tuple"),
+    (lambda: func.jvp(lambda t: minigrad.ones(2), (minigrad.ones(2),), (minigrad.ones(2),), strict=True),
+     RuntimeError, "independent of the inputs"),
     (lambda: func.functional_call(nn.Linear(2, 2), {"weight": minigrad.ones(2, 2)}, (minigrad.ones(2),),
                                   strict=True), RuntimeError, "Missing key\\(s\\): 'bias'"),
     (lambda: func.functional_call(nn.Linear(2, 2), ({"bias": minigrad.ones(2)}, {"bias": minigrad.ones(2)}),
