@@ -39,14 +39,15 @@ def tiled_convolutions(draw):
     groups, batch = draw(st.integers(1, 2)), draw(st.integers(1, 3))
     c_in, c_out = groups * draw(st.integers(1, 3)), groups * draw(st.integers(1, 3))
     geometry = tuple(map(tuple, (kernel, stride, padding, dilation, out_size)))
-    return (batch, c_in, c_out, groups, tuple(in_size), geometry, draw(st.integers(1, 40)),
-            draw(st.integers(1, 3)), draw(st.integers(1, 3)), draw(st.integers(0, 1000)))
+    return (batch, c_in, c_out, groups, tuple(in_size), geometry, draw(st.integers(1, 4)),
+            draw(st.integers(1, 40)), draw(st.integers(1, 3)), draw(st.integers(0, 1000)))
 
 
 @given(tiled_convolutions())
 def test_tiled_gemm_convolution_matches_unfold_and_einsum(case):
-    """conv_gemm's three kernels, with any tile size and thread count, against one unfold + einsum."""
-    batch, c_in, c_out, groups, in_size, geometry, tile, images, threads, seed = case
+    """conv_gemm's three kernels, with any tiling (blocks of images, or chunks of one image's positions)
+    and thread count, against one unfold + einsum."""
+    batch, c_in, c_out, groups, in_size, geometry, images, chunk, threads, seed = case
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((batch, c_in) + in_size)
     w = rng.standard_normal((groups, c_out // groups, c_in // groups * int(np.prod(geometry[0]))))
@@ -55,13 +56,13 @@ def test_tiled_gemm_convolution_matches_unfold_and_einsum(case):
     im2col(x, *geometry, cols)
     cols = cols.reshape(batch, groups, w.shape[2], -1)
     out = np.empty_like(grad)
-    conv_gemm.conv_forward(x, w, *geometry, tile, threads, out)
+    conv_gemm.conv_forward(x, w, *geometry, images, chunk, threads, out)
     np.testing.assert_allclose(out, np.einsum("gok,ngkl->ngol", w, cols).reshape(out.shape), atol=1e-12)
-    np.testing.assert_allclose(conv_gemm.conv_weight(x, grad, groups, *geometry, tile, threads),
+    np.testing.assert_allclose(conv_gemm.conv_weight(x, grad, groups, *geometry, images, chunk, threads),
                                np.einsum("ngol,ngkl->gok", grad.reshape(batch, groups, -1, grad.shape[2]), cols),
                                atol=1e-12)
     # the adjoint identity <conv(x), grad> == <x, conv_input(grad)> checks conv_input
-    grad_x = np.zeros_like(x)
+    grad_x = np.full_like(x, np.nan)  # every entry is written
     conv_gemm.conv_input(grad, w, *geometry, images, threads, grad_x)
     np.testing.assert_allclose(np.vdot(grad_x, x), np.vdot(grad, out), rtol=1e-10, atol=1e-10)
 

@@ -1,9 +1,13 @@
 """Convolution as im2col + GEMM, tiled so that every thread runs its own GEMMs on its own columns.
 
-The GEMM's long dimension is the flattened (image, output position) index q in [0, N * L). Each tile of
-q gets its columns built into a per-thread buffer small enough to stay in cache, then one BLAS call per
-group (BLAS itself runs on one thread: see backends/cpu.py). So both cores work in every phase, the
-column matrix of the whole batch never exists, and a small image batches several images per GEMM.
+A tile is either a block of nb whole images, or (for large images) a range of one image's output
+positions. Its columns are built into a per-thread buffer small enough to stay in cache, then one BLAS
+call per group multiplies them (BLAS itself runs on one thread: see backends/cpu.py). So both cores work
+in every phase and the column matrix of the whole batch never exists. In a block the image index is the
+fastest-varying one: column (position p, image j) is p * nb + j, read from the block transposed to
+(C, D, H, W, nb), so every run of columns copied is nb times longer than an output row (small images,
+like LeNet's 10x10 maps or ResNet's 4x4 ones, would otherwise copy runs of a few floats).
+
 Geometry arguments are (depth, height, width) triples; 2-d inputs are passed as (N, C, 1, H, W).
 Weights are (G, C_out / G, C_in / G * K) and gradients (N, C_out, L), with K = kd * kh * kw. Inner
 loops index with unsigned ints, so that Numba emits no negative-index wraparound and LLVM vectorizes them
@@ -16,27 +20,26 @@ from minigrad_kernels._jit import cpu_kernel
 
 
 @cpu_kernel(parallel=False)
-def _row_runs(q0, q1, out_size, runs):
-    """Splits [q0, q1) into runs along output rows: runs[r] = (n, z, y, first column, length); returns
-    the count. Computed once per tile, so the column loops below do no integer division."""
-    od, oh, ow = out_size
-    plane, volume = oh * ow, od * oh * ow
-    q, count = q0, 0
-    while q < q1:
-        n, pos = q // volume, q % volume
-        xo = pos % ow
-        run = min(ow - xo, q1 - q)
-        runs[count, 0], runs[count, 1], runs[count, 2] = n, pos // plane, (pos % plane) // ow
-        runs[count, 3], runs[count, 4] = xo, run
+def _row_runs(p0, p1, out_size, runs):
+    """Splits positions [p0, p1) into runs along output rows: runs[r] = (z, y, first column, length);
+    returns the count. Computed once per tile, so the column loops do no integer division."""
+    oh, ow = out_size[1], out_size[2]
+    p, count = p0, 0
+    while p < p1:
+        xo = p % ow
+        run = min(ow - xo, p1 - p)
+        runs[count, 0], runs[count, 1], runs[count, 2], runs[count, 3] = p // (oh * ow), (p // ow) % oh, xo, run
         count += 1
-        q += run
+        p += run
     return count
 
 
 @cpu_kernel(parallel=False)
-def _columns(x, runs, count, kernel, stride, padding, dilation, out_size, cols):
-    """cols[c * K + k, j]: the input that tap k of channel c sees at the tile's j-th output position."""
-    channels, depth, height, width = x.shape[1], x.shape[2], x.shape[3], x.shape[4]
+def _columns(xt, runs, count, kernel, stride, padding, dilation, out_size, cols, backward):
+    """Forward: cols[c * K + k, i * nb + j] = what tap k of channel c sees at the tile's i-th position in
+    image j, for xt (C, D, H, W, nb) (zero outside the image). Backward: xt += the same entries of cols
+    (the adjoint)."""
+    channels, depth, height, width, nb = xt.shape
     kd, kh, kw = kernel
     sd, sh, sw = stride
     pd, ph, pw = padding
@@ -51,152 +54,177 @@ def _columns(x, runs, count, kernel, stride, padding, dilation, out_size, cols):
                     shift = e * dw - pw
                     lo = min(max(0, (-shift + sw - 1) // sw), ow)
                     hi = max(min(ow, (width - 1 - shift) // sw + 1), lo)
-                    j = 0
+                    i = 0
                     for r in range(count):
-                        n, z, y, xo, run = runs[r, 0], runs[r, 1], runs[r, 2], runs[r, 3], runs[r, 4]
-                        iz, iy = z * sd - pd + a * dd, y * sh - ph + b * dh
-                        end = j + run
-                        if iz < 0 or iz >= depth or iy < 0 or iy >= height:
-                            first = last = xo + run
-                        else:
-                            first, last = max(xo, lo), min(xo + run, hi)
-                            last = max(first, last)
-                        # zeros, then the input row's [first, last) read with stride sw, then zeros
-                        for i in range(uint64(j), uint64(j + first - xo)):
-                            row[i] = 0.0
-                        if last > first:
-                            src = x[n, c, iz, iy]
-                            dst, start = uint64(j + first - xo), uint64(first * sw + shift)
-                            for i in range(uint64(last - first)):
-                                row[dst + i] = src[start + i * uint64(sw)]
-                        for i in range(uint64(j + last - xo), uint64(end)):
-                            row[i] = 0.0
-                        j = end
-
-
-@cpu_kernel(parallel=False)
-def _add_columns(cols, runs, count, kernel, stride, padding, dilation, out_size, x):
-    """_columns' adjoint: x[n, c, ...] += every column entry that was read from it."""
-    channels, depth, height, width = x.shape[1], x.shape[2], x.shape[3], x.shape[4]
-    kd, kh, kw = kernel
-    sd, sh, sw = stride
-    pd, ph, pw = padding
-    dd, dh, dw = dilation
-    ow = out_size[2]
-    for c in range(channels):
-        for a in range(kd):
-            for b in range(kh):
-                for e in range(kw):
-                    row = cols[((c * kd + a) * kh + b) * kw + e]
-                    shift = e * dw - pw
-                    lo = min(max(0, (-shift + sw - 1) // sw), ow)
-                    hi = max(min(ow, (width - 1 - shift) // sw + 1), lo)
-                    j = 0
-                    for r in range(count):
-                        n, z, y, xo, run = runs[r, 0], runs[r, 1], runs[r, 2], runs[r, 3], runs[r, 4]
+                        z, y, xo, run = runs[r, 0], runs[r, 1], runs[r, 2], runs[r, 3]
                         iz, iy = z * sd - pd + a * dd, y * sh - ph + b * dh
                         first, last = max(xo, lo), min(xo + run, hi)
-                        if 0 <= iz < depth and 0 <= iy < height and last > first:
-                            dst = x[n, c, iz, iy]
-                            src, start = uint64(j + first - xo), uint64(first * sw + shift)
-                            for i in range(uint64(last - first)):
-                                dst[start + i * uint64(sw)] += row[src + i]
-                        j += run
+                        if iz < 0 or iz >= depth or iy < 0 or iy >= height or last <= first:
+                            first = last = xo + run
+                        at = uint64((i + first - xo) * nb)  # where the image's part of the run starts
+                        if not backward:  # zeros, the image's part, zeros
+                            for q in range(uint64(i * nb), at):
+                                row[q] = 0.0
+                            for q in range(uint64((i + last - xo) * nb), uint64((i + run) * nb)):
+                                row[q] = 0.0
+                        if first < last:
+                            src = xt[c, iz, iy].reshape(width * nb)
+                            if sw == 1:
+                                start = uint64((first + shift) * nb)
+                                for q in range(uint64((last - first) * nb)):
+                                    if backward:
+                                        src[start + q] += row[at + q]
+                                    else:
+                                        row[at + q] = src[start + q]
+                            else:
+                                for m in range(uint64(last - first)):
+                                    start = uint64(((first + m) * sw + shift) * nb)
+                                    for q in range(uint64(nb)):
+                                        if backward:
+                                            src[start + q] += row[at + m * nb + q]
+                                        else:
+                                            row[at + m * nb + q] = src[start + q]
+                        i += run
 
 
 @cpu_kernel(parallel=False)
-def _scatter_tile(prod, q0, q1, volume, first, out):
-    """out[n, first + o, pos] = prod[o, q - q0] for q = n * volume + pos in [q0, q1)."""
-    q = q0
-    while q < q1:
-        n, pos = q // volume, q % volume
-        run = min(volume - pos, q1 - q)
-        for o in range(prod.shape[0]):
-            out[n, first + o, pos:pos + run] = prod[o, q - q0:q - q0 + run]
-        q += run
+def _transpose_block(x, n0, xt, backward):
+    """Forward: xt[c, ..., j] = x[n0 + j, c, ...]; backward: x[n0 + j, c, ...] = xt[c, ..., j]."""
+    nb = xt.shape[4]
+    flat = xt.reshape(xt.size // nb, nb)
+    for j in range(nb):
+        image = x[n0 + j].reshape(flat.shape[0])
+        for s in range(flat.shape[0]):
+            if backward:
+                image[s] = flat[s, j]
+            else:
+                flat[s, j] = image[s]
 
 
 @cpu_kernel(parallel=False)
-def _gather_tile(grad, q0, q1, volume, first, dst):
-    """dst[o, q - q0] = grad[n, first + o, pos]: _scatter_tile's inverse."""
-    q = q0
-    while q < q1:
-        n, pos = q // volume, q % volume
-        run = min(volume - pos, q1 - q)
-        for o in range(dst.shape[0]):
-            dst[o, q - q0:q - q0 + run] = grad[n, first + o, pos:pos + run]
-        q += run
+def _move_products(grad, n0, nb, p0, first, tile, backward):
+    """Forward: grad[n0 + j, first + o, p0 + i] = tile[o, i * nb + j] (a GEMM's product into the
+    (N, C_out, L) output); backward: tile[o, i * nb + j] = grad[...] (a gradient into GEMM layout)."""
+    positions = tile.shape[1] // nb
+    for j in range(nb):
+        for o in range(tile.shape[0]):
+            dst = grad[n0 + j, first + o]
+            src = tile[o]
+            for i in range(uint64(positions)):
+                if backward:
+                    src[i * nb + j] = dst[p0 + i]
+                else:
+                    dst[p0 + i] = src[i * nb + j]
+
+
+@cpu_kernel(parallel=False)
+def _tile_of(t, n_batch, volume, images, chunk):
+    """Tile t: (first image, images in it, first position, positions in it)."""
+    if images > 1 or chunk >= volume:
+        n0 = t * images
+        return n0, min(images, n_batch - n0), 0, volume
+    per_image = (volume + chunk - 1) // chunk
+    p0 = (t % per_image) * chunk
+    return t // per_image, 1, p0, min(chunk, volume - p0)
+
+
+@cpu_kernel(parallel=False)
+def _tile_count(n_batch, volume, images, chunk):
+    """(number of tiles, the most columns in one)."""
+    if images > 1 or chunk >= volume:
+        return (n_batch + images - 1) // images, images * volume
+    return n_batch * ((volume + chunk - 1) // chunk), chunk
+
+
+@cpu_kernel(parallel=False)
+def _block(x, n0, nb, space):
+    """The images [n0, n0 + nb) of x as (C, D, H, W, nb): a view for one image, else transposed into space."""
+    shape = x.shape[1:]
+    if nb == 1:
+        return x[n0].reshape((shape[0], shape[1], shape[2], shape[3], 1))
+    xt = space[:x[0].size * nb].reshape((shape[0], shape[1], shape[2], shape[3], nb))
+    _transpose_block(x, n0, xt, False)
+    return xt
 
 
 @cpu_kernel
-def conv_forward(x, w, kernel, stride, padding, dilation, out_size, tile, threads, out):
-    """out (N, C_out, L) = the cross-correlation of x with w, one tile of output positions at a time."""
+def conv_forward(x, w, kernel, stride, padding, dilation, out_size, images, chunk, threads, out):
+    """out (N, C_out, L) = the cross-correlation of x with w. Tiles are blocks of `images` whole images,
+    or (with images == 1) chunks of `chunk` positions of one image."""
     groups, per_group, taps = w.shape
-    volume = out_size[0] * out_size[1] * out_size[2]
-    total = x.shape[0] * volume
-    n_tiles = (total + tile - 1) // tile
+    n_batch, volume = x.shape[0], out_size[0] * out_size[1] * out_size[2]
+    n_tiles, width = _tile_count(n_batch, volume, images, chunk)
     for t in prange(threads):
-        col_space = np.empty(groups * taps * tile, dtype=x.dtype)
-        prod_space = np.empty(per_group * tile, dtype=x.dtype)
-        runs = np.empty((tile + 1, 5), dtype=np.int64)
+        block_space = np.empty(x[0].size * images, dtype=x.dtype)
+        col_space = np.empty(groups * taps * width, dtype=x.dtype)
+        prod_space = np.empty(per_group * width, dtype=x.dtype)
+        runs = np.empty((width + 1, 4), dtype=np.int64)
         for i in range(t, n_tiles, threads):
-            q0, q1 = i * tile, min(i * tile + tile, total)
-            cols = col_space[:groups * taps * (q1 - q0)].reshape((groups, taps, q1 - q0))
-            prod = prod_space[:per_group * (q1 - q0)].reshape((per_group, q1 - q0))
-            count = _row_runs(q0, q1, out_size, runs)
-            _columns(x, runs, count, kernel, stride, padding, dilation, out_size,
-                     cols.reshape((groups * taps, q1 - q0)))
+            n0, nb, p0, positions = _tile_of(i, n_batch, volume, images, chunk)
+            cols = col_space[:groups * taps * positions * nb].reshape((groups, taps, positions * nb))
+            prod = prod_space[:per_group * positions * nb].reshape((per_group, positions * nb))
+            count = _row_runs(p0, p0 + positions, out_size, runs)
+            _columns(_block(x, n0, nb, block_space), runs, count, kernel, stride, padding, dilation, out_size,
+                     cols.reshape((groups * taps, positions * nb)), False)
             for g in range(groups):
                 np.dot(w[g], cols[g], prod)
-                _scatter_tile(prod, q0, q1, volume, g * per_group, out)
+                _move_products(out, n0, nb, p0, g * per_group, prod, False)
 
 
 @cpu_kernel
-def conv_weight(x, grad, groups, kernel, stride, padding, dilation, out_size, tile, threads):
+def conv_weight(x, grad, groups, kernel, stride, padding, dilation, out_size, images, chunk, threads):
     """The gradient in w, (G, C_out / G, C_in / G * K): per thread, the sum over its tiles of the
     gradient's tile times the tile's columns transposed; then the threads' partial sums added."""
     per_group = grad.shape[1] // groups
     taps = x.shape[1] // groups * kernel[0] * kernel[1] * kernel[2]
-    volume = out_size[0] * out_size[1] * out_size[2]
-    total = x.shape[0] * volume
-    n_tiles = (total + tile - 1) // tile
+    n_batch, volume = x.shape[0], out_size[0] * out_size[1] * out_size[2]
+    n_tiles, width = _tile_count(n_batch, volume, images, chunk)
     partial = np.zeros((threads, groups, per_group, taps), dtype=x.dtype)
     for t in prange(threads):
-        col_space = np.empty(groups * taps * tile, dtype=x.dtype)
-        grad_space = np.empty(per_group * tile, dtype=x.dtype)
-        runs = np.empty((tile + 1, 5), dtype=np.int64)
+        block_space = np.empty(x[0].size * images, dtype=x.dtype)
+        col_space = np.empty(groups * taps * width, dtype=x.dtype)
+        grad_space = np.empty(per_group * width, dtype=x.dtype)
+        runs = np.empty((width + 1, 4), dtype=np.int64)
         for i in range(t, n_tiles, threads):
-            q0, q1 = i * tile, min(i * tile + tile, total)
-            cols = col_space[:groups * taps * (q1 - q0)].reshape((groups, taps, q1 - q0))
-            tile_grad = grad_space[:per_group * (q1 - q0)].reshape((per_group, q1 - q0))
-            count = _row_runs(q0, q1, out_size, runs)
-            _columns(x, runs, count, kernel, stride, padding, dilation, out_size,
-                     cols.reshape((groups * taps, q1 - q0)))
+            n0, nb, p0, positions = _tile_of(i, n_batch, volume, images, chunk)
+            cols = col_space[:groups * taps * positions * nb].reshape((groups, taps, positions * nb))
+            tile_grad = grad_space[:per_group * positions * nb].reshape((per_group, positions * nb))
+            count = _row_runs(p0, p0 + positions, out_size, runs)
+            _columns(_block(x, n0, nb, block_space), runs, count, kernel, stride, padding, dilation, out_size,
+                     cols.reshape((groups * taps, positions * nb)), False)
             for g in range(groups):
-                _gather_tile(grad, q0, q1, volume, g * per_group, tile_grad)
+                _move_products(grad, n0, nb, p0, g * per_group, tile_grad, True)
                 partial[t, g] += np.dot(tile_grad, cols[g].T)
     return partial.sum(axis=0)
 
 
 @cpu_kernel
 def conv_input(grad, w, kernel, stride, padding, dilation, out_size, images, threads, grad_x):
-    """grad_x (N, C_in, D, H, W), zeroed, += the adjoint of conv_forward in x: per block of whole images
+    """grad_x (N, C_in, D, H, W) = the adjoint of conv_forward in x: per block of whole images
     (so that no two threads add into one image), w transposed times the gradient, then col2im."""
     groups, per_group, taps = w.shape
-    volume = out_size[0] * out_size[1] * out_size[2]
-    n_batch = grad.shape[0]
-    n_blocks = (n_batch + images - 1) // images
+    n_batch, volume = grad.shape[0], out_size[0] * out_size[1] * out_size[2]
+    n_tiles = (n_batch + images - 1) // images
     for t in prange(threads):
+        block_space = np.empty(grad_x[0].size * images, dtype=grad.dtype)
         col_space = np.empty(groups * taps * images * volume, dtype=grad.dtype)
         grad_space = np.empty(per_group * images * volume, dtype=grad.dtype)
-        runs = np.empty((images * volume + 1, 5), dtype=np.int64)
-        for i in range(t, n_blocks, threads):
-            q0, q1 = i * images * volume, min(i * images + images, n_batch) * volume
-            cols = col_space[:groups * taps * (q1 - q0)].reshape((groups, taps, q1 - q0))
-            tile_grad = grad_space[:per_group * (q1 - q0)].reshape((per_group, q1 - q0))
+        runs = np.empty((volume + 1, 4), dtype=np.int64)
+        count = _row_runs(0, volume, out_size, runs)
+        for i in range(t, n_tiles, threads):
+            n0, nb = i * images, min(images, n_batch - i * images)
+            cols = col_space[:groups * taps * volume * nb].reshape((groups, taps, volume * nb))
+            tile_grad = grad_space[:per_group * volume * nb].reshape((per_group, volume * nb))
             for g in range(groups):
-                _gather_tile(grad, q0, q1, volume, g * per_group, tile_grad)
+                _move_products(grad, n0, nb, 0, g * per_group, tile_grad, True)
                 np.dot(w[g].T, tile_grad, cols[g])
-            count = _row_runs(q0, q1, out_size, runs)
-            _add_columns(cols.reshape((groups * taps, q1 - q0)), runs, count, kernel, stride, padding, dilation,
-                         out_size, grad_x)
+            # col2im into the images themselves (one image) or into their transposed block
+            if nb == 1:
+                xt = _block(grad_x, n0, 1, block_space)
+            else:
+                xt = block_space[:grad_x[0].size * nb].reshape(grad_x.shape[1:] + (nb,))
+            xt[...] = 0.0
+            _columns(xt, runs, count, kernel, stride, padding, dilation, out_size,
+                     cols.reshape((groups * taps, volume * nb)), True)
+            if nb > 1:
+                _transpose_block(grad_x, n0, xt, True)
