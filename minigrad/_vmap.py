@@ -400,23 +400,23 @@ def _name(func):
     return getattr(func, "__name__", repr(func))
 
 
-def _flatten(tree, dims, where):
+def _flatten(tree, dims, where, names=("in_dims", "inputs")):
     """Pairs (leaf, dim) of `tree` (nested tuples, lists and dicts) with `dims` (an int or None for every
-    leaf, or the same nesting)."""
-    if isinstance(dims, (tuple, list)) and isinstance(tree, (tuple, list)) and not isinstance(dims, dict):
+    leaf, or the same nesting); `names` say which dims and tree an error is about."""
+    if isinstance(dims, (tuple, list)) and isinstance(tree, (tuple, list)):
         if len(dims) != len(tree):
-            raise ValueError(f"{where}: in_dims is not compatible with the structure of `inputs`. in_dims has "
-                             f"{len(dims)} entries but inputs has {len(tree)}")
-        return [pair for t, d in zip(tree, dims) for pair in _flatten(t, d, where)]
-    if isinstance(dims, dict) and isinstance(tree, dict):
-        return [pair for k in tree for pair in _flatten(tree[k], dims[k], where)]
+            raise ValueError(f"{where}: {names[0]} is not compatible with the structure of `{names[1]}`. "
+                             f"{names[0]} has {len(dims)} entries but {names[1]} has {len(tree)}")
+        return [pair for t, d in zip(tree, dims) for pair in _flatten(t, d, where, names)]
+    if isinstance(dims, dict) and isinstance(tree, dict) and dims.keys() == tree.keys():
+        return [pair for k in tree for pair in _flatten(tree[k], dims[k], where, names)]
     if dims is not None and not isinstance(dims, int):
-        raise ValueError(f"{where}: in_dims is not compatible with the structure of `inputs`: got {dims!r} "
-                         f"for an input of type {type(tree)}")
+        raise ValueError(f"{where}: {names[0]} is not compatible with the structure of `{names[1]}`: got "
+                         f"{dims!r} for a {type(tree).__name__}")
     if isinstance(tree, (tuple, list)):
-        return [pair for t in tree for pair in _flatten(t, dims, where)]
+        return [pair for t in tree for pair in _flatten(t, dims, where, names)]
     if isinstance(tree, dict):
-        return [pair for t in tree.values() for pair in _flatten(t, dims, where)]
+        return [pair for t in tree.values() for pair in _flatten(t, dims, where, names)]
     return [(tree, dims)]
 
 
@@ -466,8 +466,8 @@ def _out_pairs(func, outputs, out_dims):
                          f"structure of outputs, got: {type(out_dims)}.")
     if isinstance(out_dims, (tuple, list)) and not isinstance(outputs, (tuple, list)):
         raise ValueError(f"{where}: out_dims is not compatible with the structure of `outputs`: out_dims has "
-                         f"{len(out_dims)} entries but the output is a single {type(outputs).__name__}")
-    return _flatten(outputs, out_dims, where)
+                         f"{len(out_dims)} entries but the output is not a tuple or list")
+    return _flatten(outputs, out_dims, where, ("out_dims", "outputs"))
 
 
 def _unbatch(func, out, dim, level, size):

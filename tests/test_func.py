@@ -210,6 +210,26 @@ def test_nested_vmap_vmap_of_grad_grad_of_vmap_and_vmap_of_jvp():
     np.testing.assert_allclose(batched_primals.numpy(), ((xs[0].cos() * xs[0] + xs[0].sin()) * xs[1]).numpy())
 
 
+def test_transforms_of_transforms():
+    xs = minigrad.from_numpy(np.random.default_rng(7).standard_normal((4, 3)))
+
+    def f(t):
+        return t.sin() * t.sum()
+
+    def scalar(t):
+        return (t.exp() * t.sum()).sum()
+
+    for transform, fn in [(func.jacrev, f), (func.jacfwd, f), (func.hessian, scalar)]:
+        batched = func.vmap(transform(fn))(xs)
+        np.testing.assert_allclose(batched.numpy(), np.stack([transform(fn)(x).numpy() for x in xs]), rtol=1e-12)
+    np.testing.assert_allclose(func.jacrev(func.jacrev(scalar))(xs[0]).numpy(),
+                               func.hessian(scalar)(xs[0]).numpy(), rtol=1e-10)
+    np.testing.assert_allclose(func.jacfwd(func.vmap(f))(xs).numpy(), func.jacrev(func.vmap(f))(xs).numpy(),
+                               rtol=1e-12)
+    second = func.grad(lambda t: func.grad(scalar)(t).sum())(xs[0])
+    np.testing.assert_allclose(second.numpy(), func.hessian(scalar)(xs[0]).numpy().sum(0), rtol=1e-10)
+
+
 def test_vmap_captures_a_batched_tensor_inside_grad():
     x, w = _inputs([np.arange(6.0).reshape(3, 2), np.ones(2)])
     grads = func.vmap(lambda xi: func.grad(lambda v: (v * xi).sin().sum())(w))(x)
@@ -399,6 +419,7 @@ def test_grad_and_value_has_aux_vjp_linearize_and_functional_call():
 
 @pytest.mark.parametrize("call, error, message", [
     (lambda: func.vmap(minigrad.sin, in_dims=(0, 1))(minigrad.ones(2, 2)), ValueError, "not compatible"),
+    (lambda: func.vmap(minigrad.sin, out_dims=(0, 1))(minigrad.ones(2, 2)), ValueError, "out_dims is not compatible"),
     (lambda: func.vmap(minigrad.sin, in_dims=3)(minigrad.ones(2, 2)), ValueError, "Got in_dim=3"),
     (lambda: func.vmap(minigrad.sin, in_dims="a")(minigrad.ones(2)), ValueError, "expected `in_dims` to be int"),
     (lambda: func.vmap(lambda a, b: a + b)(minigrad.ones(3, 2), minigrad.ones(2, 2)), ValueError,
