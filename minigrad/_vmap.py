@@ -14,13 +14,14 @@ move their inputs down to the physical level (`lower`) and their results back up
 """
 import numpy as np
 
+from minigrad import random
 from minigrad.ops import conv, elementwise as ew, linalg, logic, pool, reduction, shape as shape_ops
 from minigrad.tensor import Tensor
 from minigrad.toplevel import cat
 
 __all__ = ["vmap"]
 
-_ACTIVE = []    # [level, batch size] of each vmap now running, outermost first
+_ACTIVE = []    # (level, batch size, randomness) of each vmap now running, outermost first
 _COUNTER = [0]  # the last level handed out
 
 
@@ -176,7 +177,23 @@ def lift(t, level):
 
 def active_levels():
     """[(level, batch size)] of the vmaps now running, outermost first."""
-    return [tuple(entry) for entry in _ACTIVE]
+    return [(level, size) for level, size, _ in _ACTIVE]
+
+
+def _check_randomness():
+    """A random draw inside vmap: with randomness="same" every example shares it (the draw has the
+    per-example shape); "error" refuses it, and "different" is not supported."""
+    modes = {randomness for _, _, randomness in _ACTIVE}
+    if "error" in modes:
+        raise RuntimeError("vmap: called random operation while in randomness error mode. Please either use the "
+                           "'same' or 'different' randomness flags on vmap or perform the randomness operation "
+                           "out of vmap")
+    if "different" in modes:
+        raise NotImplementedError("vmap: randomness='different' is not supported: minigrad's random functions draw "
+                                  "once for all examples; use randomness='same' or draw outside vmap")
+
+
+random.DRAW_CHECKS.append(_check_randomness)
 
 
 # --- the batching rules: rule(function, size, args, batched) -> physical output(s), batch dim first ---
@@ -486,12 +503,12 @@ def _unbatch(func, out, dim, level, size):
     return _move(physical, 0, dim % physical.ndim)
 
 
-def _run(func, args, kwargs, pairs, size, out_dims):
+def _run(func, args, kwargs, pairs, size, out_dims, randomness):
     _COUNTER[0] += 1
     level = _COUNTER[0]
     leaves = iter([leaf if dim is None else _batched(_move(leaf, dim % leaf.ndim, 0), level)
                    for leaf, dim in pairs])
-    _ACTIVE.append([level, size])
+    _ACTIVE.append((level, size, randomness))
     try:
         outputs = func(*_rebuild(tuple(args), leaves), **kwargs)
     finally:
@@ -505,9 +522,9 @@ def vmap(func, in_dims=0, out_dims=0, randomness="error", *, chunk_size=None):
 
     in_dims (and out_dims) is an int or None for every input (output), or a tuple with one entry per
     input (output), nested as the inputs are. Each op runs once on the whole batch through its batching
-    rule; an op without one raises. `chunk_size` maps that many examples at a time. minigrad's random
-    functions take no tensor and are not batched: only randomness='error' (the default) and 'same' hold
-    for them, 'different' is accepted for compatibility and behaves as 'same'.
+    rule; an op without one raises. `chunk_size` maps that many examples at a time. A random draw inside
+    raises with randomness="error" (the default), is shared by every example with "same", and raises
+    NotImplementedError with "different" (minigrad's random functions draw once, not per example).
     """
     if randomness not in ("error", "different", "same"):
         raise RuntimeError(f"Only allowed values for randomness are 'error', 'different', or 'same'. "
@@ -518,12 +535,12 @@ def vmap(func, in_dims=0, out_dims=0, randomness="error", *, chunk_size=None):
     def wrapped(*args, **kwargs):
         pairs, size = _check_in_dims(func, in_dims, args)
         if chunk_size is None or chunk_size >= size:
-            return _run(func, args, kwargs, pairs, size, out_dims)
+            return _run(func, args, kwargs, pairs, size, out_dims, randomness)
         chunks = []
         for start in range(0, size, chunk_size):
             length = min(chunk_size, size - start)
             part = [(leaf if dim is None else leaf.narrow(dim, start, length), dim) for leaf, dim in pairs]
-            chunks.append(_run(func, args, kwargs, part, length, out_dims))
+            chunks.append(_run(func, args, kwargs, part, length, out_dims, randomness))
         return _join(chunks, _out_pairs(func, chunks[0], out_dims))
 
     return wrapped

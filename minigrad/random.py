@@ -61,7 +61,12 @@ def initial_seed():
     return default_generator.initial_seed()
 
 
+DRAW_CHECKS = []  # called before every draw: vmap refuses one under randomness="error" (minigrad/_vmap.py)
+
+
 def generator_or_default(generator):
+    for check in DRAW_CHECKS:
+        check()
     if generator is None:
         return default_generator
     if not isinstance(generator, Generator):

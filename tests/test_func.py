@@ -245,6 +245,8 @@ def test_vmap_in_dims_out_dims_chunk_size_and_pytrees():
     np.testing.assert_allclose(chunked.numpy(), 2 * x.numpy())
     constant = func.vmap(lambda a: minigrad.ones(2, dtype=minigrad.float64))(x)
     assert constant.shape == (3, 2)
+    same = func.vmap(lambda a: F.dropout(a, 0.5), randomness="same")(minigrad.ones(3, 8))
+    assert (same == same[0]).all()
 
 
 # --- per-sample gradients of a small conv net -----------------------------------------------------------
@@ -430,6 +432,9 @@ def test_grad_and_value_has_aux_vjp_linearize_and_functional_call():
     (lambda: func.vmap(lambda a: a, out_dims=None)(minigrad.ones(2)), ValueError, "out_dim is None"),
     (lambda: func.vmap(minigrad.sin, randomness="x")(minigrad.ones(2)), RuntimeError, "randomness"),
     (lambda: func.vmap(minigrad.sin, chunk_size=0)(minigrad.ones(2)), ValueError, "chunk_size"),
+    (lambda: func.vmap(lambda t: F.dropout(t, 0.5))(minigrad.ones(2, 3)), RuntimeError, "randomness error mode"),
+    (lambda: func.vmap(lambda t: t + minigrad.randn(3), randomness="different")(minigrad.ones(2, 3)),
+     NotImplementedError, "randomness='different'"),
     (lambda: func.vmap(minigrad.sin)(), ValueError, "got no inputs"),
     (lambda: func.vmap(lambda a: a.item())(minigrad.ones(2)), RuntimeError, "item"),
     (lambda: func.vmap(lambda a: a if a.sum() > 0 else -a)(minigrad.tensor([1.0, -1.0])), RuntimeError,
