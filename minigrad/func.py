@@ -245,7 +245,7 @@ def _basis(tensors):
     rows = eye(total, dtype=tensors[0].dtype, device=tensors[0].device)
     blocks, start = [], 0
     for t in tensors:
-        blocks.append(rows[:, start:start + t.numel()].reshape((total,) + tuple(t.shape)))
+        blocks.append(rows[:, start:start + t.numel()].reshape((total,) + tuple(t.shape)).to(t.dtype))
         start += t.numel()
     return blocks
 

@@ -230,6 +230,21 @@ def test_transforms_of_transforms():
     np.testing.assert_allclose(second.numpy(), func.hessian(scalar)(xs[0]).numpy().sum(0), rtol=1e-10)
 
 
+def test_jacobians_of_inputs_and_outputs_of_several_dtypes_and_an_ensemble_under_vmap():
+    a, b = minigrad.tensor([0.5, -2.0], dtype=minigrad.float64), minigrad.tensor([1.5, 3.0])
+    for transform in (func.jacfwd, func.jacrev):
+        (d_a, d_b), (e_a, e_b) = transform(lambda u, v: (u * v.double(), v * 2), argnums=(0, 1))(a, b)
+        np.testing.assert_allclose(d_a.numpy(), np.diag(b.numpy()))
+        np.testing.assert_allclose(e_b.numpy(), 2 * np.eye(2))
+    net = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 2))
+    x = minigrad.randn(5, 3)
+    members = [{k: v.detach() + 0.1 * i for k, v in net.named_parameters()} for i in range(3)]
+    stacked = {k: minigrad.stack([m[k] for m in members]) for k in members[0]}
+    ensemble = func.vmap(lambda p: func.functional_call(net, p, (x,)))(stacked)
+    loop = np.stack([func.functional_call(net, m, (x,)).detach().numpy() for m in members])
+    np.testing.assert_allclose(ensemble.numpy(), loop, rtol=1e-6)
+
+
 def test_vmap_captures_a_batched_tensor_inside_grad():
     x, w = _inputs([np.arange(6.0).reshape(3, 2), np.ones(2)])
     grads = func.vmap(lambda xi: func.grad(lambda v: (v * xi).sin().sum())(w))(x)
