@@ -86,9 +86,9 @@ def _argnums(argnums, args, name):
     return indices
 
 
-class _Linearized:
-    """func run with some inputs as leaves on the physical level of the vmaps batching them, ready for
-    reverse-mode sweeps: `outputs` (physical), `leaves`, `levels` and what func returned."""
+class _Recorded:
+    """func run with some inputs as leaves on the physical level of the vmaps batching them, its graph
+    recorded for reverse-mode sweeps: `outputs` (physical), `leaves`, `levels` and what func returned."""
 
     def __init__(self, func, args, kwargs, indices, has_aux, name):
         levels = _levels((args, kwargs))
@@ -105,9 +105,9 @@ class _Linearized:
                                        "has_aux is True")
                 output, self.aux = output
             extra = set(_levels(output)) - set(levels)
-            if not extra:  # a tensor captured from an enclosing vmap batches the output: redo with its level
+            if not extra:
                 break
-            levels = sorted(set(levels) | extra)
+            levels = sorted(set(levels) | extra)  # a tensor captured from an enclosing vmap batches the output
         for i, out in enumerate(_leaves(output)):
             if not isinstance(out, Tensor):
                 raise RuntimeError(f"{name}: expected f(*primals) to return only tensors, got unsupported type "
@@ -118,6 +118,9 @@ class _Linearized:
 
     def pull_back(self, cotangents):
         """One gradient per leaf (zeros where unused), lifted back to the vmap levels of the inputs."""
+        if not set(self.levels) <= {level for level, _ in active_levels()}:
+            raise RuntimeError("vjp_fn: called after the vmap that batched the primals has returned; call it "
+                               "inside that vmap")
         physical = [_lower_all(c, self.levels) for c in cotangents]
         keep_graph = _require_grad(self.sources + physical)
         tangents = _carry_tangents(self.sources + physical)
@@ -126,6 +129,12 @@ class _Linearized:
         if tangents and not keep_graph:  # the graph was kept only for the tangents it carries
             grads = [None if g is None else _detach_keeping_tangent(g) for g in grads]
         return [_lift_all(leaf._zeros_like() if g is None else g, self.levels) for g, leaf in zip(grads, self.leaves)]
+
+    def value(self):
+        """What func returned, cut from the graph recorded here unless an enclosing transform needs it."""
+        if _require_grad(self.sources):
+            return self.output
+        return _rebuild(self.output, iter([_detach_keeping_tangent(o) for o in _leaves(self.output)]))
 
     def structured(self, grads):
         """The gradients in the structure of args[argnums]: one per argnum for a tuple of argnums."""
@@ -136,7 +145,7 @@ class _Linearized:
 def vjp(func, *primals, has_aux=False):
     """(func(*primals), vjp_fn) where vjp_fn(cotangents) returns one gradient per primal (a tuple);
     with has_aux=True func returns (output, aux) and vjp returns (output, vjp_fn, aux)."""
-    run = _Linearized(func, primals, {}, tuple(range(len(primals))), has_aux, "vjp(f, *primals)")
+    run = _Recorded(func, primals, {}, tuple(range(len(primals))), has_aux, "vjp(f, *primals)")
     outputs = _leaves(run.output)
 
     def vjp_fn(*cotangents):
@@ -155,8 +164,8 @@ def vjp(func, *primals, has_aux=False):
         return run.structured(run.pull_back(given))
 
     if has_aux:
-        return run.output, vjp_fn, run.aux
-    return run.output, vjp_fn
+        return run.value(), vjp_fn, run.aux
+    return run.value(), vjp_fn
 
 
 def grad_and_value(func, argnums=0, has_aux=False):
@@ -166,7 +175,7 @@ def grad_and_value(func, argnums=0, has_aux=False):
 
     def wrapper(*args, **kwargs):
         indices = _argnums(argnums, args, name)
-        run = _Linearized(func, args, kwargs, indices, has_aux, name)
+        run = _Recorded(func, args, kwargs, indices, has_aux, name)
         out = run.output
         if not isinstance(out, Tensor):
             raise RuntimeError(f"{name}: Expected f(*args) to return a Tensor, got {type(out)}")
@@ -175,7 +184,7 @@ def grad_and_value(func, argnums=0, has_aux=False):
                                f"{out.ndim} dims. Maybe you wanted to use the vjp or jacrev APIs instead?")
         grads = run.structured(run.pull_back([out._ones_like()]))
         grads = grads[0] if isinstance(argnums, int) else grads
-        return (grads, (out, run.aux)) if has_aux else (grads, out)
+        return (grads, (run.value(), run.aux)) if has_aux else (grads, run.value())
     return wrapper
 
 
@@ -274,7 +283,7 @@ def jacrev(func, argnums=0, *, has_aux=False, chunk_size=None):
 
     def wrapper(*args, **kwargs):
         indices, _ = _jacobian_inputs(args, argnums, name)
-        run = _Linearized(func, args, kwargs, indices, has_aux, name)
+        run = _Recorded(func, args, kwargs, indices, has_aux, name)
         outputs = _leaves(run.output)
         grads = vmap(run.pull_back, chunk_size=chunk_size)(_basis(outputs))
         by_input = [_split_rows(g, outputs) for g in grads]  # by_input[j][k]: d output k / d input j
