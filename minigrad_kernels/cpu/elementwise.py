@@ -17,6 +17,24 @@ def erf(x):
 
 
 @cpu_kernel(fastmath=True)
+def negative_abs(x):
+    """-|x| for a contiguous 1-d array: the argument of sigmoid's exp, which never overflows."""
+    out = np.empty_like(x)
+    for i in prange(x.shape[0]):
+        out[i] = -abs(x[i])
+    return out
+
+
+@cpu_kernel(fastmath=True)
+def sigmoid_from_exp(x, e):
+    """sigmoid(x) from e = exp(-|x|), in place in e: 1 / (1 + e) for x >= 0, e / (1 + e) below (no
+    overflow, and full relative precision for large negative x)."""
+    for i in prange(x.shape[0]):
+        e[i] = (1.0 if x[i] >= 0 else e[i]) / (1 + e[i])
+    return e
+
+
+@cpu_kernel(fastmath=True)
 def sigmoid_backward(grad, y):
     """grad * y * (1 - y) in one pass, for contiguous 1-d arrays of one length."""
     out = np.empty_like(grad)
