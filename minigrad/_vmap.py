@@ -108,9 +108,8 @@ class BatchedTensor(Tensor):
     def _in_place(self, function, *args):
         result = function.apply(self, *args)
         if isinstance(result, BatchedTensor) and result._vmap_level > self._vmap_level:
-            raise RuntimeError(f"vmap: {function.__name__} in place is not possible: the tensor written to is "
-                               "not batched by the inner vmap while the value written is; write into a batched "
-                               "tensor (or use the out-of-place op)")
+            raise RuntimeError(f"vmap: {function.__name__} in place is not possible: it would write a value batched "
+                               "by an inner vmap into a tensor that is not batched by it; use the out-of-place op")
         if result.dtype is not self.dtype:
             raise RuntimeError(f"result type {result.dtype} can't be cast to the desired output type {self.dtype}")
         if result.shape != self.shape:
@@ -304,8 +303,7 @@ def _index_batch_position(key):
     advanced = [i for i, k in enumerate(key) if _is_array(k) or isinstance(k, (int, np.integer))]
     if advanced[-1] - advanced[0] + 1 == len(advanced):
         return 0
-    shapes = [(int(k.sum()),) if k.dtype == bool else tuple(k.shape) for k in arrays]
-    return len(np.broadcast_shapes(*shapes))
+    return len(np.broadcast_shapes(*[(1,) if k.dtype == bool else tuple(k.shape) for k in arrays]))  # a mask: 1 dim
 
 
 def _index(function, size, args, batched):
@@ -319,12 +317,18 @@ def _index_add(function, size, args, batched):
     return function.apply(values, (size,) + tuple(shape), (slice(None),) + tuple(key))
 
 
+def _indexed_rank(shape, key):
+    """The number of dims of x[key] for x of `shape`, found on a stand-in numpy array (of no storage) with
+    host stand-ins for the key's arrays, so that it works for any backend's arrays."""
+    host = tuple(np.zeros(k.shape, k.dtype if k.dtype == bool else np.intp) if _is_array(k) else k for k in key)
+    return np.broadcast_to(np.zeros((), bool), shape)[host].ndim
+
+
 def _index_put(function, size, args, batched):
     x, key, values = args
     x = _ensure_batched(x, batched[0], size)
     if batched[2]:
-        target_rank = np.broadcast_to(np.zeros((), bool), x.shape[1:])[tuple(key)].ndim
-        values = _move(_pad(values, target_rank), 0, _index_batch_position(key))
+        values = _move(_pad(values, _indexed_rank(x.shape[1:], key)), 0, _index_batch_position(key))
     return function.apply(x, (slice(None),) + tuple(key), values)
 
 

@@ -245,6 +245,32 @@ def test_jacobians_of_inputs_and_outputs_of_several_dtypes_and_an_ensemble_under
     np.testing.assert_allclose(ensemble.numpy(), loop, rtol=1e-6)
 
 
+@pytest.mark.parametrize("key", [(np.array([0, 2]), slice(None), np.array([1, 3])),
+                                 (0, np.array([True, False, True, True, False]), slice(1, None)),
+                                 (Ellipsis, np.array([[0], [2]]))])
+def test_vmap_of_indexing_with_split_advanced_indices(key):
+    """numpy puts the indexed dims first when advanced indices are split; the batch dim must follow."""
+    xs = minigrad.from_numpy(np.random.default_rng(8).standard_normal((3, 4, 5, 6)))
+    key = tuple(minigrad.tensor(k) if isinstance(k, np.ndarray) else k for k in key)
+
+    def put(t):
+        out = t.clone() * 1.0
+        out[key] = t[key] * 2 + 1
+        return out
+
+    for fn in (lambda t: t[key].sin(), put, lambda t: func.grad(lambda u: u[key].sin().sum())(t)):
+        np.testing.assert_allclose(func.vmap(fn)(xs).numpy(), np.stack([fn(x).numpy() for x in xs]), rtol=1e-12)
+    values = minigrad.from_numpy(np.random.default_rng(9).standard_normal((3,) + tuple(xs[0][key].shape)))
+
+    def write(v):
+        out = minigrad.zeros(4, 5, 6, dtype=minigrad.float64) + 0 * v.sum()  # batched like v: written in place
+        out[key] = v
+        return out
+
+    np.testing.assert_allclose(func.vmap(write)(values).numpy(),
+                               np.stack([write(v).numpy() for v in values]), rtol=1e-12)
+
+
 def test_vmap_captures_a_batched_tensor_inside_grad():
     x, w = _inputs([np.arange(6.0).reshape(3, 2), np.ones(2)])
     grads = func.vmap(lambda xi: func.grad(lambda v: (v * xi).sin().sum())(w))(x)
@@ -452,6 +478,8 @@ def test_grad_and_value_has_aux_vjp_linearize_and_functional_call():
      NotImplementedError, "randomness='different'"),
     (lambda: func.vmap(minigrad.sin)(), ValueError, "got no inputs"),
     (lambda: func.vmap(lambda a: a.item())(minigrad.ones(2)), RuntimeError, "item"),
+    (lambda: func.vmap(lambda a: minigrad.zeros(2).add_(a))(minigrad.ones(3, 2)), RuntimeError,
+     "Add in place is not possible"),
     (lambda: func.vmap(lambda a: a if a.sum() > 0 else -a)(minigrad.tensor([1.0, -1.0])), RuntimeError,
      "data-dependent control flow"),
     (lambda: func.grad(lambda a: a)(minigrad.ones(2)), RuntimeError, "Expected f\\(\\*args\\) to return a scalar"),

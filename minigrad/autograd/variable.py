@@ -96,6 +96,9 @@ class TensorBase:
             source._node, source._output_nr, source._requires_grad = self._node, self._output_nr, self._requires_grad
             source._tangent = self._tangent
         result = function.apply(source, *args)
+        if result._vmap_level:  # (a batched self has its own _in_place, minigrad/_vmap.py)
+            raise RuntimeError(f"vmap: {function.__name__} in place is not possible: it would write a value batched "
+                               "by vmap into a tensor that is not batched; use the out-of-place op")
         if result._dtype is not self._dtype:
             raise RuntimeError(f"result type {result._dtype} can't be cast to the desired output type {self._dtype}")
         if result.shape != self.shape:
