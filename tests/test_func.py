@@ -460,6 +460,27 @@ def test_grad_and_value_has_aux_vjp_linearize_and_functional_call():
     np.testing.assert_allclose(jac["weight"].numpy()[0, 0], x.float().numpy(), rtol=1e-6)
 
 
+def test_functional_call_ties_weights_and_jacobians_return_aux():
+    net = nn.Sequential(nn.Linear(2, 2, bias=False), nn.Linear(2, 2, bias=False))
+    net[1].weight = net[0].weight
+    x = minigrad.ones(1, 2)
+    doubled = {"0.weight": 2 * net[0].weight.detach()}
+    tied = func.functional_call(net, doubled, (x,))
+    np.testing.assert_allclose(tied.detach().numpy(), (x @ doubled["0.weight"].T @ doubled["0.weight"].T).numpy())
+    untied = func.functional_call(net, doubled, (x,), tie_weights=False)
+    expected = x @ doubled["0.weight"].T @ net[1].weight.detach().T
+    np.testing.assert_allclose(untied.detach().numpy(), expected.numpy(), rtol=1e-6)
+    with pytest.raises(ValueError, match="which are tied"):
+        func.functional_call(net, {"0.weight": net[0].weight * 1, "1.weight": net[0].weight * 2}, (x,))
+    with pytest.raises(RuntimeError, match="Unexpected key\\(s\\): 'extra'"):
+        func.functional_call(net, {"0.weight": net[0].weight, "extra": x}, (x,), strict=True)
+    t = minigrad.tensor([0.5, 1.5], dtype=minigrad.float64)
+    for transform in (func.jacrev, func.jacfwd):
+        jac, aux = transform(lambda u: (u.exp(), u.sum()), has_aux=True)(t)
+        np.testing.assert_allclose(jac.numpy(), np.diag(np.exp(t.numpy())))
+        assert aux.item() == pytest.approx(2.0)
+
+
 @pytest.mark.parametrize("call, error, message", [
     (lambda: func.vmap(minigrad.sin, in_dims=(0, 1))(minigrad.ones(2, 2)), ValueError, "not compatible"),
     (lambda: func.vmap(minigrad.sin, out_dims=(0, 1))(minigrad.ones(2, 2)), ValueError, "out_dims is not compatible"),
