@@ -137,6 +137,12 @@ def test_vmap_of_comparisons_logic_and_casts(fn):
     _check_vmap(fn, [np.random.default_rng(2).standard_normal((2, 4))], [0])
 
 
+@pytest.mark.parametrize("fn", [lambda t: t.softmax(0), lambda t: t.log_softmax(-1), lambda t: t.argmax(0),
+                                lambda t: t.argmin(keepdim=True), lambda t: t.max(0).values, lambda t: t.prod(0)])
+def test_vmap_over_zero_dim_examples(fn):
+    _check_vmap(fn, [np.array(0.5)], [0])
+
+
 def _primitives():
     """Every concrete primitive in minigrad.ops (the bases that only share code left out)."""
     found, stack = set(), [Primitive]
