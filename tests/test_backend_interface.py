@@ -188,3 +188,19 @@ def test_cpu_convolution_kernels_equal_the_shared_gemm_path(stride, groups, c_in
         cpu = getattr(CPU_BACKEND, name)(*args)
         shared = getattr(SharedBackend, name)(CPU_BACKEND, *args)
         np.testing.assert_allclose(cpu, shared, rtol=1e-12, atol=1e-12, err_msg=name)
+
+
+@pytest.mark.parametrize("in_size, stride, dilation", [((1, 1), 1, 1), ((2, 2), 2, 1), ((1, 3), 1, 1),
+                                                       ((3, 5), 1, 2), ((3, 3), 2, 1)])
+def test_cpu_convolution_skips_taps_that_read_only_padding(in_size, stride, dilation):
+    """On small maps some taps only ever read padding (8 of 9 on a 1x1 map): the CPU backend leaves them
+    out of its GEMMs (their weight gradient is zero) and must still give SharedBackend's values."""
+    rng = np.random.default_rng(1)
+    x, w = rng.standard_normal((3, 4, 1) + in_size), rng.standard_normal((5, 4, 1, 3, 3))
+    out_size = (1,) + tuple((n + 2 - dilation * 2 - 1) // stride + 1 for n in in_size)
+    g = ConvGeometry((1, 3, 3), (1, stride, stride), (0, 1, 1), (1, dilation, dilation), 1, (1,) + in_size,
+                     out_size)
+    y = rng.standard_normal((3, 5) + out_size)
+    for name, args in (("conv", (x, w, g)), ("conv_transpose", (y, w, g)), ("conv_weight", (x, y, g))):
+        np.testing.assert_allclose(getattr(CPU_BACKEND, name)(*args), getattr(SharedBackend, name)(CPU_BACKEND, *args),
+                                   rtol=1e-12, atol=1e-12, err_msg=name)

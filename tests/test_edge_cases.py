@@ -120,6 +120,21 @@ def test_empty_batches_flow_through_convolution_and_pooling():
     assert F.adaptive_max_pool2d(minigrad.zeros(0, 2, 4, 4), 2).shape == (0, 2, 2, 2)
 
 
+@pytest.mark.parametrize("c_in, stride", [(1, 1), (8, 1), (8, 2)])
+def test_convolution_gradients_of_an_empty_batch_and_of_read_only_inputs(c_in, stride):
+    """The kernels' paths (direct, tiled GEMM, strided) take an empty batch, a read-only input array and
+    the read-only broadcast gradient that sum() sends back."""
+    w = minigrad.ones(4, c_in, 3, 3, requires_grad=True)
+    x = minigrad.zeros(0, c_in, 5, 5, requires_grad=True)
+    F.conv2d(x, w, padding=1, stride=stride).sum().backward()
+    assert x.grad.shape == (0, c_in, 5, 5) and w.grad.abs().sum().item() == 0
+    array = np.ones((2, c_in, 5, 5), dtype=np.float32)
+    array.flags.writeable = False
+    x = minigrad.from_numpy(array).requires_grad_()
+    F.conv2d(x, w, padding=1, stride=stride).sum().backward()
+    assert x.grad.shape == (2, c_in, 5, 5) and w.grad[0, 0, 1, 1].item() == 2 * (5 if stride == 1 else 3) ** 2
+
+
 def test_empty_spatial_inputs_are_rejected_before_any_kernel():
     with pytest.raises(RuntimeError, match="non-zero"):
         F.max_pool2d(minigrad.zeros(1, 1, 0, 2), 2, padding=1)

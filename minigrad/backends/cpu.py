@@ -12,6 +12,7 @@ import numpy as np
 from numba import get_num_threads
 from threadpoolctl import threadpool_limits
 
+from minigrad.backends.geometry import ConvGeometry
 from minigrad.backends.interface import ViewError
 from minigrad.backends.shared import SharedBackend
 from minigrad_kernels.cpu import conv_gemm
@@ -339,9 +340,10 @@ class CPUBackend(SharedBackend):
             out = np.zeros((n_batch, c_out, int(np.prod(grid))), dtype=x.dtype)
             direct_conv.conv_grid(_to_grid(x, g, grid), _taps(w), _offsets(g, grid), _span(g, grid), out)
             return _from_grid(out, g.out_size, grid)
+        w, g = _live_taps(w, g)
         out = np.empty((n_batch, c_out, int(np.prod(g.out_size))), dtype=x.dtype)
         taps = x.shape[1] // g.groups * int(np.prod(g.kernel))
-        conv_gemm.conv_forward(np.ascontiguousarray(x), _grouped(w, g.groups), *_geometry(g),
+        conv_gemm.conv_forward(_operand(x), _grouped(w, g.groups), *_geometry(g),
                                *_tiling(n_batch, out.shape[2], _tile(taps)), get_num_threads(), out)
         return out.reshape((n_batch, c_out) + tuple(g.out_size))
 
@@ -352,6 +354,7 @@ class CPUBackend(SharedBackend):
             grad = np.zeros((n_batch, c_in, int(np.prod(grid))), dtype=y.dtype)
             direct_conv.conv_grid_transpose(_onto_grid(y, grid), _taps(w), _offsets(g, grid), _span(g, grid), grad)
             return _from_grid(grad, g.in_size, grid, g.padding)
+        w, g = _live_taps(w, g)
         grad = np.empty((n_batch, c_in) + tuple(g.in_size), dtype=y.dtype)
         volume = int(np.prod(g.out_size))
         images, _ = _tiling(n_batch, volume, _tile(w.shape[1] * int(np.prod(g.kernel))))
@@ -361,12 +364,15 @@ class CPUBackend(SharedBackend):
     @staticmethod
     def conv_weight(x, y, g):
         c_out, c_in = y.shape[1], x.shape[1]
+        full = np.zeros((c_out, c_in // g.groups) + tuple(g.kernel), dtype=x.dtype)
+        live, g = _live_taps(full, g)  # the dead taps' gradient is zero
         taps = c_in // g.groups * int(np.prod(g.kernel))
         n_batch, volume = x.shape[0], int(np.prod(g.out_size))
-        dw = conv_gemm.conv_weight(np.ascontiguousarray(x), _flat(y), g.groups, *_geometry(g),
+        dw = conv_gemm.conv_weight(_operand(x), _flat(y), g.groups, *_geometry(g),
                                    *_tiling(n_batch, volume, _weight_tile(taps, n_batch * volume), 1),
                                    get_num_threads())
-        return dw.reshape((c_out, c_in // g.groups) + tuple(g.kernel))
+        live[...] = dw.reshape(live.shape)
+        return full
 
     # pooling: 4-d arrays (N, C, H, W)
     @staticmethod
@@ -401,14 +407,42 @@ def _geometry(g):
     return g.kernel, g.stride, g.padding, g.dilation, g.out_size
 
 
+def _live_taps(w, g):
+    """(w's live taps, their geometry): the taps that read the input at some output position, as the
+    smaller kernel they form (with the padding shifted), so no GEMM multiplies columns of padding (on a
+    1x1 map, 8 of a 3x3 kernel's 9 taps read only padding). w itself, and g, when all taps are live."""
+    first, last = [], []
+    for k, s, p, d, size, out in zip(g.kernel, g.stride, g.padding, g.dilation, g.in_size, g.out_size):
+        live = []
+        for a in range(k):
+            o = max(0, -((a * d - p) // s))  # the first output that reads at or right of the input's start
+            if o < out and o * s - p + a * d < size:
+                live.append(a)
+        whole = not live or live != list(range(live[0], live[-1] + 1))
+        first.append(0 if whole else live[0])
+        last.append(k if whole else live[-1] + 1)
+    if all(a == 0 and b == k for a, b, k in zip(first, last, g.kernel)):
+        return w, g
+    kernel = tuple(b - a for a, b in zip(first, last))
+    padding = tuple(p - a * d for p, a, d in zip(g.padding, first, g.dilation))
+    live = w[(Ellipsis,) + tuple(slice(a, b) for a, b in zip(first, last))]
+    return live, ConvGeometry(kernel, g.stride, padding, g.dilation, g.groups, g.in_size, g.out_size)
+
+
 def _grouped(w, groups):
     """(G, C_out / G, C_in / G * K): the weight as one GEMM operand per group."""
-    return np.ascontiguousarray(w).reshape(groups, w.shape[0] // groups, -1)
+    return np.ascontiguousarray(w).reshape(groups, w.shape[0] // groups, int(np.prod(w.shape[1:])))
+
+
+def _operand(a):
+    """a, C-contiguous and writeable: conv_gemm's column builder serves im2col and its adjoint, so Numba
+    would not type it for a read-only array (a broadcast gradient, a read-only numpy buffer)."""
+    return np.require(a, requirements=("C", "W"))
 
 
 def _flat(y):
     """(N, C, L): an output-shaped gradient with its positions flattened."""
-    return np.ascontiguousarray(y).reshape(y.shape[0], y.shape[1], -1)
+    return _operand(y).reshape(y.shape[0], y.shape[1], int(np.prod(y.shape[2:])))
 
 
 def _tile(taps):
@@ -420,7 +454,7 @@ def _weight_tile(taps, positions):
     """For the weight gradient the tile is the GEMM's inner dimension, and each tile adds a product of
     the weight's size into its thread's sum: so tiles of at least 1024 positions (up to one per thread),
     with columns of at most 16 MB in float32."""
-    return min(max(_tile(taps), min(1024, (1 << 22) // taps)), -(-positions // get_num_threads()))
+    return max(1, min(max(_tile(taps), min(1024, (1 << 22) // taps)), -(-positions // get_num_threads())))
 
 
 def _tiling(n_batch, volume, tile, tiles_per_thread=4):
