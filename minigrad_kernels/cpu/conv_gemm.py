@@ -102,19 +102,18 @@ def _transpose_block(x, n0, xt, backward):
 
 
 @cpu_kernel(parallel=False)
-def _move_products(grad, n0, nb, p0, first, tile, backward):
-    """Forward: grad[n0 + j, first + o, p0 + i] = tile[o, i * nb + j] (a GEMM's product into the
-    (N, C_out, L) output); backward: tile[o, i * nb + j] = grad[...] (a gradient into GEMM layout)."""
+def _move_products(maps, n0, nb, p0, first, tile, backward):
+    """Forward: maps[n0 + j, first + o, p0 + i] = tile[o, i * nb + j] (a GEMM's product into the
+    (N, C_out, L) output); backward: tile[o, i * nb + j] = maps[...] (a gradient into GEMM layout)."""
     positions = tile.shape[1] // nb
     for j in range(nb):
         for o in range(tile.shape[0]):
-            dst = grad[n0 + j, first + o]
-            src = tile[o]
+            row, part = maps[n0 + j, first + o], tile[o]
             for i in range(uint64(positions)):
                 if backward:
-                    src[i * nb + j] = dst[p0 + i]
+                    part[i * nb + j] = row[p0 + i]
                 else:
-                    dst[p0 + i] = src[i * nb + j]
+                    row[p0 + i] = part[i * nb + j]
 
 
 @cpu_kernel(parallel=False)
@@ -137,12 +136,18 @@ def _tile_count(n_batch, volume, images, chunk):
 
 
 @cpu_kernel(parallel=False)
+def _image_size(x):
+    """Elements per image of (N, C, D, H, W), from the shape alone (x[0] is out of bounds when N = 0)."""
+    return x.shape[1] * x.shape[2] * x.shape[3] * x.shape[4]
+
+
+@cpu_kernel(parallel=False)
 def _block(x, n0, nb, space):
     """The images [n0, n0 + nb) of x as (C, D, H, W, nb): a view for one image, else transposed into space."""
     shape = x.shape[1:]
     if nb == 1:
         return x[n0].reshape((shape[0], shape[1], shape[2], shape[3], 1))
-    xt = space[:x[0].size * nb].reshape((shape[0], shape[1], shape[2], shape[3], nb))
+    xt = space[:_image_size(x) * nb].reshape((shape[0], shape[1], shape[2], shape[3], nb))
     _transpose_block(x, n0, xt, False)
     return xt
 
@@ -155,7 +160,7 @@ def conv_forward(x, w, kernel, stride, padding, dilation, out_size, images, chun
     n_batch, volume = x.shape[0], out_size[0] * out_size[1] * out_size[2]
     n_tiles, width = _tile_count(n_batch, volume, images, chunk)
     for t in prange(threads):
-        block_space = np.empty(x[0].size * images, dtype=x.dtype)
+        block_space = np.empty(_image_size(x) * images, dtype=x.dtype)
         col_space = np.empty(groups * taps * width, dtype=x.dtype)
         prod_space = np.empty(per_group * width, dtype=x.dtype)
         runs = np.empty((width + 1, 4), dtype=np.int64)
@@ -181,7 +186,7 @@ def conv_weight(x, grad, groups, kernel, stride, padding, dilation, out_size, im
     n_tiles, width = _tile_count(n_batch, volume, images, chunk)
     partial = np.zeros((threads, groups, per_group, taps), dtype=x.dtype)
     for t in prange(threads):
-        block_space = np.empty(x[0].size * images, dtype=x.dtype)
+        block_space = np.empty(_image_size(x) * images, dtype=x.dtype)
         col_space = np.empty(groups * taps * width, dtype=x.dtype)
         grad_space = np.empty(per_group * width, dtype=x.dtype)
         runs = np.empty((width + 1, 4), dtype=np.int64)
@@ -206,7 +211,7 @@ def conv_input(grad, w, kernel, stride, padding, dilation, out_size, images, thr
     n_batch, volume = grad.shape[0], out_size[0] * out_size[1] * out_size[2]
     n_tiles = (n_batch + images - 1) // images
     for t in prange(threads):
-        block_space = np.empty(grad_x[0].size * images, dtype=grad.dtype)
+        block_space = np.empty(_image_size(grad_x) * images, dtype=grad.dtype)
         col_space = np.empty(groups * taps * images * volume, dtype=grad.dtype)
         grad_space = np.empty(per_group * images * volume, dtype=grad.dtype)
         runs = np.empty((volume + 1, 4), dtype=np.int64)
@@ -222,7 +227,7 @@ def conv_input(grad, w, kernel, stride, padding, dilation, out_size, images, thr
             if nb == 1:
                 xt = _block(grad_x, n0, 1, block_space)
             else:
-                xt = block_space[:grad_x[0].size * nb].reshape(grad_x.shape[1:] + (nb,))
+                xt = block_space[:_image_size(grad_x) * nb].reshape(grad_x.shape[1:] + (nb,))
             xt[...] = 0.0
             _columns(xt, runs, count, kernel, stride, padding, dilation, out_size,
                      cols.reshape((groups * taps, volume * nb)), True)
