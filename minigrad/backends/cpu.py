@@ -546,7 +546,9 @@ def _from_grid(flat, size, grid, before=(0, 0, 0)):
     """The (N, C, *size) block of a flattened grid that starts at `before`."""
     volume = flat.reshape(flat.shape[:2] + grid)
     if before == (0, 0, 0) and all(n <= m for n, m in zip(size, grid)):
-        return np.ascontiguousarray(volume[(Ellipsis,) + tuple(slice(0, n) for n in size)])
+        out = np.empty(flat.shape[:2] + tuple(size), dtype=flat.dtype)
+        direct_conv.crop(volume, out)  # in parallel: numpy's strided copy took 1.6 ms of a LeNet step
+        return out
     out = np.zeros(flat.shape[:2] + tuple(size), dtype=flat.dtype)
     inside, on_grid = _overlap(size, grid, before)
     out[(Ellipsis,) + inside] = volume[(Ellipsis,) + on_grid]

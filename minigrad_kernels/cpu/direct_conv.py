@@ -54,6 +54,19 @@ def conv_grid_transpose(g, w, offsets, span, grad_x):
                     dst[start + p] += weight * src[p]
 
 
+@cpu_kernel
+def crop(volume, out):
+    """out (N, C, D, H, W) = the block of volume (N, C, Dp, Hp, Wp) at its origin: the outputs on the grid."""
+    n_batch, channels, depth, height, width = out.shape
+    for job in prange(n_batch * channels):
+        n, c = job // channels, job % channels
+        for z in range(depth):
+            for y in range(height):
+                src, dst = volume[n, c, z, y], out[n, c, z, y]
+                for x in range(uint64(width)):
+                    dst[x] = src[x]
+
+
 def grid_offsets(grid, kernel, dilation):
     """Flat offsets of every kernel tap on a (Dp, Hp, Wp) grid, in weight order."""
     _, hp, wp = grid
