@@ -372,7 +372,7 @@ def _conv_weight(function, size, args, batched):
 RULES = {}
 for _rule, _functions in [
     (_elementwise, (ew.Add, ew.Sub, ew.Mul, ew.Div, ew.Pow, ew.Maximum, ew.Minimum, ew.Remainder,
-                    ew.SigmoidBackward, ew.Where, logic.Equal, logic.NotEqual, logic.Less, logic.LessEqual,
+                    ew.SigmoidBackward, ew.ReluBackward, ew.Where, logic.Equal, logic.NotEqual, logic.Less, logic.LessEqual,
                     logic.Greater, logic.GreaterEqual, logic.BitwiseAnd, logic.BitwiseOr, logic.BitwiseXor,
                     logic.FloorDivide, linalg.Matmul)),
     (_first_only, (ew.Neg, ew.Exp, ew.Log, ew.Sqrt, ew.Sin, ew.Cos, ew.Tanh, ew.Sigmoid, ew.Erf, ew.Abs,

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import minigrad
-from minigrad.ops.elementwise import SigmoidBackward
+from minigrad.ops.elementwise import ReluBackward, SigmoidBackward
 from checks import LAYOUTS, broadcastable_pair, check_rules, leaf, shapes
 
 seeds = st.integers(0, 2 ** 32 - 1)
@@ -136,6 +136,7 @@ CASES = {
     "sigmoid": (unary(-6, 6), lambda x: x.sigmoid()),
     "sigmoid_grad": (binary(low=0.05, high=0.95), lambda g, y: _sigmoid_backward(g, y)),
     "relu": (unary(avoid=[0.0]), lambda x: x.relu()),
+    "relu_grad": (binary(), lambda g, y: _relu_backward(g, y)),
     "abs": (unary(avoid=[0.0]), lambda x: x.abs()),
     "sign_floor": (unary(avoid=[-2, -1, 0, 1, 2]), lambda x: x.sign() + x.floor()),
     "clamp": (unary(avoid=[-0.5, 1.0]), lambda x: x.clamp(-0.5, 1.0)),
@@ -180,6 +181,13 @@ def _sigmoid_backward(g, y):
     if isinstance(g, minigrad.Tensor):
         return SigmoidBackward.apply(g, y)
     return g * y * (1 - y)
+
+
+def _relu_backward(g, y):
+    """The fused primitive behind relu's VJP; against PyTorch, its formula."""
+    if isinstance(g, minigrad.Tensor):
+        return ReluBackward.apply(g, y)
+    return g * (y > 0) + 0 * y  # equal away from y = nan; y's gradient is zero, not None
 
 
 def _where(a, b):

@@ -180,6 +180,15 @@ class CPUBackend(SharedBackend):
         return flat.reshape(grad.shape)
 
     @staticmethod
+    def relu_backward(grad, y):
+        """One parallel pass (numpy needs a comparison, a cast and a product) when the shapes match."""
+        if grad.shape != y.shape or grad.dtype != y.dtype:
+            return np.where(y <= 0, np.zeros((), dtype=np.result_type(grad, y)), grad)
+        flat = elementwise_kernels.relu_backward(np.ascontiguousarray(grad).reshape(-1),
+                                                 np.ascontiguousarray(y).reshape(-1))
+        return flat.reshape(grad.shape)
+
+    @staticmethod
     def erf(x):
         return elementwise_kernels.erf(np.ascontiguousarray(x).reshape(-1)).reshape(x.shape)
 

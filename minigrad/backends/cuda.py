@@ -320,6 +320,10 @@ class CUDABackend(SharedBackend):
         return _elementwise(ek.sigmoid_backward, np.multiply, grad, y)
 
     @staticmethod
+    def relu_backward(grad, y):
+        return _elementwise(ek.relu_backward, np.multiply, grad, y)
+
+    @staticmethod
     def add_into(x, y):
         """x += y in place (gradient accumulation)."""
         ek.assign(x, CUDABackend.add(x, y))

@@ -108,6 +108,9 @@ class Backend(abc.ABC):
     # --- elementwise: the families UNARY, BINARY, COMPARISONS, and -----------------------------------------
     def sigmoid_backward(self, grad, y):
         """grad * y * (1 - y), y the sigmoid's output, in one pass where the device can."""
+    def relu_backward(self, grad, y):
+        """0 where y <= 0 (even where grad is inf or nan), grad elsewhere (also where y is nan), broadcast:
+        PyTorch's threshold_backward, y the ReLU's output."""
     def clip(self, x, low, high):
         """x clamped to [low, high]; either bound may be None."""
     def where(self, condition, a, b):

@@ -154,6 +154,17 @@ class SigmoidBackward(ElementwiseBinary):
         return y * (1 - y), g * (1 - 2 * y)
 
 
+class ReluBackward(ElementwiseBinary):
+    """0 where y <= 0, else g, fused (ReLU's VJP); y is the ReLU's output. Linear in g, flat in y."""
+    kernel = "relu_backward"
+    saves = ("b",)  # y
+
+    @staticmethod
+    def partials(ctx, y):
+        mask = 1 - (y <= 0).to(y.dtype)
+        return mask, mask * 0
+
+
 class Where(Primitive):
     saves = ("condition",)
     jvp = AUTO_LINEAR  # linear in a and b; the condition passes as it is
@@ -312,7 +323,7 @@ class Relu(Unary):
     @staticmethod
     def backward(ctx, g):
         y, = ctx.saved_tensors
-        return g * (y > 0).to(g.dtype)
+        return ReluBackward.apply(g, y)
 
 
 class Clamp(Primitive):

@@ -34,6 +34,15 @@ def sigmoid_from_exp(x, e):
     return e
 
 
+@cpu_kernel
+def relu_backward(grad, y):
+    """0 where y <= 0, else grad, for contiguous 1-d arrays of one length."""
+    out = np.empty_like(grad)
+    for i in prange(grad.shape[0]):
+        out[i] = 0 if y[i] <= 0 else grad[i]
+    return out
+
+
 @cpu_kernel(fastmath=True)
 def sigmoid_backward(grad, y):
     """grad * y * (1 - y) in one pass, for contiguous 1-d arrays of one length."""

@@ -309,5 +309,10 @@ def sigmoid_backward(grad, y):
 
 
 @cuda.jit(device=True)
+def relu_backward(grad, y):
+    return 0 if y <= 0 else grad
+
+
+@cuda.jit(device=True)
 def select(condition, x, y):
     return x if condition else y
