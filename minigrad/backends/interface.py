@@ -28,8 +28,9 @@ COMPARISONS = ("equal", "not_equal", "less", "less_equal", "greater", "greater_e
 SUMS = ("sum", "prod")
 FOLDS = ("all", "any", "amax", "amin")
 ARG_REDUCTIONS = ("argmax", "argmin")
+ACTIVATION_GRADIENTS = ("sigmoid_backward", "relu_backward")
 FAMILIES = {"UNARY": UNARY, "BINARY": BINARY, "COMPARISONS": COMPARISONS, "SUMS": SUMS, "FOLDS": FOLDS,
-            "ARG_REDUCTIONS": ARG_REDUCTIONS}
+            "ARG_REDUCTIONS": ARG_REDUCTIONS, "ACTIVATION_GRADIENTS": ACTIVATION_GRADIENTS}
 
 
 class _Families:
@@ -49,6 +50,10 @@ class _Families:
 
     def FOLDS(self, x, axis=None, keepdims=False):
         """all/any (bool), amax/amin (x's dtype; values undefined over an empty axis) over axis."""
+
+    def ACTIVATION_GRADIENTS(self, grad, y):
+        """An activation's VJP from its output y, broadcast, in one pass where the device can: sigmoid's
+        grad * y * (1 - y); relu's 0 where y <= 0 (even for an inf or nan grad), else grad (PyTorch's)."""
 
     def ARG_REDUCTIONS(self, x, axis=None, keepdims=False):
         """int64 index of the first extreme along the int axis (None: of x flattened); ValueError if empty."""
@@ -106,11 +111,6 @@ class Backend(abc.ABC):
         """x += y in place (gradient accumulation); y broadcasts to x."""
 
     # --- elementwise: the families UNARY, BINARY, COMPARISONS, and -----------------------------------------
-    def sigmoid_backward(self, grad, y):
-        """grad * y * (1 - y), y the sigmoid's output, in one pass where the device can."""
-    def relu_backward(self, grad, y):
-        """0 where y <= 0 (even where grad is inf or nan), grad elsewhere (also where y is nan), broadcast:
-        PyTorch's threshold_backward, y the ReLU's output."""
     def clip(self, x, low, high):
         """x clamped to [low, high]; either bound may be None."""
     def where(self, condition, a, b):
