@@ -117,6 +117,15 @@ def _move_products(maps, n0, nb, p0, first, tile, backward):
 
 
 @cpu_kernel(parallel=False)
+def _add(total, part):
+    """total += part, for C-contiguous arrays of one shape (a loop: Numba's array expressions and axis
+    sums took seconds more to compile)."""
+    flat, other = total.reshape(total.size), part.reshape(part.size)
+    for i in range(flat.size):
+        flat[i] += other[i]
+
+
+@cpu_kernel(parallel=False)
 def _tile_of(t, n_batch, volume, images, chunk):
     """Tile t: (first image, images in it, first position, positions in it)."""
     if images > 1 or chunk >= volume:
@@ -199,8 +208,10 @@ def conv_weight(x, grad, groups, kernel, stride, padding, dilation, out_size, im
                      cols.reshape((groups * taps, positions * nb)), False)
             for g in range(groups):
                 _move_products(grad, n0, nb, p0, g * per_group, tile_grad, True)
-                partial[t, g] += np.dot(tile_grad, cols[g].T)
-    return partial.sum(axis=0)
+                _add(partial[t, g], np.dot(tile_grad, cols[g].T))
+    for t in range(1, threads):
+        _add(partial[0], partial[t])
+    return partial[0]
 
 
 @cpu_kernel
