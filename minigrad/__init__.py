@@ -5,7 +5,7 @@ under PyTorch's names.
 """
 import builtins as _builtins
 
-from minigrad import accelerator, autograd, cuda, data, distributed, func, models, nn, optim, utils, viz
+from minigrad import accelerator, autograd, cuda, data, distributed, func, linalg, models, nn, optim, utils, viz
 from minigrad._device import device
 from minigrad._dtype import ALIASES as _DTYPE_ALIASES
 from minigrad._dtype import dtype, float32, float64, int64
@@ -14,9 +14,10 @@ from minigrad._threads import get_num_threads, set_num_threads
 from minigrad.autograd import (enable_grad, inference_mode, is_grad_enabled, is_inference_mode_enabled, no_grad,
                                set_grad_enabled)
 from minigrad.creation import (arange, as_tensor, empty, empty_like, eye, from_numpy, full, full_like, linspace,
-                               normal, ones, ones_like, rand, randint, randn, randperm, tensor, zeros, zeros_like)
+                               normal, ones, ones_like, rand, rand_like, randint, randn, randn_like, randperm, tensor,
+                               zeros, zeros_like)
 from minigrad.toplevel import METHOD_FUNCTIONS as _METHOD_FUNCTIONS
-from minigrad.toplevel import bmm, cat, concat, is_tensor, mm, stack
+from minigrad.toplevel import bmm, cat, concat, einsum, is_tensor, mm, repeat_interleave, stack
 from minigrad.random import (Generator, default_generator, get_rng_state, initial_seed, manual_seed, seed,
                              set_rng_state)
 from minigrad.serialization import load, save
@@ -43,10 +44,10 @@ def __getattr__(name):
     raise AttributeError(f"module 'minigrad' has no attribute '{name}'")
 
 
-__all__ = ["accelerator", "autograd", "cuda", "data", "distributed", "utils", "func", "models", "nn", "optim", "load", "save", "summary", "receptive_field", "receptive_field_for_unit", "viz", "device", "dtype", "float32", "float64", "int64", "Size", "get_num_threads", "set_num_threads", "inference_mode",
+__all__ = ["accelerator", "autograd", "cuda", "data", "distributed", "utils", "func", "linalg", "models", "nn", "optim", "load", "save", "summary", "receptive_field", "receptive_field_for_unit", "viz", "device", "dtype", "float32", "float64", "int64", "Size", "get_num_threads", "set_num_threads", "inference_mode",
            "is_inference_mode_enabled", "enable_grad",
            "is_grad_enabled", "no_grad", "set_grad_enabled", "arange", "as_tensor", "empty", "empty_like", "eye",
            "from_numpy", "full", "full_like", "linspace", "normal", "ones", "ones_like", "rand", "randint",
-           "randn", "randperm", "tensor", "zeros", "zeros_like", "bmm", "cat", "concat", "is_tensor", "mm",
-           "stack", "Generator", "default_generator", "get_rng_state", "set_rng_state", "initial_seed",
+           "randn", "randperm", "tensor", "zeros", "zeros_like", "rand_like", "randn_like", "bmm", "cat", "concat",
+           "einsum", "is_tensor", "mm", "repeat_interleave", "stack", "Generator", "default_generator", "get_rng_state", "set_rng_state", "initial_seed",
            "manual_seed", "seed", "Tensor", "matmul", "where"] + sorted(_METHOD_FUNCTIONS) + sorted(_DTYPE_ALIASES)

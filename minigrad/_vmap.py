@@ -379,7 +379,7 @@ for _rule, _functions in [
                    ew.Relu, ew.Floor, ew.Sign, ew.PowScalar, ew.Clamp, ew.Cast, shape_ops.Clone, logic.Invert,
                    logic.LogicalNot, logic.IsNan, logic.IsInf)),
     (_reduce_dims, (reduction.Sum, reduction.Prod, reduction.Amax, reduction.Amin, logic.All, logic.Any)),
-    (_one_dim, (reduction.Softmax, reduction.LogSoftmax, reduction.MaxDim)),
+    (_one_dim, (reduction.Softmax, reduction.LogSoftmax, reduction.MaxDim, logic.Argsort)),
     (_arg_extreme, (logic.ArgExtreme,)),
     (_gather, (reduction.Gather,)),
     (_scatter_along, (reduction.ScatterAlong,)),

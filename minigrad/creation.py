@@ -1,4 +1,5 @@
-"""Tensor factories: tensor, from_numpy, zeros, ones, full, arange, ..., rand, randn, randint, normal."""
+"""Tensor factories: tensor, from_numpy, zeros, ones, full, arange, ..., rand, randn, randint, normal,
+rand_like, randn_like."""
 import numbers
 
 import numpy as np
@@ -186,6 +187,16 @@ def randint(low=0, high=None, size=None, generator=None, dtype=None, device=None
 def randperm(n, generator=None, dtype=None, device=None):
     array = generator_or_default(generator).numpy.permutation(n)
     return _finish(array.astype(_dtype_or(dtype, dtypes.int64).numpy), device, False)
+
+
+def rand_like(input, dtype=None, device=None, requires_grad=False):  # noqa: A002
+    """rand with input's shape, dtype and device unless given."""
+    return _like(rand, input, dtype, device, requires_grad)
+
+
+def randn_like(input, dtype=None, device=None, requires_grad=False):  # noqa: A002
+    """randn with input's shape, dtype and device unless given."""
+    return _like(randn, input, dtype, device, requires_grad)
 
 
 def normal(mean, std, size=None, generator=None, dtype=None, device=None, requires_grad=False):

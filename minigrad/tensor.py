@@ -128,6 +128,14 @@ def _require_float(t, name, hint=""):
     return t
 
 
+def _check_vectors(function, **tensors):
+    for name, t in tensors.items():
+        if not isinstance(t, Tensor):
+            raise TypeError(f"{function}(): argument '{name}' must be Tensor, not {type_name(t)}")
+        if t.ndim != 1:
+            raise RuntimeError(f"{function}: Expected 1-D argument {name}, but got {t.ndim}-D")
+
+
 def _numpy_names(method):
     """Also accept numpy's axis= and keepdims= for dim= and keepdim=, as PyTorch's reductions do."""
     @functools.wraps(method)
@@ -565,8 +573,8 @@ class Tensor(TensorBase):
         return logic.Any.apply(self, normalize_dims(dim, self.ndim), keepdim)
 
     def allclose(self, other, rtol=1e-05, atol=1e-08, equal_nan=False):
-        return builtins.bool(np.allclose(self.detach().cpu().numpy(), other.detach().cpu().numpy(),
-                                         rtol, atol, equal_nan))
+        """Whether every element is close (see isclose)."""
+        return builtins.bool(self.isclose(other, rtol, atol, equal_nan).all())
 
     # --- elementwise ----------------------------------------------------------------------------
     def exp(self):
@@ -904,6 +912,302 @@ class Tensor(TensorBase):
     def select(self, dim, index):
         return self[(slice(None),) * normalize_dim(dim, self.ndim) + (index,)]
 
+    # --- products, selection, reordering, triangles, scans and norms -------------------------------
+    def dot(self, tensor):
+        """The inner product of two 1-D tensors of one dtype (no promotion, as in PyTorch)."""
+        _check_vectors("dot", input=self, tensor=tensor)
+        if self._data.shape != tensor._data.shape:
+            raise RuntimeError(f"dot: inconsistent tensor size, expected tensor [{self.numel()}] and src "
+                               f"[{tensor.numel()}] to have the same number of elements, but got {self.numel()} "
+                               f"and {tensor.numel()} elements respectively")
+        if self._dtype is not tensor._dtype:
+            raise RuntimeError(f"dot: expected both vectors to have same dtype, but found {self._dtype} and "
+                               f"{tensor._dtype}")
+        return matmul(self, tensor)
+
+    def outer(self, vec2):
+        """self[i] * vec2[j] for 1-D self and vec2 (dtypes promote as for *)."""
+        _check_vectors("outer", input=self, vec2=vec2)
+        return self.unsqueeze(1) * vec2
+
+    ger = outer
+
+    def addmm(self, mat1, mat2, *, beta=1, alpha=1):
+        """beta * self + alpha * (mat1 @ mat2), self broadcast to the product's shape; with beta=0 self is
+        not read (its nan and inf do not propagate)."""
+        for name, t in (("mat1", mat1), ("mat2", mat2)):
+            if not isinstance(t, Tensor):
+                raise TypeError(f"addmm(): argument '{name}' must be Tensor, not {type_name(t)}")
+            if t.ndim != 2:
+                raise RuntimeError(f"addmm: {name} must be a matrix, got {t.ndim}-D tensor")
+        if self._dtype is not mat2._dtype:
+            raise RuntimeError(f"addmm: self and mat2 must have the same dtype, but got {self._dtype} and "
+                               f"{mat2._dtype}")
+        product = matmul(mat1, mat2)
+        added = self.expand(product.shape)  # PyTorch's error when self does not broadcast
+        product = product if alpha == 1 else product * alpha
+        return product if beta == 0 else product + (added if beta == 1 else added * beta)
+
+    def index_select(self, dim, index):
+        """The entries at the positions in `index` (a 1-D or 0-d integer tensor) along dim."""
+        dim = normalize_dim(dim, self.ndim)
+        if not isinstance(index, Tensor):
+            raise TypeError(f"index_select(): argument 'index' must be Tensor, not {type_name(index)}")
+        if index._dtype.category != 1:
+            raise RuntimeError(f"index_select(): index: Expected dtype int32 or int64 for index, got {index._dtype}")
+        if index.ndim > 1:
+            raise IndexError(f"index_select(): index: Index is supposed to be a vector, got {index.ndim}-D")
+        size = self._data.shape[dim] if self.ndim else 1
+        if index.numel() and builtins.bool(((index < 0) | (index >= size)).any()):
+            raise IndexError(f"index_select(): index out of range in self (dim {dim} has size {size})")
+        if not self.ndim:
+            if index.numel() != 1:
+                raise RuntimeError(f"index_select(): index: Index to scalar can have only 1 value, got "
+                                   f"{index.numel()} value(s)")
+            return self.clone()
+        return self[(slice(None),) * dim + (index.reshape(-1),)]
+
+    def masked_fill(self, mask, value):
+        """self with `value` (a number or a 0-d tensor, cast to self's dtype) where the bool `mask` is
+        true; self and mask broadcast."""
+        if not isinstance(mask, Tensor):
+            raise TypeError(f"masked_fill(): argument 'mask' must be Tensor, not {type_name(mask)}")
+        if mask._dtype is not dtypes.bool_:
+            raise RuntimeError(f"masked_fill: mask: masked_fill_ only supports boolean masks, but got mask with "
+                               f"dtype {mask._dtype}")
+        if isinstance(value, Tensor):
+            if value.ndim:
+                raise RuntimeError(f"masked_fill: value: masked_fill_ only supports a 0-dimensional value tensor, "
+                                   f"but got tensor with {value.ndim} dimension(s).")
+        elif not isinstance(value, (numbers.Number, np.generic)):
+            raise TypeError(f"masked_fill(): argument 'value' must be a number or a Tensor, not {type_name(value)}")
+        return where(mask, _as_operand(value, self._dtype, self), self)
+
+    def masked_fill_(self, mask, value):
+        return self.copy_(self.masked_fill(mask, value))
+
+    def repeat(self, *sizes):
+        """self tiled sizes[i] times along each dim (extra leading sizes add dims); always a copy."""
+        sizes = shape_args(sizes, "repeats")
+        if len(sizes) < self.ndim:
+            raise RuntimeError(f"repeat: Number of dimensions of repeat dims ({len(sizes)}) can not be smaller "
+                               f"than number of dimensions of tensor ({self.ndim})")
+        if any(r < 0 for r in sizes):
+            raise RuntimeError(f"repeat: repeats: Trying to create tensor with negative dimension, got {list(sizes)}")
+        shape = (1,) * (len(sizes) - self.ndim) + self._data.shape
+        tiles = self.reshape([d for n in shape for d in (1, n)]).expand([d for pair in zip(sizes, shape) for d in pair])
+        return tiles.reshape([r * n for r, n in zip(sizes, shape)]).clone()
+
+    def repeat_interleave(self, repeats, dim=None):
+        """Each element repeated `repeats` times (an int, or a tensor of counts per element) along dim;
+        over the flattened tensor when dim is None."""
+        source = self.reshape(-1) if dim is None or not self.ndim else self
+        dim = 0 if dim is None else normalize_dim(dim, self.ndim)
+        size = source._data.shape[dim]
+        if isinstance(repeats, Tensor):
+            if repeats.ndim > 1 or repeats._dtype.category != 1:
+                raise RuntimeError(f"repeat_interleave: repeats must be 0-dim or 1-dim tensor of integers, got "
+                                   f"a {repeats.ndim}-D {repeats._dtype} tensor")
+            if repeats.numel() != 1:
+                counts = repeats._backend.to_numpy(repeats._data)
+                if counts.shape[0] != size:
+                    raise RuntimeError(f"repeat_interleave: repeats must have the same size as input along dim, "
+                                       f"but got repeats.size(0) = {counts.shape[0]} and input.size({dim}) = {size}")
+                if (counts < 0).any():
+                    raise RuntimeError("repeat_interleave: repeats can not be negative")
+                return source.index_select(dim, _as_operand(np.repeat(np.arange(size), counts), dtypes.int64, source))
+            repeats = int(repeats.item())
+        if not isinstance(repeats, (int, np.integer)) or isinstance(repeats, bool) or repeats < 0:
+            raise RuntimeError(f"repeat_interleave: repeats: Repeats must be non-negative integers, got {repeats!r}")
+        moved = source.unsqueeze(dim + 1)
+        shape = list(moved.shape)
+        shape[dim + 1] = int(repeats)
+        return moved.expand(shape).flatten(dim, dim + 1)
+
+    def flip(self, *dims):
+        """A copy with the order of the entries reversed along each of dims."""
+        dims = [normalize_dim(d, self.ndim, "dims") for d in shape_args(dims, "dims")]
+        if len(set(dims)) != len(dims):
+            raise RuntimeError(f"flip: dims: dim {dims} appears multiple times in the list of dims")
+        return self[tuple(slice(None, None, -1) if d in dims else slice(None) for d in range(self.ndim))].clone()
+
+    def roll(self, shifts, dims=None):
+        """Entries shifted cyclically by shifts[i] along dims[i]; over the flattened tensor when dims is None."""
+        shifts = shape_args((shifts,), "shifts")
+        if dims is None:
+            if len(shifts) != 1:
+                raise RuntimeError(f"roll: shifts and dimensions must align. shifts: {len(shifts)}, dims:0")
+            return self.flatten().roll(shifts, 0).reshape(self.shape)
+        dims = shape_args((dims,), "dims")
+        if not shifts:
+            raise RuntimeError("roll: `shifts` required")
+        if len(shifts) != len(dims):
+            raise RuntimeError(f"roll: shifts and dimensions must align. shifts: {len(shifts)}, dims:{len(dims)}")
+        out = self
+        for shift, dim in zip(shifts, dims):
+            dim = normalize_dim(dim, self.ndim, "dims")
+            size = out._data.shape[dim] if out.ndim else 1
+            shift = shift % size if size else 0
+            if shift:
+                out = shape_ops.Cat.apply(dim, out.narrow(dim, size - shift, shift), out.narrow(dim, 0, size - shift))
+        return self.clone() if out is self else out
+
+    def _triangle(self, diagonal, lower, name):
+        if self.ndim < 2:
+            raise RuntimeError(f"{name}: input tensor must have at least 2 dimensions, got {self.ndim}")
+        if not isinstance(diagonal, (int, np.integer)) or isinstance(diagonal, bool):
+            raise TypeError(f"{name}(): argument 'diagonal' must be int, not {type_name(diagonal)}")
+        rows, cols = self._data.shape[-2:]
+        keep = np.tri(rows, cols, diagonal, dtype=bool) if lower else ~np.tri(rows, cols, diagonal - 1, dtype=bool)
+        return where(_as_operand(keep, dtypes.bool_, self), self, self.new_zeros(()))
+
+    def tril(self, diagonal=0):
+        """The lower triangle of the last two dims (on and below diagonal `diagonal`), the rest zero."""
+        return self._triangle(diagonal, True, "tril")
+
+    def triu(self, diagonal=0):
+        """The upper triangle of the last two dims (on and above diagonal `diagonal`), the rest zero."""
+        return self._triangle(diagonal, False, "triu")
+
+    def tril_(self, diagonal=0):
+        return self.copy_(self.tril(diagonal))
+
+    def triu_(self, diagonal=0):
+        return self.copy_(self.triu(diagonal))
+
+    def _scan(self, dim, dtype, combine, identity):
+        """Inclusive scan along dim in log2(n) whole-tensor steps (Hillis-Steele): step k combines each
+        entry with the one 2**k before it; bool and integer inputs scan in int64, as in PyTorch."""
+        source = self.to(dtype) if dtype is not None else self if self._dtype.is_floating_point else \
+            self.to(dtypes.int64)
+        dim = normalize_dim(dim, self.ndim)
+        out = source if source.ndim else source.reshape(1)
+        n, step = out._data.shape[dim], 1
+        if n <= 1:
+            return source.clone()
+        while step < n:
+            filler = out.new_full(out._data.shape[:dim] + (step,) + out._data.shape[dim + 1:], identity)
+            out = combine(out, shape_ops.Cat.apply(dim, filler, out.narrow(dim, 0, n - step)))
+            step *= 2
+        return out
+
+    def cumsum(self, dim, *, dtype=None):
+        """Running sums along dim."""
+        return self._scan(dim, dtype, ew.Add.apply, 0)
+
+    def cumprod(self, dim, *, dtype=None):
+        """Running products along dim (the gradient is exact at zeros: no division)."""
+        return self._scan(dim, dtype, ew.Mul.apply, 1)
+
+    def _vector_norm(self, ord, dim, keepdim, dtype, name):  # noqa: A002 (PyTorch's argument name)
+        """(sum |x|**ord)**(1/ord) over dim (None: every dim); ord inf/-inf is the max/min of |x|, 0 the count
+        of non-zeros. Where the norm is 0 its gradient is 0, as in PyTorch."""
+        source = self if dtype is None else self.to(dtype)
+        if not source._dtype.is_floating_point:
+            raise RuntimeError(f"{name}: Expected a floating point or complex tensor as input. Got {source._dtype}")
+        if not isinstance(ord, numbers.Real) or isinstance(ord, bool):
+            raise RuntimeError(f"{name}: ord: expected a number, got {ord!r}")
+        dims = normalize_dims(dim, self.ndim)
+        magnitude = source.abs()
+        if ord in (np.inf, -np.inf):
+            return (magnitude.amax if ord > 0 else magnitude.amin)(dims, keepdim=keepdim)
+        if ord == 0:
+            return (source != 0).to(source._dtype).sum(dims, keepdim=keepdim)
+        if ord == 1:
+            return magnitude.sum(dims, keepdim=keepdim)
+        total = (magnitude * magnitude if ord == 2 else magnitude ** ord).sum(dims, keepdim=keepdim)
+        zero = total == 0
+        safe = where(zero, total.new_ones(()), total)  # the root's derivative is infinite at 0
+        return where(zero, total.new_zeros(()), safe.sqrt() if ord == 2 else safe ** (1 / ord))
+
+    def norm(self, p="fro", dim=None, keepdim=False, dtype=None):
+        """torch.norm: the vector p-norm over dim (every dim when None); 'fro' is the 2-norm over dim."""
+        if isinstance(p, str):
+            if p != "fro":
+                raise NotImplementedError(f"norm: p={p!r} is not supported (only 'fro' and numbers)")
+            p = 2
+        return self._vector_norm(p, dim, keepdim, dtype, "norm")
+
+    def isclose(self, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+        """|self - other| <= atol + rtol * |other| elementwise, as a bool tensor; equal infinities are
+        close, and nan is close to nan only with equal_nan."""
+        if not isinstance(other, Tensor):
+            raise TypeError(f"isclose(): argument 'other' must be Tensor, not {type_name(other)}")
+        if self._dtype is not other._dtype:
+            raise RuntimeError(f"isclose(): other: {other._dtype} did not match {self._dtype}")
+        for name, tolerance in (("rtol", rtol), ("atol", atol)):
+            if not tolerance >= 0:
+                raise RuntimeError(f"isclose(): {name} must be greater than or equal to zero, but got {tolerance}")
+        close = self == other
+        if self._dtype is dtypes.bool_:
+            return close
+        difference = (self - other).abs()
+        close = close | ((difference <= atol + rtol * other.abs()) & ~difference.isinf())
+        return close | (self.isnan() & other.isnan()) if equal_nan else close
+
+    def nan_to_num(self, nan=0.0, posinf=None, neginf=None):
+        """self with nan, inf and -inf replaced; by default with 0 and the dtype's largest and smallest
+        finite values. The gradient passes where self is finite."""
+        if not self._dtype.is_floating_point:
+            return self.clone()
+        info = np.finfo(self._dtype.numpy)
+        out = where(self.isnan(), nan, self)
+        out = where(self == np.inf, info.max.item() if posinf is None else posinf, out)
+        return where(self == -np.inf, info.min.item() if neginf is None else neginf, out)
+
+    def nan_to_num_(self, nan=0.0, posinf=None, neginf=None):
+        return self.copy_(self.nan_to_num(nan, posinf, neginf))
+
+    # --- sorting -----------------------------------------------------------------------------------
+    def argsort(self, dim=-1, descending=False, stable=False):
+        """Positions that sort self along dim; the sort is always stable (equal values keep their order)
+        and nan sorts as the largest value, as in PyTorch."""
+        return logic.Argsort.apply(self, normalize_dim(dim, self.ndim), builtins.bool(descending))
+
+    def _take_along(self, indices, dim):
+        if not self.ndim:
+            return self.clone()
+        return reduction.Gather.apply(self, indices, normalize_dim(dim, self.ndim))
+
+    def sort(self, dim=-1, descending=False, stable=False):
+        """(values, indices) of self sorted along dim (stably); the gradient goes back to each value's source."""
+        indices = self.argsort(dim, descending, stable)
+        return ValuesIndices(self._take_along(indices, dim), indices)
+
+    def topk(self, k, dim=-1, largest=True, sorted=True):  # noqa: A002 (PyTorch's argument name)
+        """(values, indices) of the k largest (smallest with largest=False) entries along dim, in order."""
+        dim = normalize_dim(dim, self.ndim)
+        size = self._data.shape[dim] if self.ndim else 1
+        if not isinstance(k, (int, np.integer)) or isinstance(k, bool):
+            raise TypeError(f"topk(): argument 'k' must be int, not {type_name(k)}")
+        if not 0 <= k <= size:
+            raise RuntimeError(f"topk: k: selected index k out of range (k={k}, size {size} along dim {dim})")
+        indices = self.argsort(dim, largest)
+        indices = indices.narrow(dim, 0, k) if self.ndim else indices
+        return ValuesIndices(self._take_along(indices, dim), indices)
+
+    def unique(self, sorted=True, return_inverse=False, return_counts=False, dim=None):  # noqa: A002
+        """The distinct values of self in ascending order (sorted=False gives them sorted too), then
+        optionally each entry's position among them (self's shape) and each value's count. No gradient."""
+        if dim is not None:
+            raise NotImplementedError("unique: dim is not supported; unique over the flattened tensor only")
+        flat = self.detach().reshape(-1)
+        order = flat.argsort()
+        values = flat[order]
+        n = values.numel()
+        starts = shape_ops.Cat.apply(0, values.new_ones(builtins.min(n, 1), dtype=dtypes.bool_),
+                                     values[1:] != values[:-1])
+        outputs = [values[starts]]
+        if return_inverse or return_counts:
+            group = starts.cumsum(0) - 1
+        if return_inverse:
+            inverse = group.new_zeros(n)
+            inverse[order] = group
+            outputs.append(inverse.reshape(self.shape))
+        if return_counts:
+            outputs.append(reduction.ScatterAlong.apply(group.new_ones(n), group, 0, (outputs[0].numel(),)))
+        return outputs[0] if len(outputs) == 1 else tuple(outputs)
+
     # --- indexing ----------------------------------------------------------------------------
     def _index_key(self, key):
         key = key if isinstance(key, tuple) else (key,)
@@ -1001,6 +1305,56 @@ class Tensor(TensorBase):
                                "(arguments a and b)")
         values = generator_or_default(generator).numpy.uniform(a, b, tuple(self.shape))
         return self.copy_(self._wrap(self._backend.from_numpy(values.astype(self._dtype.numpy))))
+
+    def _probabilities(self, name):
+        if not self._dtype.is_floating_point:
+            raise RuntimeError(f"{name}: input: expected floating point probabilities, got {self._dtype}")
+        return self._backend.to_numpy(self._data).astype(np.float64)
+
+    def bernoulli(self, p=None, *, generator=None):
+        """0/1 samples in self's shape and dtype, each 1 with probability self's entry (or p, a number)."""
+        probabilities = self._probabilities("bernoulli") if p is None else p
+        if not np.all((probabilities >= 0) & (probabilities <= 1)):  # also refuses nan
+            raise RuntimeError("bernoulli: expected probabilities p in [0, 1] (Expected p_in >= 0 && p_in <= 1)")
+        draws = generator_or_default(generator).numpy.random(tuple(self.shape)) < probabilities
+        return self._wrap(self._backend.from_numpy(draws.astype(self._dtype.numpy)))
+
+    def bernoulli_(self, p=0.5, *, generator=None):
+        """Fill with 0/1 samples in place, each 1 with probability p (a number or a tensor broadcasting to self)."""
+        if isinstance(p, Tensor):
+            p = p._probabilities("bernoulli_")
+        return self.copy_(self.bernoulli(p, generator=generator))
+
+    def multinomial(self, num_samples, replacement=False, *, generator=None):
+        """int64 category indices drawn with the (unnormalised, non-negative) weights in self's last dim,
+        num_samples per row of a 1-D or 2-D self; without replacement each index at most once per row."""
+        weights = self._probabilities("multinomial")
+        if self.ndim not in (1, 2):
+            raise RuntimeError(f"multinomial: input: prob_dist must be 1 or 2 dim, got {self.ndim}-D")
+        if not isinstance(num_samples, (int, np.integer)) or num_samples <= 0:
+            raise RuntimeError(f"multinomial: num_samples: cannot sample n_sample <= 0 samples, got {num_samples}")
+        n = weights.shape[-1]
+        if not replacement and num_samples > n:
+            raise RuntimeError(f"multinomial: cannot sample n_sample > prob_dist.size(-1) samples without "
+                               f"replacement (num_samples={num_samples}, {n} categories)")
+        weights = weights.reshape(-1, n)
+        if not np.all(np.isfinite(weights) & (weights >= 0)):
+            raise RuntimeError("multinomial: input: invalid multinomial distribution (probability tensor contains "
+                               "either `inf`, `nan` or element < 0)")
+        totals = weights.sum(1, keepdims=True)
+        if np.any(totals <= 0):
+            raise RuntimeError("multinomial: input: invalid multinomial distribution (sum of probabilities <= 0)")
+        rng = generator_or_default(generator).numpy
+        if replacement:  # inverse CDF; a rounding shortfall of the last sum falls to the last category
+            cdf = np.cumsum(weights / totals, axis=1)
+            draws = rng.random((len(weights), num_samples))
+            samples = np.minimum([np.searchsorted(c, u, side="right") for c, u in zip(cdf, draws)], n - 1)
+        else:  # an exponential race: the num_samples smallest Exp(1) / weight win, in order
+            with np.errstate(divide="ignore"):
+                keys = rng.standard_exponential(weights.shape) / weights
+            samples = np.argsort(keys, axis=1, kind="stable")[:, :num_samples]
+        samples = np.asarray(samples, dtype=np.int64).reshape(tuple(self.shape[:-1]) + (num_samples,))
+        return self._wrap(self._backend.from_numpy(samples))
 
     def clamp_(self, min=None, max=None):  # noqa: A002
         return self.copy_(self.clamp(min, max))

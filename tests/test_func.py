@@ -92,7 +92,7 @@ MORE_PRIMITIVES = [
     lambda x: x.argmin(-1, keepdim=True), lambda x: (x > 0).all(), lambda x: (x > 0).any(-1),
     lambda x: ~(x > 0), lambda x: (x > 0).logical_not(), lambda x: (x > 0) & (x < 1), lambda x: (x > 0) | (x < 1),
     lambda x: (x > 0) ^ (x < 1), lambda x: F.adaptive_max_pool2d(x.reshape(1, 1, 1, -1), (1, 2)),
-    lambda x: x.float() * 2,
+    lambda x: x.float() * 2, lambda x: x.argsort(-1, descending=True),
 ]
 
 
@@ -138,7 +138,8 @@ def test_vmap_of_comparisons_logic_and_casts(fn):
 
 
 @pytest.mark.parametrize("fn", [lambda t: t.softmax(0), lambda t: t.log_softmax(-1), lambda t: t.argmax(0),
-                                lambda t: t.argmin(keepdim=True), lambda t: t.max(0).values, lambda t: t.prod(0)])
+                                lambda t: t.argmin(keepdim=True), lambda t: t.max(0).values, lambda t: t.prod(0),
+                                lambda t: t.sort(0).values])
 def test_vmap_over_zero_dim_examples(fn):
     _check_vmap(fn, [np.array(0.5)], [0])
 

@@ -1,4 +1,4 @@
-"""Primitives with no derivative: comparisons, logic, tests, all/any, arg-max and floor division.
+"""Primitives with no derivative: comparisons, logic, tests, all/any, arg-max, argsort and floor division.
 
 Their outputs are bool, int64 or (floor division) piecewise constant, and never require grad; they
 still go through Primitive.apply, so devices are checked as for every other op.
@@ -98,3 +98,20 @@ class ArgExtreme(_NotDifferentiable):
             flat = reduce(b.reshape(x, -1))
             return b.reshape(b.asarray(flat, dtype=np.int64), (1,) * x.ndim if keepdim else ())
         return reduce(x, axis=dim, keepdims=keepdim) if x.ndim else b.zeros((), dtype=np.int64)
+
+
+class Argsort(_NotDifferentiable):
+    """The int64 positions that sort x along one normalised dim, stably: equal values keep their order and
+    nan sorts as the largest value (sort and topk gather with them). Sorted on the host for every device
+    (a CUDA array makes a round trip): descending is a stable sort of the reversed array, reversed."""
+
+    @staticmethod
+    def compute(ctx, x, dim, descending):
+        b = ctx.backend
+        if not x.ndim:
+            return b.zeros((), dtype=np.int64)
+        host = b.to_numpy(x)
+        if not descending:
+            return b.from_numpy(np.argsort(host, dim, kind="stable").astype(np.int64))
+        order = np.flip(np.argsort(np.flip(host, dim), dim, kind="stable"), dim)
+        return b.from_numpy((host.shape[dim] - 1 - order).astype(np.int64))
