@@ -98,7 +98,7 @@ def _float_leaf():
     lambda x: x // 2, lambda x: 7.0 // x, lambda x: x.isnan(), lambda x: x.isinf(), lambda x: x.argmax(),
     lambda x: x.argmin(1), lambda x: (x > 0).all(), lambda x: (x > 0).any(1), lambda x: ~(x > 0),
     lambda x: (x > 0).logical_not(), lambda x: (x > 0) & (x < 2), lambda x: (x > 0) | (x < 2),
-    lambda x: (x > 0) ^ (x < 2),
+    lambda x: (x > 0) ^ (x < 2), lambda x: x.argsort(0, descending=True), lambda x: x.sort(1).indices,
 ])
 def test_non_differentiable_ops_never_require_grad(make):
     x = _float_leaf()
@@ -109,7 +109,7 @@ def test_non_differentiable_ops_never_require_grad(make):
 
 
 def test_non_differentiable_primitives_are_declared_so():
-    for name in ("Equal", "Less", "FloorDivide", "IsNan", "All", "ArgExtreme", "Invert"):
+    for name in ("Equal", "Less", "FloorDivide", "IsNan", "All", "ArgExtreme", "Invert", "Argsort"):
         op = getattr(logic, name)
         assert issubclass(op, Primitive) and op.differentiable is False
 

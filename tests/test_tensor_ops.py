@@ -463,6 +463,7 @@ def test_rand_like_and_randn_like_moments_and_seeding():
 
 
 def test_bernoulli_values_dtype_mean_and_generator():
+    minigrad.manual_seed(0)
     p = minigrad.full((100, 100), 0.3, dtype=minigrad.float64)
     draws = minigrad.bernoulli(p, generator=minigrad.Generator().manual_seed(1))
     assert draws.dtype is minigrad.float64 and draws.shape == p.shape
@@ -480,6 +481,7 @@ def test_bernoulli_values_dtype_mean_and_generator():
 
 
 def test_multinomial_shapes_frequencies_and_reproducibility():
+    minigrad.manual_seed(0)
     weights = minigrad.tensor([1.0, 0.0, 3.0, 6.0])
     draws = minigrad.multinomial(weights, 20000, replacement=True, generator=minigrad.Generator().manual_seed(2))
     assert draws.dtype is minigrad.int64 and draws.shape == (20000,)
@@ -494,65 +496,3 @@ def test_multinomial_shapes_frequencies_and_reproducibility():
     assert set(picked[1].tolist()) == {1, 2, 4}  # the three categories with weight
     firsts = [int(minigrad.tensor([1.0, 9.0]).multinomial(1)) for _ in range(400)]
     assert abs(np.mean(firsts) - 0.9) < 0.05  # without replacement, the first draw is weighted
-
-
-# --- bad input: PyTorch's exception type, a message naming the cause --------------------------------------------
-
-BAD = [
-    (lambda lib: lib.dot(lib.ones(2, 2), lib.ones(2)), RuntimeError, "1-D"),
-    (lambda lib: lib.dot(lib.ones(2), lib.ones(3)), RuntimeError, "inconsistent tensor size"),
-    (lambda lib: lib.dot(lib.ones(2), lib.ones(2, dtype=lib.float64)), RuntimeError, "same dtype"),
-    (lambda lib: lib.outer(lib.ones(2, 2), lib.ones(2)), RuntimeError, "1-D"),
-    (lambda lib: lib.addmm(lib.ones(4), lib.ones(2, 3), lib.ones(3, 3)), RuntimeError, "expanded size"),
-    (lambda lib: lib.addmm(lib.ones(3), lib.ones(2, 3, 1), lib.ones(3, 3)), RuntimeError, "mat1 must be a matrix"),
-    (lambda lib: lib.addmm(lib.ones(3, dtype=lib.float64), lib.ones(2, 3), lib.ones(3, 3)), RuntimeError, "dtype"),
-    (lambda lib: lib.ones(3).index_select(0, lib.tensor([0.0])), RuntimeError, "int64"),
-    (lambda lib: lib.ones(3).index_select(0, lib.tensor([[0]])), IndexError, "vector"),
-    (lambda lib: lib.ones(3).index_select(0, lib.tensor([3])), IndexError, "index out of range"),
-    (lambda lib: lib.ones(3).index_select(0, lib.tensor([-1])), IndexError, "index out of range"),
-    (lambda lib: lib.ones(3).index_select(1, lib.tensor([0])), IndexError, "Dimension out of range"),
-    (lambda lib: lib.ones(3).masked_fill(lib.ones(3), 0.5), RuntimeError, "boolean masks"),
-    (lambda lib: lib.ones(3).masked_fill(lib.ones(3) > 0, lib.ones(1)), RuntimeError, "0-dimensional value"),
-    (lambda lib: lib.ones(3).masked_fill(lib.ones(4) > 0, 0.0), RuntimeError, "must match the size"),
-    (lambda lib: lib.ones(3, 2).repeat(2), RuntimeError, "repeat dims"),
-    (lambda lib: lib.ones(3, 2).repeat(2, -1), RuntimeError, "negative dimension"),
-    (lambda lib: lib.ones(3).repeat_interleave(-1), RuntimeError, "non-negative"),
-    (lambda lib: lib.ones(3).repeat_interleave(lib.tensor([1, 2])), RuntimeError, "same size as input"),
-    (lambda lib: lib.ones(3).repeat_interleave(lib.tensor([1, 2, -1])), RuntimeError, "can not be negative"),
-    (lambda lib: lib.ones(3).repeat_interleave(lib.tensor([[1, 2, 1]])), RuntimeError, "0-dim or 1-dim"),
-    (lambda lib: lib.ones(3).flip(0, 0), RuntimeError, "multiple times"),
-    (lambda lib: lib.ones(3).flip(1), IndexError, "Dimension out of range"),
-    (lambda lib: lib.ones(3).roll((1, 2), 0), RuntimeError, "shifts and dimensions must align"),
-    (lambda lib: lib.ones(3).tril(), RuntimeError, "at least 2 dimensions"),
-    (lambda lib: lib.ones(2, 2).triu(0.5), TypeError, "diagonal"),
-    (lambda lib: lib.ones(3).cumsum(1), IndexError, "Dimension out of range"),
-    (lambda lib: lib.ones(3, dtype=lib.int64).norm(), RuntimeError, "floating point"),
-    (lambda lib: lib.linalg.norm(lib.ones(2, 3, 4), ord=2), RuntimeError, "must be 1D or 2D"),
-    (lambda lib: lib.linalg.matrix_norm(lib.ones(2, 3), dim=(1,)), RuntimeError, "2-tuple"),
-    (lambda lib: lib.linalg.matrix_norm(lib.ones(3)), RuntimeError, "at least 2 dimensions"),
-    (lambda lib: lib.einsum("ij,jk->ik", lib.ones(2, 3), lib.ones(2, 2)), RuntimeError, "subscript j has size 2"),
-    (lambda lib: lib.einsum("ij->ik", lib.ones(2, 3)), RuntimeError, "output subscript k"),
-    (lambda lib: lib.einsum("ij,jk->ik", lib.ones(2, 3)), RuntimeError, "fewer operands"),
-    (lambda lib: lib.einsum("ijk->ik", lib.ones(2, 3)), RuntimeError, "number of subscripts"),
-    (lambda lib: lib.einsum("ij,jk", lib.ones(2, 3), lib.ones(3, 2, dtype=lib.float64)), RuntimeError, "dtype"),
-    (lambda lib: lib.ones(3).isclose(lib.ones(3, dtype=lib.float64)), RuntimeError, "did not match"),
-    (lambda lib: lib.ones(3).isclose(lib.ones(3), rtol=-1), RuntimeError, "rtol"),
-    (lambda lib: lib.ones(3).topk(4), RuntimeError, "selected index k out of range"),
-    (lambda lib: lib.ones(3).sort(dim=1), IndexError, "Dimension out of range"),
-    (lambda lib: lib.multinomial(lib.ones(3), 4), RuntimeError, "without replacement"),
-    (lambda lib: lib.multinomial(lib.tensor([-1.0, 1.0]), 1), RuntimeError, "< 0"),
-    (lambda lib: lib.multinomial(lib.zeros(3), 1, True), RuntimeError, "sum of probabilities"),
-    (lambda lib: lib.multinomial(lib.ones(2, 2, 2), 1), RuntimeError, "1 or 2 dim"),
-    (lambda lib: lib.multinomial(lib.ones(2), 0), RuntimeError, "n_sample <= 0"),
-    (lambda lib: lib.multinomial(lib.ones(2, dtype=lib.int64), 1), RuntimeError, "floating"),
-    (lambda lib: lib.bernoulli(lib.tensor([2.0])), RuntimeError, "p_in >= 0"),
-]
-
-
-@pytest.mark.parametrize("case, expected, words", BAD, ids=[str(i) for i in range(len(BAD))])
-def test_bad_input_raises_pytorchs_type_naming_the_cause(case, expected, words):
-    with pytest.raises(expected, match=words.replace("(", r"\(").replace(")", r"\)").replace("[", r"\[")):
-        case(minigrad)
-    torch = _torch()
-    with pytest.raises(expected):
-        case(torch)
