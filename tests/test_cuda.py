@@ -337,6 +337,38 @@ def test_optimizer_steps_match_cpu(make):
     np.testing.assert_allclose(results[1], results[0], rtol=1e-10, atol=1e-12)
 
 
+@needs_cuda
+@pytest.mark.parametrize("name, kwargs", [
+    ("SGD", dict(lr=0.1, momentum=0.9, dampening=0.2, weight_decay=0.01, maximize=True)),
+    ("SGD", dict(lr=0.1)),
+    ("Adam", dict(lr=0.01, weight_decay=0.1, maximize=True)),
+    ("AdamW", dict(lr=0.01, betas=(0.5, 0.8), amsgrad=True)),
+])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_one_pass_optimizer_kernels_match_the_tensor_op_loop(name, kwargs, dtype):
+    """The CUDA kernels against the Tensor ops on both devices. A GPU may fuse a multiply and an add
+    (one rounding fewer), hence a tolerance of a few units in the last place rather than equality."""
+    rng = np.random.default_rng(5)
+    shapes = [(3, 4), (5,), ()]
+    start = [rng.standard_normal(s).astype(dtype) for s in shapes]
+    grads = [[rng.standard_normal(s).astype(dtype) for s in shapes] for _ in range(3)]
+    results = []
+    for device, foreach in (("cuda", None), ("cuda", False), ("cpu", None)):
+        params = [minigrad.tensor(a, device=device, requires_grad=True) for a in start]
+        opt = getattr(minigrad.optim, name)(params, foreach=foreach, **kwargs)
+        for step in grads:
+            for p, g in zip(params, step):
+                p.grad = minigrad.tensor(g, device=device)
+            opt.step()
+        results.append([host(p) for p in params] + [host(v) for p in params for k, v in opt.state[p].items()
+                                                     if k != "step"])
+    tolerance = dict(rtol=1e-5, atol=1e-6) if dtype == "float32" else dict(rtol=1e-12, atol=1e-14)
+    for fused, loop, cpu in zip(*results):
+        assert fused.dtype == np.dtype(dtype)
+        np.testing.assert_allclose(fused, loop, **tolerance)
+        np.testing.assert_allclose(fused, cpu, **tolerance)
+
+
 def _lenet(model):
     return nn.Sequential(nn.Conv2d(1, 2, 3, padding=1), model(), nn.AvgPool2d(2), nn.Conv2d(2, 3, 3), model(),
                          nn.MaxPool2d(2), nn.Flatten(), nn.Linear(3, 4), model(), nn.Linear(4, 3))

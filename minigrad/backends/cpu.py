@@ -19,6 +19,7 @@ from minigrad_kernels.cpu import conv_gemm
 from minigrad_kernels.cpu import direct_conv
 from minigrad_kernels.cpu import elementwise as elementwise_kernels
 from minigrad_kernels.cpu import im2col as im2col_kernels
+from minigrad_kernels.cpu import optim as optim_kernels
 from minigrad_kernels.cpu import pad as pad_kernels
 from minigrad_kernels.cpu import pool as pool_kernels
 from minigrad_kernels.cpu import reduce as reduce_kernels
@@ -415,6 +416,16 @@ class CPUBackend(SharedBackend):
     @staticmethod
     def pad_scatter_add(grad, maps, in_size):
         return pad_kernels.pad_scatter_add(np.ascontiguousarray(grad), *maps, *in_size)
+
+    # optimizer steps (SharedBackend.sgd_update and adam_update cast the scalars): one pass per parameter
+    @staticmethod
+    def _sgd_pass(param, grad, buffer, *scalars):
+        optim_kernels.sgd(param.reshape(-1), grad.reshape(-1), buffer.reshape(-1), *scalars)
+
+    @staticmethod
+    def _adam_pass(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, *scalars):
+        optim_kernels.adam(param.reshape(-1), grad.reshape(-1), exp_avg.reshape(-1), exp_avg_sq.reshape(-1),
+                           max_exp_avg_sq.reshape(-1), *scalars)
 
 
 def _strided_windows(windows):

@@ -18,6 +18,7 @@ from minigrad_kernels.cuda import conv as conv_kernels
 from minigrad_kernels.cuda import elementwise as ek
 from minigrad_kernels.cuda import index as index_kernels
 from minigrad_kernels.cuda import matmul as matmul_kernels
+from minigrad_kernels.cuda import optim as optim_kernels
 from minigrad_kernels.cuda import pool as pool_kernels
 from minigrad_kernels.cuda import reduce as rk
 
@@ -539,6 +540,16 @@ class CUDABackend(SharedBackend):
         out = CUDABackend.zeros((grad.shape[0],) + tuple(in_size), grad.dtype)
         pool_kernels.pad_scatter_add(grad, *(_host_copy(m) for m in maps), out)
         return out
+
+    # optimizer steps (SharedBackend.sgd_update and adam_update cast the scalars): one kernel per parameter
+    @staticmethod
+    def _sgd_pass(param, grad, buffer, *scalars):
+        optim_kernels.sgd(arrays.flat(param), arrays.flat(grad), arrays.flat(buffer), *scalars)
+
+    @staticmethod
+    def _adam_pass(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, *scalars):
+        optim_kernels.adam(arrays.flat(param), arrays.flat(grad), arrays.flat(exp_avg), arrays.flat(exp_avg_sq),
+                           arrays.flat(max_exp_avg_sq), *scalars)
 
 
 CUDA_BACKEND = CUDABackend()

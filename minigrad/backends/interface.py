@@ -175,5 +175,12 @@ class Backend(abc.ABC):
     def pad_scatter_add(self, grad, maps, in_size):
         """pad_gather's adjoint: (P, *in_size), positions read more than once adding up."""
 
+    # --- optimizer steps: in place, on C-contiguous arrays of one shape and float dtype; scalars are floats --
+    def sgd_update(self, param, grad, buffer, lr, weight_decay, momentum, dampening, nesterov, maximize, first):
+        """Kernel: torch.optim.SGD's step in param and buffer (None without momentum; first: buffer = grad)."""
+    def adam_update(self, param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, lr, beta1, beta2, eps, weight_decay,
+                    decoupled, maximize, step):
+        """Kernel: Adam(W) step `step` (a float, counted from 1) in place; max_exp_avg_sq None unless amsgrad."""
+
 
 ENTRIES = tuple(sorted(Backend.__abstractmethods__))  # every method name a backend implements

@@ -3,7 +3,8 @@
 Convolution is im2col, one batched GEMM per group, and the reshapes around them; its two adjoints
 reuse the same columns. Only `im2col`, `col2im`, `matmul` and the layout entries differ by device; a
 backend may still override a method here with a faster device-specific path (the CPU backend's direct
-stride-1 convolution) and fall back to this one.
+stride-1 convolution) and fall back to this one. The optimizer steps (sgd_update, adam_update) work out
+their scalars here too, once for both devices' kernels.
 """
 import math
 
@@ -60,3 +61,21 @@ class SharedBackend(Backend):
     def fold(self, cols, channels, g):
         """unfold's adjoint: (N, channels * K, L) -> (N, channels, *in), overlaps added."""
         return self.col2im(self.contiguous(cols), g, channels)
+
+    # optimizer steps: the scalars as the Tensor-op form (minigrad/optim) computes them, in Python floats,
+    # then cast to the arrays' dtype (as numpy casts a Python scalar); `_sgd_pass`/`_adam_pass` run the kernel
+    def sgd_update(self, param, grad, buffer, lr, weight_decay, momentum, dampening, nesterov, maximize, first):
+        """One SGD step in place: the device's kernel with the scalars in param's dtype."""
+        cast = param.dtype.type
+        self._sgd_pass(param, grad, param if buffer is None else buffer, cast(lr), cast(weight_decay),
+                       cast(momentum), cast(1 - dampening), bool(nesterov), bool(maximize), bool(first))
+
+    def adam_update(self, param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, lr, beta1, beta2, eps, weight_decay,
+                    decoupled, maximize, step):
+        """One Adam(W) step in place: the device's kernel with the scalars in param's dtype."""
+        cast = param.dtype.type
+        shrink, l2 = (1 - lr * weight_decay, 0) if decoupled and weight_decay else (1, weight_decay)
+        self._adam_pass(param, grad, exp_avg, exp_avg_sq, exp_avg_sq if max_exp_avg_sq is None else max_exp_avg_sq,
+                        max_exp_avg_sq is not None, bool(maximize), cast(shrink), cast(l2), cast(1 - beta1),
+                        cast(beta2), cast(1 - beta2), cast(math.sqrt(1 - beta2 ** step)), cast(eps),
+                        cast(-(lr / (1 - beta1 ** step))))

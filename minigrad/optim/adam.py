@@ -2,15 +2,17 @@
 import math
 
 from minigrad import creation
-from minigrad.optim.optimizer import Optimizer, check_hyperparameters, check_implementation_flags
+from minigrad.ops.optim import adam_step_, fusable
+from minigrad.optim.optimizer import Optimizer, check_hyperparameters, check_implementation_flags, implementation
+from minigrad.tensor import Tensor
 
 
 class Adam(Optimizer):
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False, *,
                  foreach=None, maximize=False, capturable=False, differentiable=False, fused=None,
                  decoupled_weight_decay=False):
-        check_implementation_flags(type(self).__name__, foreach=foreach, capturable=capturable,
-                                   differentiable=differentiable, fused=fused)
+        check_implementation_flags(type(self).__name__, capturable=capturable, differentiable=differentiable)
+        self._implementation = implementation(type(self).__name__, foreach, fused)
         check_hyperparameters(type(self).__name__, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay))
         if not 0.0 <= betas[0] < 1.0 or not 0.0 <= betas[1] < 1.0:
             raise ValueError(f"{type(self).__name__}: invalid beta parameters {betas}")
@@ -20,14 +22,32 @@ class Adam(Optimizer):
                                       amsgrad=amsgrad, maximize=maximize,
                                       decoupled_weight_decay=bool(decoupled_weight_decay)))
 
+    @staticmethod
+    def _init_state(param, state, group):
+        state["step"] = creation.tensor(0.0)
+        state["exp_avg"] = param.detach()._zeros_like()
+        state["exp_avg_sq"] = param.detach()._zeros_like()
+        if group["amsgrad"]:
+            state["max_exp_avg_sq"] = param.detach()._zeros_like()
+
+    def _fused_update(self, param, grad, state, group):
+        if isinstance(group["lr"], Tensor) or not fusable(param, grad):
+            return False
+        if not state:
+            self._init_state(param, state, group)
+        exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
+        max_exp_avg_sq = state["max_exp_avg_sq"] if group["amsgrad"] else None
+        if not fusable(param, exp_avg, exp_avg_sq, *([] if max_exp_avg_sq is None else [max_exp_avg_sq])):
+            return False
+        beta1, beta2 = group["betas"]
+        adam_step_(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, state["step"], group["lr"], beta1, beta2,
+                   group["eps"], group["weight_decay"], group["decoupled_weight_decay"], group["maximize"])
+        return True
+
     def _update(self, param, grad, state, group):
         lr, (beta1, beta2), eps, decay = group["lr"], group["betas"], group["eps"], group["weight_decay"]
         if not state:
-            state["step"] = creation.tensor(0.0)
-            state["exp_avg"] = param.detach()._zeros_like()
-            state["exp_avg_sq"] = param.detach()._zeros_like()
-            if group["amsgrad"]:
-                state["max_exp_avg_sq"] = param.detach()._zeros_like()
+            self._init_state(param, state, group)
         if decay and group["decoupled_weight_decay"]:
             param.mul_(1 - lr * decay)
         elif decay:

@@ -28,15 +28,31 @@ def check_lr(owner, lr):
 
 
 def check_implementation_flags(owner, **flags):
-    """PyTorch's implementation switches. minigrad has one implementation, the single-tensor loop, so
-    foreach and fused may be None (the default) or False (asks for that loop), and capturable and
-    differentiable must stay False; anything else is refused rather than silently ignored."""
+    """PyTorch's implementation switches, for an optimizer that has only the single-tensor loop of Tensor
+    ops: foreach and fused may be None (the default) or False (asks for that loop), and capturable and
+    differentiable must stay False; anything else is refused rather than silently ignored. (SGD, Adam and
+    AdamW also have a one-pass update: their foreach and fused go through implementation.)"""
     for name, value in flags.items():
         allowed = (None, False) if name in ("foreach", "fused") else (False,)
         if not any(value is a for a in allowed):
             raise NotImplementedError(f"{owner}: {name}={value!r} is not supported: minigrad has only the "
                                       f"single-tensor implementation; leave {name} at its default "
                                       f"({allowed[0]!r})")
+
+
+def implementation(owner, foreach, fused):
+    """PyTorch's foreach and fused switches, for an optimizer with a one-pass update (_fused_update):
+    "auto" (both None, the default, or foreach=True: the one-pass update wherever the tensors allow it, the
+    Tensor-op loop for the rest), "fused" (fused=True: the one-pass update for every parameter, RuntimeError
+    at the step for one it cannot take) or "loop" (foreach or fused False: the Tensor-op loop)."""
+    for name, value in (("foreach", foreach), ("fused", fused)):
+        if not any(value is a for a in (None, False, True)):
+            raise TypeError(f"{owner}: {name} must be None, False or True, got {value!r}")
+    if fused and foreach:
+        raise RuntimeError("`fused` and `foreach` cannot be `True` together.")
+    if fused:
+        return "fused"
+    return "auto" if foreach or (foreach is None and fused is None) else "loop"
 
 
 def scalar(value):
@@ -52,7 +68,10 @@ def lerp_(start, end, weight):
 
 
 class Optimizer:
-    """Subclasses set `defaults` and implement `_update(param, grad, state, group)`."""
+    """Subclasses set `defaults` and implement `_update(param, grad, state, group)`, the step in Tensor ops;
+    one with a one-pass form also implements `_fused_update` and sets `_implementation` (see implementation)."""
+
+    _implementation = "loop"
 
     def __init__(self, params, defaults):
         self.defaults = defaults
@@ -118,13 +137,26 @@ class Optimizer:
         with no_grad():
             for group in self.param_groups:
                 for p in group["params"]:
-                    if p.grad is not None:
-                        grad = -p.grad if group.get("maximize") else p.grad
-                        self._update(p, grad, self.state.setdefault(p, {}), group)
+                    if p.grad is None:
+                        continue
+                    state = self.state.setdefault(p, {})
+                    if self._implementation != "loop" and self._fused_update(p, p.grad, state, group):
+                        continue
+                    if self._implementation == "fused":
+                        raise RuntimeError(f"{type(self).__name__}(fused=True): the one-pass update needs the "
+                                           f"parameter, its gradient and its state contiguous, of one floating "
+                                           f"dtype and device, and a number lr; got a parameter of shape "
+                                           f"{list(p.shape)} that is not (use the default fused=None)")
+                    self._update(p, -p.grad if group.get("maximize") else p.grad, state, group)
         return loss
 
     def _update(self, param, grad, state, group):
         raise NotImplementedError
+
+    def _fused_update(self, param, grad, state, group):
+        """The step as one pass (grad is p.grad, maximize not applied); False, with nothing changed, where
+        the tensors do not allow it."""
+        return False
 
     def state_dict(self):
         """{'state': {index: {...}}, 'param_groups': [{options, 'params': [index, ...]}]} as in PyTorch."""
