@@ -13,7 +13,8 @@ LAYERS = [
     ("minigrad.autograd.functional", 5),  # above minigrad.func, whose vmap it uses (listed first: first match wins)
     ("minigrad.autograd", 3),
     ("minigrad.ops", 4), ("minigrad.promotion", 4),
-    ("minigrad.tensor", 5), ("minigrad.creation", 5), ("minigrad.toplevel", 5), ("minigrad.func", 5),
+    ("minigrad.tensor", 5), ("minigrad.creation", 5), ("minigrad.toplevel", 5), ("minigrad.linalg", 5),
+    ("minigrad.func", 5),
     ("minigrad._vmap", 5),
     ("minigrad.nn", 6), ("minigrad.optim", 6), ("minigrad.data", 6), ("minigrad.serialization", 6),
     ("minigrad.distributed", 6),
