@@ -86,6 +86,38 @@ def test_primitive_matches_cpu(name, data):
     compare(fn, arrays, layout)
 
 
+# the tensor ops composed of primitives (tests/test_tensor_ops.py), sort's host round trip among them
+TENSOR_OPS = {
+    "sort_topk": lambda t: t.sort(1, descending=True).values + t.topk(3, 0, largest=False).values.sum(0),
+    "cumsum_cumprod": lambda t: t.cumsum(1) + t.cumprod(0),
+    "flip_roll": lambda t: t.flip(0, 1).roll((1, -2), (0, 1)),
+    "tril_triu": lambda t: t.tril(-1) + 2 * t.triu(1),
+    "repeat": lambda t: t.repeat(2, 1, 2).repeat_interleave(2, 1),
+    "einsum": lambda t: minigrad.einsum("ij,kj->ik", t, t),
+    "norms": lambda t: minigrad.linalg.norm(t, float("inf"), (0, 1)) + t.norm(3, 1).sum(),
+    "masked_fill_nan_to_num": lambda t: t.masked_fill(t > 0, 0.5).nan_to_num(),
+    "products": lambda t: minigrad.addmm(t[0], t.t(), t, beta=0.5).sum() + minigrad.outer(t[0], t[1]).sum()
+    + t[0].dot(t[1]),
+}
+
+
+@needs_cuda
+@pytest.mark.parametrize("name", sorted(TENSOR_OPS))
+def test_tensor_ops_match_cpu(name):
+    compare(TENSOR_OPS[name], [np.random.default_rng(5).standard_normal((3, 4))])
+
+
+@needs_cuda
+def test_argsort_and_unique_match_cpu():
+    values = np.array([[2.0, np.nan, 1.0, 2.0], [0.5, 0.5, -1.0, 3.0]])
+    gpu, cpu = minigrad.from_numpy(values).cuda(), minigrad.from_numpy(values)
+    for descending in (False, True):
+        assert_same(gpu.argsort(1, descending), cpu.argsort(1, descending))
+    for g, c in zip(gpu.unique(return_inverse=True, return_counts=True),
+                    cpu.unique(return_inverse=True, return_counts=True)):
+        assert_same(g, c)
+
+
 @needs_cuda
 @pytest.mark.parametrize("nd", [1, 2, 3])
 @few
