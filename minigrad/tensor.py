@@ -996,7 +996,8 @@ class Tensor(TensorBase):
             raise RuntimeError(f"repeat: repeats: Trying to create tensor with negative dimension, got {list(sizes)}")
         shape = (1,) * (len(sizes) - self.ndim) + self._data.shape
         tiles = self.reshape([d for n in shape for d in (1, n)]).expand([d for pair in zip(sizes, shape) for d in pair])
-        return tiles.reshape([r * n for r, n in zip(sizes, shape)]).clone()
+        out = tiles.reshape([r * n for r, n in zip(sizes, shape)])  # a copy, unless nothing was repeated
+        return out.clone() if all(r == 1 for r in sizes) else out
 
     def repeat_interleave(self, repeats, dim=None):
         """Each element repeated `repeats` times (an int, or a tensor of counts per element) along dim;
