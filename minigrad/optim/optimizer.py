@@ -44,7 +44,7 @@ def implementation(owner, foreach, fused):
     """PyTorch's foreach and fused switches, for an optimizer with a one-pass update (_fused_update):
     "auto" (both None, the default, or foreach=True: the one-pass update wherever the tensors allow it, the
     Tensor-op loop for the rest), "fused" (fused=True: the one-pass update for every parameter, RuntimeError
-    at the step for one it cannot take) or "loop" (foreach or fused False: the Tensor-op loop)."""
+    at the step for one it cannot take) or "loop" (foreach or fused False, neither True: the Tensor-op loop)."""
     for name, value in (("foreach", foreach), ("fused", fused)):
         if not any(value is a for a in (None, False, True)):
             raise TypeError(f"{owner}: {name} must be None, False or True, got {value!r}")
