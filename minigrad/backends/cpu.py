@@ -476,7 +476,7 @@ def _live_taps(w, g):
 
 def _grouped(w, groups):
     """(G, C_out / G, C_in / G * K): the weight as one GEMM operand per group."""
-    return np.ascontiguousarray(w).reshape(groups, w.shape[0] // groups, int(np.prod(w.shape[1:])))
+    return _operand(w).reshape(groups, w.shape[0] // groups, int(np.prod(w.shape[1:])))
 
 
 def _operand(a):

@@ -161,39 +161,21 @@ def _block(x, n0, nb, space):
     return xt
 
 
+FORWARD, WEIGHT, INPUT = 0, 1, 2  # which of conv_pass's three operands it computes
+
+
 @cpu_kernel
-def conv_forward(x, w, kernel, stride, padding, dilation, out_size, images, chunk, threads, out):
-    """out (N, C_out, L) = the cross-correlation of x with w. Tiles are blocks of `images` whole images,
-    or (with images == 1) chunks of `chunk` positions of one image."""
+def conv_pass(mode, x, w, grad, kernel, stride, padding, dilation, out_size, images, chunk, threads):
+    """One of the three operands of <conv(x, w), grad> from the other two, in place: FORWARD writes
+    grad (N, C_out, L) = conv(x, w); WEIGHT writes w (G, C_out / G, C_in / G * K) = the gradient in w;
+    INPUT writes x (N, C_in, D, H, W) = the gradient in x. One kernel for the three, as Numba took about
+    5 s to compile each. Tiles are blocks of `images` whole images, or (images == 1) chunks of `chunk`
+    positions of one image (INPUT needs whole images: no two threads may add into one); thread t takes
+    tiles t, t + threads, ... WEIGHT sums each thread's tiles, then the threads' sums."""
     groups, per_group, taps = w.shape
     n_batch, volume = x.shape[0], out_size[0] * out_size[1] * out_size[2]
     n_tiles, width = _tile_count(n_batch, volume, images, chunk)
-    for t in prange(threads):
-        block_space = np.empty(_image_size(x) * images, dtype=x.dtype)
-        col_space = np.empty(groups * taps * width, dtype=x.dtype)
-        prod_space = np.empty(per_group * width, dtype=x.dtype)
-        runs = np.empty((width + 1, 4), dtype=np.int64)
-        for i in range(t, n_tiles, threads):
-            n0, nb, p0, positions = _tile_of(i, n_batch, volume, images, chunk)
-            cols = col_space[:groups * taps * positions * nb].reshape((groups, taps, positions * nb))
-            prod = prod_space[:per_group * positions * nb].reshape((per_group, positions * nb))
-            count = _row_runs(p0, p0 + positions, out_size, runs)
-            _columns(_block(x, n0, nb, block_space), runs, count, kernel, stride, padding, dilation, out_size,
-                     cols.reshape((groups * taps, positions * nb)), False)
-            for g in range(groups):
-                np.dot(w[g], cols[g], prod)
-                _move_products(out, n0, nb, p0, g * per_group, prod, False)
-
-
-@cpu_kernel
-def conv_weight(x, grad, groups, kernel, stride, padding, dilation, out_size, images, chunk, threads):
-    """The gradient in w, (G, C_out / G, C_in / G * K): per thread, the sum over its tiles of the
-    gradient's tile times the tile's columns transposed; then the threads' partial sums added."""
-    per_group = grad.shape[1] // groups
-    taps = x.shape[1] // groups * kernel[0] * kernel[1] * kernel[2]
-    n_batch, volume = x.shape[0], out_size[0] * out_size[1] * out_size[2]
-    n_tiles, width = _tile_count(n_batch, volume, images, chunk)
-    partial = np.zeros((threads, groups, per_group, taps), dtype=x.dtype)
+    partial = np.zeros((threads if mode == WEIGHT else 0, groups, per_group, taps), dtype=x.dtype)
     for t in prange(threads):
         block_space = np.empty(_image_size(x) * images, dtype=x.dtype)
         col_space = np.empty(groups * taps * width, dtype=x.dtype)
@@ -204,43 +186,47 @@ def conv_weight(x, grad, groups, kernel, stride, padding, dilation, out_size, im
             cols = col_space[:groups * taps * positions * nb].reshape((groups, taps, positions * nb))
             tile_grad = grad_space[:per_group * positions * nb].reshape((per_group, positions * nb))
             count = _row_runs(p0, p0 + positions, out_size, runs)
-            _columns(_block(x, n0, nb, block_space), runs, count, kernel, stride, padding, dilation, out_size,
-                     cols.reshape((groups * taps, positions * nb)), False)
+            if mode != INPUT:
+                _columns(_block(x, n0, nb, block_space), runs, count, kernel, stride, padding, dilation, out_size,
+                         cols.reshape((groups * taps, positions * nb)), False)
             for g in range(groups):
-                _move_products(grad, n0, nb, p0, g * per_group, tile_grad, True)
-                _add(partial[t, g], np.dot(tile_grad, cols[g].T))
-    for t in range(1, threads):
-        _add(partial[0], partial[t])
-    return partial[0]
+                if mode == FORWARD:
+                    np.dot(w[g], cols[g], tile_grad)
+                    _move_products(grad, n0, nb, p0, g * per_group, tile_grad, False)
+                else:
+                    _move_products(grad, n0, nb, p0, g * per_group, tile_grad, True)
+                    if mode == WEIGHT:
+                        _add(partial[t, g], np.dot(tile_grad, cols[g].T))
+                    else:
+                        np.dot(w[g].T, tile_grad, cols[g])
+            if mode == INPUT:  # col2im into the image itself, or into the block transposed
+                xt = _block(x, n0, 1, block_space) if nb == 1 else \
+                    block_space[:_image_size(x) * nb].reshape(x.shape[1:] + (nb,))
+                xt[...] = 0.0
+                _columns(xt, runs, count, kernel, stride, padding, dilation, out_size,
+                         cols.reshape((groups * taps, positions * nb)), True)
+                if nb > 1:
+                    _transpose_block(x, n0, xt, True)
+    if mode == WEIGHT:
+        w[...] = 0.0
+        for t in range(threads):
+            _add(w, partial[t])
 
 
-@cpu_kernel
+def conv_forward(x, w, kernel, stride, padding, dilation, out_size, images, chunk, threads, out):
+    """out (N, C_out, L) = the cross-correlation of x with w."""
+    conv_pass(FORWARD, x, w, out, kernel, stride, padding, dilation, out_size, images, chunk, threads)
+
+
+def conv_weight(x, grad, groups, kernel, stride, padding, dilation, out_size, images, chunk, threads):
+    """The gradient in w, (G, C_out / G, C_in / G * K)."""
+    taps = x.shape[1] // groups * kernel[0] * kernel[1] * kernel[2]
+    dw = np.empty((groups, grad.shape[1] // groups, taps), dtype=x.dtype)
+    conv_pass(WEIGHT, x, dw, grad, kernel, stride, padding, dilation, out_size, images, chunk, threads)
+    return dw
+
+
 def conv_input(grad, w, kernel, stride, padding, dilation, out_size, images, threads, grad_x):
-    """grad_x (N, C_in, D, H, W) = the adjoint of conv_forward in x: per block of whole images
-    (so that no two threads add into one image), w transposed times the gradient, then col2im."""
-    groups, per_group, taps = w.shape
-    n_batch, volume = grad.shape[0], out_size[0] * out_size[1] * out_size[2]
-    n_tiles = (n_batch + images - 1) // images
-    for t in prange(threads):
-        block_space = np.empty(_image_size(grad_x) * images, dtype=grad.dtype)
-        col_space = np.empty(groups * taps * images * volume, dtype=grad.dtype)
-        grad_space = np.empty(per_group * images * volume, dtype=grad.dtype)
-        runs = np.empty((volume + 1, 4), dtype=np.int64)
-        count = _row_runs(0, volume, out_size, runs)
-        for i in range(t, n_tiles, threads):
-            n0, nb = i * images, min(images, n_batch - i * images)
-            cols = col_space[:groups * taps * volume * nb].reshape((groups, taps, volume * nb))
-            tile_grad = grad_space[:per_group * volume * nb].reshape((per_group, volume * nb))
-            for g in range(groups):
-                _move_products(grad, n0, nb, 0, g * per_group, tile_grad, True)
-                np.dot(w[g].T, tile_grad, cols[g])
-            # col2im into the images themselves (one image) or into their transposed block
-            if nb == 1:
-                xt = _block(grad_x, n0, 1, block_space)
-            else:
-                xt = block_space[:_image_size(grad_x) * nb].reshape(grad_x.shape[1:] + (nb,))
-            xt[...] = 0.0
-            _columns(xt, runs, count, kernel, stride, padding, dilation, out_size,
-                     cols.reshape((groups * taps, volume * nb)), True)
-            if nb > 1:
-                _transpose_block(grad_x, n0, xt, True)
+    """grad_x (N, C_in, D, H, W) = the adjoint of conv_forward in x, by blocks of whole images."""
+    volume = out_size[0] * out_size[1] * out_size[2]
+    conv_pass(INPUT, grad_x, w, grad, kernel, stride, padding, dilation, out_size, images, volume, threads)

@@ -111,7 +111,8 @@ def strided_window_mean(x, kernel, stride, out_size, divisor):
         n, c = nc // channels, nc % channels
         total = np.empty(ow)  # float64 sums, as window_mean's
         for y in range(oh):
-            total[:] = 0.0
+            for xo in range(ow):
+                total[xo] = 0.0
             for a in range(kh):
                 src = x[n, c, y * sh + a]
                 for b in range(kw):
@@ -132,12 +133,12 @@ def strided_window_mean_adjoint(grad, kernel, stride, divisor, height, width):
     for nc in prange(n_batch * channels):
         n, c = nc // channels, nc % channels
         for y in range(oh):
-            share = grad[n, c, y] / divisor
+            row = grad[n, c, y]
             for a in range(kh):
                 dst = out[n, c, y * sh + a]
                 for b in range(kw):
                     for xo in range(uint64(ow)):
-                        dst[xo * uint64(sw) + uint64(b)] += share[xo]
+                        dst[xo * uint64(sw) + uint64(b)] += row[xo] / divisor
     return out
 
 
