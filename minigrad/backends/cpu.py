@@ -332,7 +332,7 @@ class CPUBackend(SharedBackend):
     def matmul(a, b):
         return np.matmul(a, b)
 
-    # convolution: 5-d arrays (N, C, D, H, W); tiled im2col + GEMM, or the direct kernel for few channels
+    # convolution: 5-d arrays (N, C, D, H, W); tiled im2col + GEMM, or the direct kernel (one input channel)
     @staticmethod
     def im2col(x, g, cols):
         im2col_kernels.im2col(np.ascontiguousarray(x), g.kernel, g.stride, g.padding, g.dilation, g.out_size, cols)
