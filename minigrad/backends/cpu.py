@@ -354,7 +354,7 @@ class CPUBackend(SharedBackend):
         out = np.empty((n_batch, c_out, int(np.prod(g.out_size))), dtype=x.dtype)
         taps = x.shape[1] // g.groups * int(np.prod(g.kernel))
         conv_gemm.conv_forward(_operand(x), _grouped(w, g.groups), *_geometry(g),
-                               *_tiling(n_batch, out.shape[2], _tile(taps)), get_num_threads(), out)
+                               *_tiling(g, n_batch, _tile(taps)), get_num_threads(), out)
         return out.reshape((n_batch, c_out) + tuple(g.out_size))
 
     def conv_transpose(self, y, w, g):
@@ -366,8 +366,7 @@ class CPUBackend(SharedBackend):
             return _from_grid(grad, g.in_size, grid, g.padding)
         w, g = _live_taps(w, g)
         grad = np.empty((n_batch, c_in) + tuple(g.in_size), dtype=y.dtype)
-        volume = int(np.prod(g.out_size))
-        images, _ = _tiling(n_batch, volume, _tile(w.shape[1] * int(np.prod(g.kernel))))
+        images, _ = _tiling(g, n_batch, _tile(w.shape[1] * int(np.prod(g.kernel))))
         conv_gemm.conv_input(_flat(y), _grouped(w, g.groups), *_geometry(g), images, get_num_threads(), grad)
         return grad
 
@@ -379,7 +378,7 @@ class CPUBackend(SharedBackend):
         taps = c_in // g.groups * int(np.prod(g.kernel))
         n_batch, volume = x.shape[0], int(np.prod(g.out_size))
         dw = conv_gemm.conv_weight(_operand(x), _flat(y), g.groups, *_geometry(g),
-                                   *_tiling(n_batch, volume, _weight_tile(taps, n_batch * volume), 1),
+                                   *_tiling(g, n_batch, _weight_tile(taps, n_batch * volume), 1),
                                    get_num_threads())
         live[...] = dw.reshape(live.shape)
         return full
@@ -502,13 +501,15 @@ def _weight_tile(taps, positions):
     return max(1, min(max(_tile(taps), min(1024, (1 << 22) // taps)), -(-positions // get_num_threads())))
 
 
-def _tiling(n_batch, volume, tile, tiles_per_thread=4):
-    """(images, chunk) for conv_gemm: blocks of whole images when they fit in twice a tile (and leave each
-    thread tiles_per_thread of them), else chunks of one image's positions. Blocks may be larger than a
-    tile, as their columns are built faster (runs nb times longer): measured on one thread for 3x3
-    64->64 on 8x8 maps, columns took 2.2 ms with blocks of 3 images and 1.0 ms with blocks of 8."""
-    if volume > tile:
-        return 1, tile
+def _tiling(g, n_batch, tile, tiles_per_thread=4):
+    """(images, chunk) for conv_gemm: for short output rows (under 16), blocks of whole images that fit
+    in twice a tile (and leave each thread tiles_per_thread of them), else chunks of one image's
+    positions. A block's columns are built faster (runs nb times longer: for 3x3 64->64 on 8x8 maps,
+    2.2 ms with blocks of 3 images, 1.0 ms with blocks of 8), but it costs two transposes, which lost
+    on LeNet's 28-wide first layer (weight gradient, one thread: 5.0 ms against 3.4 ms per image)."""
+    volume = int(np.prod(g.out_size))
+    if volume > tile or g.out_size[2] >= 16:
+        return 1, min(tile, volume)
     return max(1, min(2 * tile // volume, n_batch // (tiles_per_thread * get_num_threads()))), volume
 
 
