@@ -32,6 +32,8 @@ LAYERS = {
     "Sequential": ((), (3, 4)),
     "SiLU": ((), (3, 4)), "Mish": ((), (3, 4)), "Hardswish": ((), (3, 4)), "Embedding": ((10, 3, 0), None),
     "GroupNorm": ((2, 4), (2, 4, 3, 3)), "InstanceNorm2d": ((3,), (2, 3, 4, 4)),
+    "Upsample": ((None, 2, "bilinear"), (2, 3, 4, 4)), "UpsamplingNearest2d": ((3,), (2, 3, 4, 4)),
+    "UpsamplingBilinear2d": (((5, 6),), (2, 3, 4, 4)),
     "BCEWithLogitsLoss": ((), None), "CrossEntropyLoss": ((), None), "L1Loss": ((), None), "MSELoss": ((), None),
     "NLLLoss": ((), None), "Module": ((), None), "ModuleList": ((), None), "ModuleDict": ((), None),
     "ParameterList": (([minigrad.ones(2), minigrad.zeros(3)],), None),

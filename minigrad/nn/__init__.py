@@ -3,7 +3,8 @@ from minigrad.nn import functional, init, parallel, utils
 from minigrad.nn.activation import (GELU, Hardswish, LeakyReLU, LogSoftmax, Mish, ReLU, Sigmoid, SiLU, Softmax,
                                    Tanh)
 from minigrad.nn.layers import (Conv1d, Conv2d, Conv3d, ConvTranspose2d, Dropout, Embedding, Flatten, Identity,
-                                LazyConv2d, LazyLinear, Linear, Unflatten)
+                                LazyConv2d, LazyLinear, Linear, Unflatten, Upsample, UpsamplingBilinear2d,
+                                UpsamplingNearest2d)
 from minigrad.nn.loss import BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, MSELoss, NLLLoss
 from minigrad.nn.module import Module, ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
 from minigrad.nn.normalization import (BatchNorm1d, BatchNorm2d, GroupNorm, InstanceNorm2d, LayerNorm,
@@ -21,4 +22,4 @@ __all__ = ["functional", "init", "GELU", "LeakyReLU", "LogSoftmax", "ReLU", "Sig
            "Parameter", "AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "AvgPool1d", "AvgPool2d",
            "ConstantPad1d", "ConstantPad2d", "MaxPool1d", "MaxPool2d", "ReflectionPad1d", "ReflectionPad2d",
            "ReplicationPad1d", "ReplicationPad2d", "ZeroPad2d", "utils", "parallel", "SiLU", "Mish", "Hardswish",
-           "Embedding", "GroupNorm", "InstanceNorm2d"]
+           "Embedding", "GroupNorm", "InstanceNorm2d", "Upsample", "UpsamplingNearest2d", "UpsamplingBilinear2d"]

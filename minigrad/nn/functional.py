@@ -3,6 +3,7 @@
 This layer checks every argument and computes every size, so the kernels below it never see a
 shape that could make them read or write out of bounds.
 """
+import math
 import numbers
 
 import numpy as np
@@ -22,7 +23,7 @@ __all__ = ["conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
            "adaptive_max_pool2d", "pad", "linear", "relu", "leaky_relu", "sigmoid", "tanh", "gelu", "softmax",
            "log_softmax", "dropout", "batch_norm", "layer_norm", "cross_entropy", "nll_loss", "mse_loss",
            "l1_loss", "binary_cross_entropy_with_logits", "silu", "mish", "hardswish", "softplus", "one_hot",
-           "embedding", "group_norm", "instance_norm"]
+           "embedding", "group_norm", "instance_norm", "interpolate"]
 
 
 # --- argument checks ---------------------------------------------------------------------------
@@ -484,6 +485,124 @@ def pad(input, pad, mode="constant", value=None):  # noqa: A002
     fill = 0.0 if value is None else float(value)
     out = pool_ops.Pad.apply(planes, tuple(m.astype(np.int64) for m in maps), fill)
     return out.reshape(lead + tuple(len(m) for m in maps[3 - n_axes:]))
+
+
+# --- interpolation -------------------------------------------------------------------------------------
+
+_INTERPOLATE_RANKS = {"linear": 3, "bilinear": 4}
+
+
+def _scale_of(scale, in_size, out_size, dtype):
+    """PyTorch's compute_scales_value: 1 / scale_factor when one was given, else in/out, in `dtype`."""
+    if scale is not None and scale > 0:
+        return dtype(1.0 / scale)
+    return dtype(in_size) / dtype(out_size)
+
+
+def _nearest_source(mode, in_size, out_size, scale, nd):
+    """Source index of each output position along one axis (PyTorch's nearest_idx, nearest_exact_idx)."""
+    index = np.arange(out_size)
+    # PyTorch's 2-d nearest kernel (its 1-d and 3-d ones do not) copies when the size is kept, halves when doubled
+    if mode == "nearest" and nd == 2 and out_size in (in_size, 2 * in_size):
+        return index if out_size == in_size else index >> 1
+    ratio = _scale_of(scale, in_size, out_size, np.float32)
+    if mode == "nearest":
+        position = index.astype(np.float32) * ratio
+    else:  # (i + 0.5) * scale in double, then floorf's float
+        position = ((index + 0.5) * np.float64(ratio)).astype(np.float32)
+    return np.minimum(np.floor(position).astype(np.int64), in_size - 1)
+
+
+def _linear_source(in_size, out_size, align_corners, scale, dtype):
+    """(index0, index1, lambda0, lambda1) along one axis, as PyTorch's compute_source_index_and_lambda."""
+    index = np.arange(out_size)
+    if out_size == in_size:
+        return index, index, np.ones(out_size, dtype), np.zeros(out_size, dtype)
+    if align_corners:
+        ratio = dtype(in_size - 1) / dtype(out_size - 1) if out_size > 1 else dtype(0)
+        real = ratio * index.astype(dtype)
+    else:
+        ratio = _scale_of(scale, in_size, out_size, dtype)
+        real = np.maximum(ratio * (index.astype(dtype) + dtype(0.5)) - dtype(0.5), dtype(0))
+    index0 = np.minimum(np.floor(real.astype(np.float32)).astype(np.int64), in_size - 1)
+    lambda1 = np.clip(real - index0.astype(dtype), 0, 1).astype(dtype)
+    return index0, np.minimum(index0 + 1, in_size - 1), (1 - lambda1).astype(dtype), lambda1
+
+
+def _interpolate_sizes(input, size, scale_factor, recompute_scale_factor, nd):  # noqa: A002
+    """(output sizes, scale factors passed on or None) by PyTorch's rules."""
+    spatial = list(input.shape[2:])
+    if size is not None and scale_factor is not None:
+        raise ValueError("interpolate(): only one of size or scale_factor should be defined")
+    if size is None and scale_factor is None:
+        raise ValueError("interpolate(): either size or scale_factor should be defined")
+    if size is not None:
+        if recompute_scale_factor:
+            raise ValueError("interpolate(): recompute_scale_factor is not meaningful with an explicit size")
+        sizes = list(size) if isinstance(size, (tuple, list)) else [size] * nd
+        if len(sizes) != nd:
+            raise ValueError(f"interpolate(): Input and output must have the same number of spatial dimensions, "
+                             f"but got input with spatial dimensions of {spatial} and output size of {size!r}")
+        if not all(isinstance(s, numbers.Integral) and not isinstance(s, bool) for s in sizes):
+            raise TypeError(f"interpolate(): expected size to be an int or a tuple of ints, got {size!r}")
+        return [int(s) for s in sizes], None
+    scales = list(scale_factor) if isinstance(scale_factor, (tuple, list)) else [scale_factor] * nd
+    if len(scales) != nd:
+        raise ValueError(f"interpolate(): Input and scale_factor must have the same number of spatial "
+                         f"dimensions, but got input with spatial dimensions of {spatial} and scale_factor "
+                         f"{scale_factor!r}")
+    if not all(isinstance(s, numbers.Real) and not isinstance(s, bool) for s in scales):
+        raise TypeError(f"interpolate(): expected scale_factor to be a float or a tuple of floats, "
+                        f"got {scale_factor!r}")
+    sizes = [math.floor(float(n) * float(s)) for n, s in zip(spatial, scales)]
+    return sizes, None if recompute_scale_factor else [float(s) for s in scales]
+
+
+def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None,  # noqa: A002
+                recompute_scale_factor=None, antialias=False):
+    """Resize the spatial dims of an (N, C, ...) input to `size` or by `scale_factor`, as PyTorch does.
+
+    Modes: 'nearest' and 'nearest-exact' (1-, 2- and 3-d), 'linear' (1-d), 'bilinear' (2-d). Each axis in
+    turn gathers its source entries (and, for the linear modes, blends the two neighbours with fixed
+    weights), so the result is differentiable to any order and batches under vmap."""
+    tensor_argument(input, "interpolate")
+    nearest = mode in ("nearest", "nearest-exact")
+    if nearest or mode == "area":
+        if align_corners is not None:
+            raise ValueError("interpolate(): align_corners option can only be set with the interpolating modes: "
+                             "linear | bilinear | bicubic | trilinear")
+    nd = input.ndim - 2
+    sizes, scales = _interpolate_sizes(input, size, scale_factor, recompute_scale_factor, nd)
+    if antialias:
+        raise NotImplementedError(f"interpolate(): antialias=True is not supported (mode {mode!r})")
+    if not nearest and mode not in _INTERPOLATE_RANKS:
+        raise NotImplementedError(f"interpolate(): mode {mode!r} is not supported; expected 'nearest', "
+                                  "'nearest-exact', 'linear' or 'bilinear'")
+    if (nd not in (1, 2, 3)) if nearest else (input.ndim != _INTERPOLATE_RANKS[mode]):
+        ranks = "3D, 4D or 5D" if nearest else f"{_INTERPOLATE_RANKS[mode]}D"
+        raise NotImplementedError(f"interpolate(): Got {input.ndim}D input, but {mode} mode needs {ranks} input")
+    if not input.dtype.is_floating_point:  # PyTorch's type: its kernels are not built for integers
+        raise NotImplementedError(f"interpolate(): mode {mode!r} is not implemented for dtype {input.dtype}")
+    spatial = tuple(input.shape[2:])
+    if any(n < 1 for n in spatial + tuple(sizes)):
+        raise RuntimeError(f"interpolate(): Input and output sizes should be greater than 0, but got input "
+                           f"{spatial} and output {tuple(sizes)}")
+    out = input
+    for axis, (in_size, out_size) in enumerate(zip(spatial, sizes)):
+        scale = None if scales is None else scales[axis]
+        lead = (slice(None),) * (axis + 2)
+        if nearest:
+            index = _nearest_source(mode, in_size, out_size, scale, nd)
+            out = out[lead + (as_tensor(index, device=input.device),)]
+            continue
+        dtype = input.dtype.numpy.type
+        index0, index1, lambda0, lambda1 = _linear_source(in_size, out_size, bool(align_corners), scale, dtype)
+        trailing = (1,) * (nd - 1 - axis)
+        weight0, weight1 = (as_tensor(w.reshape((out_size,) + trailing), device=input.device)
+                            for w in (lambda0, lambda1))
+        out = (out[lead + (as_tensor(index0, device=input.device),)] * weight0
+               + out[lead + (as_tensor(index1, device=input.device),)] * weight1)
+    return out
 
 
 # --- layers' functions -------------------------------------------------------------------------------
