@@ -8,7 +8,7 @@ import builtins as _builtins
 from minigrad import accelerator, autograd, cuda, data, distributed, func, linalg, models, nn, optim, utils, viz
 from minigrad._device import device
 from minigrad._dtype import ALIASES as _DTYPE_ALIASES
-from minigrad._dtype import dtype, float32, float64, int64
+from minigrad._dtype import dtype, float32, float64, get_default_dtype, int64, set_default_dtype
 from minigrad._size import Size
 from minigrad._threads import get_num_threads, set_num_threads
 from minigrad.autograd import (enable_grad, inference_mode, is_grad_enabled, is_inference_mode_enabled, no_grad,
@@ -44,7 +44,7 @@ def __getattr__(name):
     raise AttributeError(f"module 'minigrad' has no attribute '{name}'")
 
 
-__all__ = ["accelerator", "autograd", "cuda", "data", "distributed", "utils", "func", "linalg", "models", "nn", "optim", "load", "save", "summary", "receptive_field", "receptive_field_for_unit", "viz", "device", "dtype", "float32", "float64", "int64", "Size", "get_num_threads", "set_num_threads", "inference_mode",
+__all__ = ["accelerator", "autograd", "cuda", "data", "distributed", "utils", "func", "linalg", "models", "nn", "optim", "load", "save", "summary", "receptive_field", "receptive_field_for_unit", "viz", "device", "dtype", "float32", "float64", "int64", "Size", "get_num_threads", "set_num_threads", "get_default_dtype", "set_default_dtype", "inference_mode",
            "is_inference_mode_enabled", "enable_grad",
            "is_grad_enabled", "no_grad", "set_grad_enabled", "arange", "as_tensor", "empty", "empty_like", "eye",
            "from_numpy", "full", "full_like", "linspace", "normal", "ones", "ones_like", "rand", "randint",

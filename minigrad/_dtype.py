@@ -1,4 +1,5 @@
-"""dtypes: float32 (the default), float64, int64 and bool, mapped onto numpy."""
+"""dtypes: float32 (the default floating dtype unless set_default_dtype changes it), float64, int64 and
+bool, mapped onto numpy."""
 import numpy as np
 
 
@@ -28,6 +29,26 @@ bool_ = dtype("bool", np.bool_, 0)
 # PyTorch's aliases (minigrad.float, .double, .long, .bool), served by the
 # package's module __getattr__ so that no builtin name is shadowed.
 ALIASES = {"float": float32, "double": float64, "long": int64, "bool": bool_}
+
+_default_float = float32  # what float data and the factories give when no dtype is named
+
+
+def get_default_dtype():
+    """The default floating dtype: float32 unless set_default_dtype changed it."""
+    return _default_float
+
+
+def set_default_dtype(d):
+    """Make `d` (minigrad.float32 or minigrad.float64) the dtype of Python floats and of the factories'
+    floating results when no dtype is named, as torch.set_default_dtype."""
+    global _default_float
+    if not isinstance(d, dtype):
+        raise TypeError(f"set_default_dtype(): argument 'd' must be minigrad.dtype, not {type(d).__name__}")
+    if d is not float32 and d is not float64:
+        raise TypeError(f"set_default_dtype(): only floating-point types (float32, float64) are supported as the "
+                        f"default type, got {d}")
+    _default_float = d
+
 
 BY_NUMPY = {d.numpy: d for d in (float32, float64, int64, bool_)}
 _BY_NAME = {"float32": float32, "float": float32, "float64": float64, "double": float64,

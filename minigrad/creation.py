@@ -25,6 +25,11 @@ def _dtype_or(dtype, default):
     return default if dtype is None else dtypes.as_dtype(dtype)
 
 
+def _default_or(dtype):
+    """`dtype`, or the default floating dtype when it is None."""
+    return _dtype_or(dtype, dtypes.get_default_dtype())
+
+
 def _check_size(size):
     for n in size:
         if n < 0:
@@ -79,15 +84,15 @@ def _filled(size, value, dtype, device, requires_grad):
 
 
 def zeros(*size, dtype=None, device=None, requires_grad=False, **kwargs):
-    return _filled(_size_of(size, kwargs, "zeros"), 0, _dtype_or(dtype, dtypes.float32), device, requires_grad)
+    return _filled(_size_of(size, kwargs, "zeros"), 0, _default_or(dtype), device, requires_grad)
 
 
 def ones(*size, dtype=None, device=None, requires_grad=False, **kwargs):
-    return _filled(_size_of(size, kwargs, "ones"), 1, _dtype_or(dtype, dtypes.float32), device, requires_grad)
+    return _filled(_size_of(size, kwargs, "ones"), 1, _default_or(dtype), device, requires_grad)
 
 
 def empty(*size, dtype=None, device=None, requires_grad=False, **kwargs):
-    return _filled(_size_of(size, kwargs, "empty"), 0, _dtype_or(dtype, dtypes.float32), device, requires_grad)
+    return _filled(_size_of(size, kwargs, "empty"), 0, _default_or(dtype), device, requires_grad)
 
 
 def full(size, fill_value, dtype=None, device=None, requires_grad=False):
@@ -95,7 +100,7 @@ def full(size, fill_value, dtype=None, device=None, requires_grad=False):
         raise TypeError(f"full(): argument 'fill_value' must be a number, not {type(fill_value).__name__}")
     if dtype is None:
         dtype = dtypes.bool_ if isinstance(fill_value, bool) else \
-            dtypes.int64 if isinstance(fill_value, numbers.Integral) else dtypes.float32
+            dtypes.int64 if isinstance(fill_value, numbers.Integral) else dtypes.get_default_dtype()
     return _filled((size,), fill_value, dtypes.as_dtype(dtype), device, requires_grad)
 
 
@@ -133,14 +138,14 @@ def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False
         raise RuntimeError(f"arange: upper bound and larger bound inconsistent with step sign "
                            f"(start={values[0]}, end={values[1]}, step={values[2]})")
     integral = all(isinstance(v, numbers.Integral) for v in values)
-    dtype = _dtype_or(dtype, dtypes.int64 if integral else dtypes.float32)
+    dtype = _dtype_or(dtype, dtypes.int64 if integral else dtypes.get_default_dtype())
     return _finish(np.arange(*values).astype(dtype.numpy), device, requires_grad)
 
 
 def linspace(start, end, steps, dtype=None, device=None, requires_grad=False):
     if not isinstance(steps, numbers.Integral) or steps < 0:
         raise RuntimeError(f"linspace: expected steps to be a non-negative int, got {steps!r}")
-    array = np.linspace(start, end, steps).astype(_dtype_or(dtype, dtypes.float32).numpy)
+    array = np.linspace(start, end, steps).astype(_default_or(dtype).numpy)
     return _finish(array, device, requires_grad)
 
 
@@ -148,11 +153,11 @@ def eye(n, m=None, dtype=None, device=None, requires_grad=False):
     for name, value in (("n", n), ("m", m)):
         if value is not None and (not isinstance(value, numbers.Integral) or value < 0):
             raise RuntimeError(f"eye: expected {name} to be a non-negative int, got {value!r}")
-    return _finish(np.eye(n, m, dtype=_dtype_or(dtype, dtypes.float32).numpy), device, requires_grad)
+    return _finish(np.eye(n, m, dtype=_default_or(dtype).numpy), device, requires_grad)
 
 
 def _random_dtype(dtype):
-    dtype = _dtype_or(dtype, dtypes.float32)
+    dtype = _default_or(dtype)
     if not dtype.is_floating_point:
         raise RuntimeError(f"dtype: random floats need a floating dtype, got {dtype}")  # PyTorch's type
     return dtype

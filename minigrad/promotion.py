@@ -11,13 +11,13 @@ from minigrad.autograd.variable import TensorBase
 
 
 def python_scalar_dtype(value):
-    """The dtype a Python (or numpy) scalar takes: bool, int64 or float32 (PyTorch's default)."""
+    """The dtype a Python (or numpy) scalar takes: bool, int64 or the default floating dtype."""
     if isinstance(value, (bool, np.bool_)):
         return dtypes.bool_
     if isinstance(value, numbers.Integral):
         return dtypes.int64
     if isinstance(value, numbers.Real):
-        return dtypes.float32
+        return dtypes.get_default_dtype()
     raise TypeError(f"data: expected a number, a nested sequence of numbers, an array or a Tensor, "
                     f"got {type(value).__name__}")
 

@@ -22,16 +22,15 @@ _new_tensor = object.__new__
 ValuesIndices = collections.namedtuple("ValuesIndices", ["values", "indices"])
 
 _DTYPE_OF_NUMPY = dtypes.BY_NUMPY
-_FLOAT = dtypes.float32
 
 
 # --- conversion of user data -----------------------------------------------------------------
 
 def array_from_data(data, dtype=None, function="tensor"):
     """(array, dtype) for nested lists, scalars, numpy arrays or Tensors, with PyTorch's dtype rules:
-    Python floats become float32, ints int64; numpy data keeps its dtype, except that int8-int32 and
-    uint8-uint32 become int64 (no value changes) and dtypes minigrad lacks (float16, uint64, complex, ...)
-    raise TypeError unless `dtype` asks for a conversion. The array may share memory with `data`."""
+    Python floats take the default dtype (float32 unless set_default_dtype changed it), ints int64; numpy
+    data keeps its dtype, except that int8-int32 and uint8-uint32 become int64 (no value changes) and dtypes
+    minigrad lacks (float16, uint64, complex, ...) raise TypeError unless `dtype` asks for a conversion. The array may share memory with `data`."""
     from_numpy = isinstance(data, (np.ndarray, np.generic))
     if isinstance(data, Tensor):
         array, from_numpy = data._backend.to_numpy(data._data), True
@@ -54,7 +53,7 @@ def array_from_data(data, dtype=None, function="tensor"):
     elif array.dtype.kind in "iu":
         dtype = dtypes.int64
     elif array.dtype.kind == "f":
-        dtype = _FLOAT
+        dtype = dtypes.get_default_dtype()
     else:
         raise TypeError(f"{function}(): data: can't convert numpy dtype {array.dtype}; expected numbers or booleans")
     return array.astype(dtype.numpy, copy=False), dtype
@@ -114,7 +113,7 @@ def _nonzero_divisor(b, name="other"):
 
 
 def _to_float(t):
-    return t if t._dtype.is_floating_point else t.to(_FLOAT)
+    return t if t._dtype.is_floating_point else t.to(dtypes.get_default_dtype())
 
 
 def _floats(a, b):
@@ -158,7 +157,7 @@ class Tensor(TensorBase):
     __array_ufunc__ = None
 
     def __init__(self, data=(), dtype=None):
-        array, self._dtype = array_from_data(data, _FLOAT if dtype is None else dtype)
+        array, self._dtype = array_from_data(data, dtypes.get_default_dtype() if dtype is None else dtype)
         self._init_fields(np.array(array), CPU)
 
     def _init_fields(self, array, device):
@@ -324,7 +323,7 @@ class Tensor(TensorBase):
         extras = []
         if self.ndim and array.size == 0:
             extras.append(f"size={tuple(self.shape)}")
-        if self._dtype not in (_FLOAT, dtypes.int64, dtypes.bool_):
+        if self._dtype not in (dtypes.get_default_dtype(), dtypes.int64, dtypes.bool_):
             extras.append(f"dtype={self._dtype!r}")
         if self._device.type != "cpu":
             extras.append(f"device='{self._device}'")
@@ -464,7 +463,7 @@ class Tensor(TensorBase):
             if not self._dtype.is_floating_point and isinstance(exponent, numbers.Integral) and exponent < 0:
                 raise RuntimeError("Integers to negative integer powers are not allowed.")
             base = self if self._dtype.is_floating_point or isinstance(exponent, numbers.Integral) \
-                else self.to(_FLOAT)
+                else self.to(dtypes.get_default_dtype())
             return ew.PowScalar.apply(base, exponent)
         base, exponent = _promote(self, exponent)
         if not base._dtype.is_floating_point and bool((exponent < 0).any()):
@@ -632,7 +631,7 @@ class Tensor(TensorBase):
             if bound is not None and not isinstance(bound, numbers.Real):
                 raise TypeError(f"clamp: expected {name} to be a number or a Tensor, got {type(bound).__name__}")
         if not self._dtype.is_floating_point and any(isinstance(v, float) for v in (min, max)):
-            return self.to(_FLOAT).clamp(min, max)
+            return self.to(dtypes.get_default_dtype()).clamp(min, max)
         return ew.Clamp.apply(self, min, max)
 
     clip = clamp
@@ -1263,7 +1262,7 @@ class Tensor(TensorBase):
             raise _not_an_operand(other)
         dtype = result_dtype(self, other)
         if function is ew.Div and not dtype.is_floating_point:
-            dtype = _FLOAT
+            dtype = dtypes.get_default_dtype()
         if dtype.category > self._dtype.category:
             raise RuntimeError(f"result type {dtype} can't be cast to the desired output type {self._dtype}")
         return self._in_place(function, _as_operand(other, self._dtype, self))

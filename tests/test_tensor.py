@@ -311,3 +311,61 @@ def test_shapes_that_do_not_broadcast_raise_pytorchs_runtime_error():
                                            r"non-singleton dimension 1"):
         minigrad.ones(5, 2, 3) * minigrad.ones(4, 3)
     assert (minigrad.ones(2, 1, 3) + minigrad.ones(4, 1)).shape == (2, 4, 3)
+
+
+# --- the default dtype ---------------------------------------------------------------------------------
+
+FLOAT_FACTORIES = {
+    "tensor": lambda lib: lib.tensor([1.5, 2.0]), "Tensor": lambda lib: lib.Tensor([1, 2]),
+    "zeros": lambda lib: lib.zeros(2), "ones": lambda lib: lib.ones(2, 3), "empty": lambda lib: lib.empty(2),
+    "full": lambda lib: lib.full((2,), 1.5), "arange": lambda lib: lib.arange(0.0, 2.0, 0.5),
+    "linspace": lambda lib: lib.linspace(0, 1, 5), "eye": lambda lib: lib.eye(2), "rand": lambda lib: lib.rand(2),
+    "randn": lambda lib: lib.randn(2), "int-times-float": lambda lib: lib.arange(3) * 1.5,
+    "int-divided": lambda lib: lib.arange(3) / 2, "int-sqrt": lambda lib: lib.arange(3).sqrt(),
+    "Linear": lambda lib: lib.nn.Linear(2, 3).weight, "Conv2d-bias": lambda lib: lib.nn.Conv2d(1, 2, 3).bias,
+}
+
+
+@pytest.fixture
+def default_float64():
+    """float64 as the default dtype for one test (and PyTorch's, where installed), restored after it."""
+    torch = _torch_or_none()
+    minigrad.set_default_dtype(minigrad.float64)
+    if torch is not None:
+        torch.set_default_dtype(torch.float64)
+    yield torch
+    minigrad.set_default_dtype(minigrad.float32)
+    if torch is not None:
+        torch.set_default_dtype(torch.float32)
+
+
+def _torch_or_none():
+    try:
+        import torch
+    except ImportError:
+        return None
+    return torch
+
+
+@pytest.mark.parametrize("name", sorted(FLOAT_FACTORIES))
+def test_the_default_dtype_reaches_every_factory(name, default_float64):
+    assert minigrad.get_default_dtype() is minigrad.float64
+    assert FLOAT_FACTORIES[name](minigrad).dtype is minigrad.float64
+    if default_float64 is not None:
+        assert FLOAT_FACTORIES[name](default_float64).dtype is default_float64.float64
+
+
+def test_the_default_dtype_leaves_named_and_integer_dtypes(default_float64):
+    assert minigrad.ones(2, dtype=minigrad.float32).dtype is minigrad.float32
+    assert minigrad.arange(3).dtype is minigrad.int64 and minigrad.full((2,), 1).dtype is minigrad.int64
+    assert minigrad.from_numpy(np.ones(2, np.float32)).dtype is minigrad.float32
+    assert repr(minigrad.ones(1)) == "tensor([1.])"
+    assert repr(minigrad.ones(1).float()) == "tensor([1.], dtype=minigrad.float32)"
+
+
+def test_default_dtype_is_float32_and_rejects_other_types():
+    assert minigrad.get_default_dtype() is minigrad.float32 and minigrad.zeros(1).dtype is minigrad.float32
+    for bad in (minigrad.int64, minigrad.bool, "float64", np.float64):
+        with pytest.raises(TypeError, match="set_default_dtype"):
+            minigrad.set_default_dtype(bad)
+    assert minigrad.get_default_dtype() is minigrad.float32
