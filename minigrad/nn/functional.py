@@ -524,7 +524,7 @@ def _linear_source(in_size, out_size, align_corners, scale, dtype):
     else:
         ratio = _scale_of(scale, in_size, out_size, dtype)
         real = np.maximum(ratio * (index.astype(dtype) + dtype(0.5)) - dtype(0.5), dtype(0))
-    index0 = np.minimum(np.floor(real.astype(np.float32)).astype(np.int64), in_size - 1)
+    index0 = np.minimum(np.floor(real.astype(np.float32)).astype(np.int64), in_size - 1)  # floorf, as PyTorch
     lambda1 = np.clip(real - index0.astype(dtype), 0, 1).astype(dtype)
     return index0, np.minimum(index0 + 1, in_size - 1), (1 - lambda1).astype(dtype), lambda1
 
