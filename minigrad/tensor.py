@@ -966,6 +966,73 @@ class Tensor(TensorBase):
             return self.clone()
         return self[(slice(None),) * dim + (index.reshape(-1),)]
 
+    def _along_index(self, name, dim, index, src=None):
+        """dim normalized, after torch.gather's/scatter_add's checks of an index along dim (and of src)."""
+        dim = normalize_dim(dim, builtins.max(self.ndim, 1))
+        if not isinstance(index, Tensor):
+            raise TypeError(f"{name}(): argument 'index' must be Tensor, not {type_name(index)}")
+        if index._dtype is not dtypes.int64:
+            raise RuntimeError(f"{name}(): Expected dtype int64 for index, got {index._dtype}")
+        if src is not None and not isinstance(src, Tensor):
+            raise TypeError(f"{name}(): argument 'src' must be Tensor, not {type_name(src)}")
+        if builtins.max(index.ndim, 1) != builtins.max(self.ndim, 1) or (
+                src is not None and builtins.max(src.ndim, 1) != builtins.max(self.ndim, 1)):
+            raise RuntimeError(f"{name}(): Index tensor must have the same number of dimensions as "
+                               f"{'self and src' if src is not None else 'input'} tensor")
+        shape, index_shape = tuple(self.shape) or (1,), tuple(index.shape) or (1,)
+        for d, (n, m) in enumerate(zip(index_shape, shape)):
+            if (d != dim and n > m) or (src is not None and n > (tuple(src.shape) or (1,))[d]):
+                raise RuntimeError(f"{name}(): Size does not match at dimension {d}: expected index "
+                                   f"{list(index.shape)} to be no larger than self {list(self.shape)} apart from "
+                                   f"dimension {dim}" + (f" and to be no larger than src {list(src.shape)}"
+                                                        if src is not None else ""))
+        if index.numel() and builtins.bool(((index < 0) | (index >= shape[dim])).any()):
+            raise RuntimeError(f"{name}(): index out of bounds for dimension {dim} with size {shape[dim]}")
+        return dim
+
+    @staticmethod
+    def _cut(x, shape):
+        """x's leading block of `shape` (index and src may be smaller than self off dim)."""
+        if tuple(x.shape) == tuple(shape):
+            return x
+        return x[tuple(builtins.slice(0, n) for n in shape)]
+
+    def gather(self, dim, index, *, sparse_grad=False):
+        """out[i][j] = self[index[i][j]][j] for dim 0 (and so on): the entries at `index` along dim;
+        index has self's number of dims and is no larger than self off dim."""
+        dim = self._along_index("gather", dim, index)
+        if not self.ndim:
+            return self.reshape(1)._take_along(index.reshape(1), 0).reshape(index.shape)
+        cut = list(self.shape)
+        for d, n in enumerate(index.shape):
+            if d != dim:
+                cut[d] = n
+        return reduction.Gather.apply(self._cut(self, cut), index, dim)
+
+    def scatter_add(self, dim, index, src):
+        """self with src's entries added at `index` along dim (repeated positions add up); only src's
+        block of index's shape is used."""
+        dim = self._along_index("scatter_add", dim, index, src)
+        if src._dtype is not self._dtype:
+            raise RuntimeError(f"scatter_add(): Expected self.dtype to be equal to src.dtype, got {self._dtype} "
+                               f"and {src._dtype}")
+        if not self.ndim:
+            return self + src.reshape(()) * index.numel()
+        if not index.numel():  # nothing added; src's gradient is zero, as in PyTorch
+            return self + src.sum() * 0
+        # ScatterAlong into self's size along dim and index's elsewhere, then zeros up to self's size
+        cut = [n if d == dim else m for d, (n, m) in enumerate(zip(self.shape, index.shape))]
+        added = reduction.ScatterAlong.apply(self._cut(src, index.shape), index, dim, tuple(cut))
+        for d, (n, m) in enumerate(zip(self.shape, cut)):
+            if m < n:
+                fill = list(added.shape)
+                fill[d] = n - m
+                added = shape_ops.Cat.apply(d, added, added.new_zeros(*fill))
+        return self + added
+
+    def scatter_add_(self, dim, index, src):
+        return self.copy_(self.scatter_add(dim, index, src))
+
     def masked_fill(self, mask, value):
         """self with `value` (a number or a 0-d tensor, cast to self's dtype) where the bool `mask` is
         true; self and mask broadcast."""

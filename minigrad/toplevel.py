@@ -75,7 +75,7 @@ METHOD_FUNCTIONS = {name: _method(name) for name in (
     "allclose", "equal", "add", "sub", "mul", "div", "eq", "ne", "lt", "le", "gt", "ge", "isnan", "isinf",
     "logical_not", "all", "any", "dot", "outer", "ger", "addmm", "index_select", "masked_fill", "flip", "roll",
     "tril", "triu", "cumsum", "cumprod", "norm", "isclose", "nan_to_num", "nan_to_num_", "argsort", "sort", "topk",
-    "unique", "bernoulli", "multinomial")}
+    "unique", "bernoulli", "multinomial", "gather", "scatter_add")}
 """minigrad.<name>(input, ...) for Tensor methods; minigrad/__init__ exposes them."""
 
 

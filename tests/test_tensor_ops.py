@@ -65,6 +65,22 @@ def index_select_case(draw):
 
 
 @st.composite
+def along_index_case(draw, with_src=False):
+    """gather's (and scatter_add's) operands: an int64 index of x's rank, no larger than x off dim (and
+    a src of the index's shape: PyTorch's backward fails for a larger one)."""
+    x = draw(one_array(1))
+    dim = draw(st.integers(-x.ndim, x.ndim - 1))
+    rng = _rng(draw(seeds))
+    shape = tuple(draw(st.integers(0 if d != dim % x.ndim else 1, 4 if d == dim % x.ndim else n))
+                  for d, n in enumerate(x.shape))
+    index = rng.integers(0, x.shape[dim], shape)
+    if not with_src:
+        return [x], {"dim": dim, "index": index}
+    src = rng.uniform(-2, 2, shape)
+    return [x, src], {"dim": dim, "index": index}
+
+
+@st.composite
 def masked_fill_case(draw):
     x = draw(one_array())
     rng = _rng(draw(seeds))
@@ -208,6 +224,9 @@ DIFFERENTIABLE = {
     "index_select": (index_select_case(),
                      lambda lib, x, dim, index: lib.index_select(x, dim, _m(lib, np.array(index, dtype=np.int64)))),
     "masked_fill": (masked_fill_case(), lambda lib, x, mask, value: x.masked_fill(_m(lib, mask), value)),
+    "gather": (along_index_case(), lambda lib, x, dim, index: lib.gather(x, dim, _m(lib, index))),
+    "scatter_add": (along_index_case(with_src=True),
+                    lambda lib, x, src, dim, index: x.scatter_add(dim, _m(lib, index), src)),
     "repeat": (repeat_case(), lambda lib, x, sizes: x.repeat(*sizes)),
     "repeat_interleave": (repeat_interleave_case(), lambda lib, x, repeats, dim: x.repeat_interleave(
         _m(lib, np.array(repeats, dtype=np.int64)) if isinstance(repeats, list) else repeats, dim)),
