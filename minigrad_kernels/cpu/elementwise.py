@@ -16,7 +16,7 @@ def erf(x):
     return out
 
 
-@cpu_kernel(fastmath=True)
+@cpu_kernel
 def negative_abs(x):
     """-|x| for a contiguous 1-d array: the argument of sigmoid's exp, which never overflows."""
     out = np.empty_like(x)
@@ -25,7 +25,7 @@ def negative_abs(x):
     return out
 
 
-@cpu_kernel(fastmath=True)
+@cpu_kernel
 def sigmoid_from_exp(x, e):
     """sigmoid(x) from e = exp(-|x|), in place in e: 1 / (1 + e) for x >= 0, e / (1 + e) below (no
     overflow, and full relative precision for large negative x)."""
