@@ -48,7 +48,7 @@ class NAdam(Optimizer):
         lr, (beta1, beta2), eps = scalar(group["lr"]), group["betas"], group["eps"]
         if not state:
             state["step"] = creation.tensor(0.0)
-            # a float32 scalar, as PyTorch keeps it (its default dtype): the products are rounded alike
+            # a scalar of the default dtype, as PyTorch keeps it: the products are rounded alike
             state["mu_product"] = creation.tensor(1.0)
             state["exp_avg"] = param.detach()._zeros_like()
             state["exp_avg_sq"] = param.detach()._zeros_like()
