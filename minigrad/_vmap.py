@@ -110,11 +110,7 @@ class BatchedTensor(Tensor):
         if isinstance(result, BatchedTensor) and result._vmap_level > self._vmap_level:
             raise RuntimeError(f"vmap: {function.__name__} in place is not possible: it would write a value batched "
                                "by an inner vmap into a tensor that is not batched by it; use the out-of-place op")
-        if result.dtype is not self.dtype:
-            raise RuntimeError(f"result type {result.dtype} can't be cast to the desired output type {self.dtype}")
-        if result.shape != self.shape:
-            raise RuntimeError(f"output with shape {list(self.shape)} doesn't match the broadcast shape "
-                               f"{list(result.shape)}")
+        self._check_in_place_result(result)
         self._physical.copy_(lower(result, self._vmap_level, self._physical.shape[0]))
         self._version.value += 1
         return self

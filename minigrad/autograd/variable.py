@@ -80,6 +80,14 @@ class TensorBase:
             self._grad._version.value += 1
 
     # --- in-place writes: the leaf and view checks, the version bump, the graph rewired -----
+    def _check_in_place_result(self, result):
+        """PyTorch's errors for an in-place result that this tensor cannot hold."""
+        if result.dtype is not self.dtype:
+            raise RuntimeError(f"result type {result.dtype} can't be cast to the desired output type {self.dtype}")
+        if result.shape != self.shape:
+            raise RuntimeError(f"output with shape {list(self.shape)} doesn't match the broadcast shape "
+                               f"{list(result.shape)}")
+
     def _in_place(self, function, *args):
         """Run `function(self, *args)` and write the result into this tensor's storage."""
         recording = STATE.grad_enabled and (
@@ -99,11 +107,7 @@ class TensorBase:
         if result._vmap_level:  # (a batched self has its own _in_place, minigrad/_vmap.py)
             raise RuntimeError(f"vmap: {function.__name__} in place is not possible: it would write a value batched "
                                "by vmap into a tensor that is not batched; use the out-of-place op")
-        if result._dtype is not self._dtype:
-            raise RuntimeError(f"result type {result._dtype} can't be cast to the desired output type {self._dtype}")
-        if result.shape != self.shape:
-            raise RuntimeError(f"output with shape {list(self.shape)} doesn't match the broadcast shape "
-                               f"{list(result.shape)}")
+        self._check_in_place_result(result)
         self._backend.assign(self._data, result._data)
         self._version.value += 1
         self._view_version = self._version.value  # this tensor itself is up to date
