@@ -136,14 +136,20 @@ def _v_or_single(v, reference, is_reference_tuple, create_graph, function, what)
     return None
 
 
+def _recorded(func, inputs, create_graph, strict, function):
+    """(is_inputs_tuple, inputs, is_outputs_tuple, outputs): func run, with a graph, on inputs made leaves
+    (under enable_grad)."""
+    is_inputs_tuple, inputs = _as_tuple(inputs, "inputs", function)
+    inputs = _grad_preprocess(inputs, create_graph, need_graph=True)
+    is_outputs_tuple, outputs = _as_tuple(func(*inputs), "outputs of the user-provided function", function)
+    _check_requires_grad(outputs, "outputs", strict)
+    return is_inputs_tuple, inputs, is_outputs_tuple, outputs
+
+
 def vjp(func, inputs, v=None, create_graph=False, strict=False):
     """(func(inputs), v^T J): the vector-Jacobian product of func at inputs."""
     with enable_grad():
-        is_inputs_tuple, inputs = _as_tuple(inputs, "inputs", "vjp")
-        inputs = _grad_preprocess(inputs, create_graph, need_graph=True)
-        outputs = func(*inputs)
-        is_outputs_tuple, outputs = _as_tuple(outputs, "outputs of the user-provided function", "vjp")
-        _check_requires_grad(outputs, "outputs", strict)
+        is_inputs_tuple, inputs, is_outputs_tuple, outputs = _recorded(func, inputs, create_graph, strict, "vjp")
         v = _v_or_single(v, outputs, is_outputs_tuple, create_graph, "vjp",
                          "user-provided function returns")
     with set_grad_enabled(create_graph or is_grad_enabled()):
@@ -215,11 +221,8 @@ def jacobian(func, inputs, create_graph=False, strict=False, vectorize=False, st
                                       'set `create_graph=False` or `strategy="reverse-mode"`.')
         return _jacobian_forward(func, inputs, strict, vectorize)
     with enable_grad():
-        is_inputs_tuple, inputs = _as_tuple(inputs, "inputs", "jacobian")
-        inputs = _grad_preprocess(inputs, create_graph, need_graph=True)
-        outputs = func(*inputs)
-        is_outputs_tuple, outputs = _as_tuple(outputs, "outputs of the user-provided function", "jacobian")
-        _check_requires_grad(outputs, "outputs", strict)
+        is_inputs_tuple, inputs, is_outputs_tuple, outputs = _recorded(func, inputs, create_graph, strict,
+                                                                       "jacobian")
         if vectorize:
             if strict:
                 raise RuntimeError("torch.autograd.functional.jacobian: `strict=True` and `vectorized=True` are "
