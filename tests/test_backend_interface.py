@@ -10,7 +10,7 @@ import pytest
 
 import minigrad
 from minigrad.backends import backend_for, interface
-from minigrad.backends.cpu import CPU_BACKEND, _direct
+from minigrad.backends.cpu import CPU_BACKEND, _direct, _live_taps
 from minigrad.backends.geometry import ConvGeometry
 from minigrad.backends.interface import Backend, ViewError
 from minigrad.backends.shared import SharedBackend
@@ -190,9 +190,10 @@ def test_cpu_convolution_kernels_equal_the_shared_gemm_path(stride, groups, c_in
         np.testing.assert_allclose(cpu, shared, rtol=1e-12, atol=1e-12, err_msg=name)
 
 
-@pytest.mark.parametrize("in_size, stride, dilation", [((1, 1), 1, 1), ((2, 2), 2, 1), ((1, 3), 1, 1),
-                                                       ((3, 5), 1, 2), ((3, 3), 2, 1)])
-def test_cpu_convolution_skips_taps_that_read_only_padding(in_size, stride, dilation):
+@pytest.mark.parametrize("in_size, stride, dilation, live", [((1, 1), 1, 1, (1, 1)), ((2, 2), 2, 1, (2, 2)),
+                                                             ((1, 3), 1, 1, (1, 3)), ((3, 5), 1, 2, (1, 3)),
+                                                             ((3, 3), 2, 1, (3, 3))])
+def test_cpu_convolution_skips_taps_that_read_only_padding(in_size, stride, dilation, live):
     """On small maps some taps only ever read padding (8 of 9 on a 1x1 map): the CPU backend leaves them
     out of its GEMMs (their weight gradient is zero) and must still give SharedBackend's values."""
     rng = np.random.default_rng(1)
@@ -201,6 +202,7 @@ def test_cpu_convolution_skips_taps_that_read_only_padding(in_size, stride, dila
     g = ConvGeometry((1, 3, 3), (1, stride, stride), (0, 1, 1), (1, dilation, dilation), 1, (1,) + in_size,
                      out_size)
     y = rng.standard_normal((3, 5) + out_size)
+    assert _live_taps(w, g)[1].kernel == (1,) + live  # the kernel the GEMMs see
     for name, args in (("conv", (x, w, g)), ("conv_transpose", (y, w, g)), ("conv_weight", (x, y, g))):
         np.testing.assert_allclose(getattr(CPU_BACKEND, name)(*args), getattr(SharedBackend, name)(CPU_BACKEND, *args),
                                    rtol=1e-12, atol=1e-12, err_msg=name)
