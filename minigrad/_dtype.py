@@ -1,5 +1,5 @@
-"""dtypes: float32 (the default floating dtype unless set_default_dtype changes it), float64, int64 and
-bool, mapped onto numpy."""
+"""dtypes: float16, float32 (the default floating dtype unless set_default_dtype changes it), float64,
+uint8, int8, int16, int32, int64 and bool, mapped onto numpy."""
 import numpy as np
 
 
@@ -22,13 +22,21 @@ class dtype:
         return (from_numpy_dtype, (self.numpy,))
 
 
+float16 = dtype("float16", np.float16, 2)
 float32 = dtype("float32", np.float32, 2)
 float64 = dtype("float64", np.float64, 2)
+uint8 = dtype("uint8", np.uint8, 1)
+int8 = dtype("int8", np.int8, 1)
+int16 = dtype("int16", np.int16, 1)
+int32 = dtype("int32", np.int32, 1)
 int64 = dtype("int64", np.int64, 1)
 bool_ = dtype("bool", np.bool_, 0)
-# PyTorch's aliases (minigrad.float, .double, .long, .bool), served by the
+ALL = (float16, float32, float64, uint8, int8, int16, int32, int64, bool_)
+SUPPORTED = "float16, float32, float64, uint8, int8, int16, int32, int64 and bool"  # for error messages
+# PyTorch's aliases (minigrad.float, .double, .half, .long, .int, .short, .bool), served by the
 # package's module __getattr__ so that no builtin name is shadowed.
-ALIASES = {"float": float32, "double": float64, "long": int64, "bool": bool_}
+ALIASES = {"float": float32, "double": float64, "half": float16, "long": int64, "int": int32, "short": int16,
+           "bool": bool_}
 
 _default_float = float32  # what float data and the factories give when no dtype is named
 
@@ -50,9 +58,8 @@ def set_default_dtype(d):
     _default_float = d
 
 
-BY_NUMPY = {d.numpy: d for d in (float32, float64, int64, bool_)}
-_BY_NAME = {"float32": float32, "float": float32, "float64": float64, "double": float64,
-            "int64": int64, "long": int64, "bool": bool_}
+BY_NUMPY = {d.numpy: d for d in ALL}
+_BY_NAME = dict({d.name: d for d in ALL}, **ALIASES)
 
 
 def _conversion_hint(np_dtype):
@@ -60,7 +67,7 @@ def _conversion_hint(np_dtype):
     if np_dtype.kind in "iu":
         return "arr.astype(np.int64)"
     if np_dtype.kind == "f":
-        return "arr.astype(np.float32) or arr.astype(np.float64)"
+        return "arr.astype(np.float32)"
     if np_dtype.kind == "c":
         return "arr.real.astype(np.float64) (minigrad has no complex dtype)"
     return "arr.astype(np.float32), if the values are numbers"
@@ -70,7 +77,7 @@ def unsupported_numpy_dtype(np_dtype, argument, function):
     """The TypeError for numpy data of a dtype minigrad does not have."""
     np_dtype = np.dtype(np_dtype)
     return TypeError(f"{function}(): {argument}: numpy dtype {np_dtype} is not supported; minigrad's dtypes are "
-                     f"float32, float64, int64 and bool. Convert it first, e.g. {_conversion_hint(np_dtype)}")
+                     f"{SUPPORTED}. Convert it first, e.g. {_conversion_hint(np_dtype)}")
 
 
 def from_numpy_dtype(np_dtype):
@@ -78,17 +85,17 @@ def from_numpy_dtype(np_dtype):
     found = BY_NUMPY.get(np.dtype(np_dtype))
     if found is None:
         raise TypeError(
-            f"dtype: expected one of float32, float64, int64, bool, got numpy dtype {np.dtype(np_dtype)}")
+            f"dtype: expected one of {SUPPORTED}, got numpy dtype {np.dtype(np_dtype)}")
     return found
 
 
 def for_numpy_data(np_dtype, function):
-    """The dtype that tensor()/as_tensor() give numpy data: its own, or int64 for the narrower
-    integers (int8-int32, uint8-uint32: every value fits, so nothing is lost). Others raise TypeError."""
+    """The dtype that tensor()/as_tensor() give numpy data: its own, or int64 for uint16 and uint32
+    (which minigrad lacks; every value fits, so nothing is lost). Others raise TypeError."""
     found = BY_NUMPY.get(np_dtype)
     if found is not None:
         return found
-    if np_dtype.kind == "i" or (np_dtype.kind == "u" and np_dtype.itemsize < 8):
+    if np_dtype.kind == "u" and np_dtype.itemsize < 8:
         return int64
     raise unsupported_numpy_dtype(np_dtype, "data", function)
 
@@ -109,4 +116,4 @@ def as_dtype(value, argument="dtype"):
         return from_numpy_dtype(value)
     except TypeError:
         raise TypeError(
-            f"{argument}: expected a minigrad dtype (float32, float64, int64, bool), got {value!r}") from None
+            f"{argument}: expected a minigrad dtype ({SUPPORTED}), got {value!r}") from None

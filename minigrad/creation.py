@@ -40,15 +40,15 @@ def _check_size(size):
 def tensor(data, dtype=None, requires_grad=False, device=None):
     """A new tensor holding a copy of `data` (nested lists, scalars, numpy arrays).
 
-    numpy data keeps its dtype; int8-int32 and uint8-uint32 data becomes int64 (every value fits).
-    float16, uint64, complex and other dtypes minigrad lacks raise TypeError unless `dtype` is given."""
+    numpy data keeps its dtype; uint16 and uint32 data becomes int64 (every value fits). uint64, complex
+    and other dtypes minigrad lacks raise TypeError unless `dtype` is given."""
     array, _ = array_from_data(data, dtype)
     return _finish(np.array(array, copy=True), device, requires_grad)
 
 
 def as_tensor(data, dtype=None, device=None):
     """`data` as a tensor, sharing memory where it can; numpy dtypes convert as in `tensor()`
-    (int8-int32 and uint8-uint32 data becomes int64, in a copy)."""
+    (uint16 and uint32 data becomes int64, in a copy)."""
     if isinstance(data, Tensor) and (dtype is None or dtypes.as_dtype(dtype) is data.dtype):
         return data if device is None else data.to(device)
     array, _ = array_from_data(data, dtype, "as_tensor")
@@ -56,10 +56,11 @@ def as_tensor(data, dtype=None, device=None):
 
 
 def from_numpy(array):
-    """A tensor sharing memory with a numpy array of dtype float32, float64, int64 or bool.
+    """A tensor sharing memory with a numpy array of one of minigrad's dtypes (float16-float64, uint8,
+    int8-int64, bool), of the same dtype.
 
-    Other dtypes (int32, uint8, float16, ...) raise TypeError, as sharing memory rules out a conversion:
-    convert first (`arr.astype(np.int64)`) or copy with `minigrad.tensor(arr)`."""
+    Other dtypes (uint16, uint32, uint64, complex, ...) raise TypeError, as sharing memory rules out a
+    conversion: convert first (`arr.astype(np.int64)`) or copy with `minigrad.tensor(arr)`."""
     if not isinstance(array, np.ndarray):
         raise TypeError(f"from_numpy: expected np.ndarray, got {type(array).__name__}")
     if array.dtype not in dtypes.BY_NUMPY:
@@ -163,18 +164,23 @@ def _random_dtype(dtype):
     return dtype
 
 
+def _drawn_dtype(dtype):
+    """numpy's generator draws float32 or float64: float16 samples are drawn in float32 and rounded."""
+    return np.float32 if dtype is dtypes.float16 else dtype.numpy
+
+
 def rand(*size, generator=None, dtype=None, device=None, requires_grad=False, **kwargs):
     """Uniform samples on [0, 1)."""
     dtype, size = _random_dtype(dtype), _check_size(shape_args(_size_of(size, kwargs, "rand")))
-    array = generator_or_default(generator).numpy.random(size, dtype=dtype.numpy)
-    return _finish(array, device, requires_grad)
+    array = generator_or_default(generator).numpy.random(size, dtype=_drawn_dtype(dtype))
+    return _finish(array.astype(dtype.numpy, copy=False), device, requires_grad)
 
 
 def randn(*size, generator=None, dtype=None, device=None, requires_grad=False, **kwargs):
     """Standard normal samples."""
     dtype, size = _random_dtype(dtype), _check_size(shape_args(_size_of(size, kwargs, "randn")))
-    array = generator_or_default(generator).numpy.standard_normal(size, dtype=dtype.numpy)
-    return _finish(array, device, requires_grad)
+    array = generator_or_default(generator).numpy.standard_normal(size, dtype=_drawn_dtype(dtype))
+    return _finish(array.astype(dtype.numpy, copy=False), device, requires_grad)
 
 
 def randint(low=0, high=None, size=None, generator=None, dtype=None, device=None, requires_grad=False):

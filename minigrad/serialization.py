@@ -90,7 +90,8 @@ def save(obj, f):
 
 
 def load(f, map_location=None, weights_only=True):
-    """Read what save() wrote (or any safetensors file of float32/float64/int64/bool tensors)."""
+    """Read what save() wrote (or any safetensors file of tensors of minigrad's dtypes: float16-float64,
+    uint8, int8-int64, bool)."""
     path = os.fspath(f)
     if not os.path.exists(path):
         raise FileNotFoundError(f"load: no such file: '{path}'")

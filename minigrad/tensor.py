@@ -3,6 +3,7 @@ import builtins
 import collections
 import functools
 import numbers
+import warnings
 
 import numpy as np
 
@@ -29,8 +30,9 @@ _DTYPE_OF_NUMPY = dtypes.BY_NUMPY
 def array_from_data(data, dtype=None, function="tensor"):
     """(array, dtype) for nested lists, scalars, numpy arrays or Tensors, with PyTorch's dtype rules:
     Python floats take the default dtype (float32 unless set_default_dtype changed it), ints int64; numpy
-    data keeps its dtype, except that int8-int32 and uint8-uint32 become int64 (no value changes) and dtypes
-    minigrad lacks (float16, uint64, complex, ...) raise TypeError unless `dtype` asks for a conversion. The array may share memory with `data`."""
+    data keeps its dtype, except that uint16 and uint32 become int64 (no value changes) and dtypes minigrad
+    lacks (uint64, complex, ...) raise TypeError unless `dtype` asks for a conversion. The array may share
+    memory with `data`."""
     from_numpy = isinstance(data, (np.ndarray, np.generic))
     if isinstance(data, Tensor):
         array, from_numpy = data._backend.to_numpy(data._data), True
@@ -81,6 +83,10 @@ def _not_an_operand(value):
 def _as_operand(value, dtype, like):
     if isinstance(value, Tensor):  # a device mismatch raises in the op (Primitive.apply)
         return value if value._dtype is dtype else value.to(dtype)
+    if isinstance(value, numbers.Integral) and not dtype.is_floating_point and dtype is not dtypes.bool_:
+        info = np.iinfo(dtype.numpy)
+        if not info.min <= value <= info.max and -(1 << 63) <= value < (1 << 63):
+            value = np.asarray(value, dtype=np.int64).astype(dtype.numpy)  # wraps, as PyTorch (uint8 + 300)
     return like._wrap(like._backend.asarray(value, dtype=dtype.numpy))
 
 
@@ -354,9 +360,14 @@ class Tensor(TensorBase):
 
     def type(self, dtype=None):
         if dtype is None:
-            return {"float32": "minigrad.FloatTensor", "float64": "minigrad.DoubleTensor",
-                    "int64": "minigrad.LongTensor", "bool": "minigrad.BoolTensor"}[self._dtype.name]
+            return {"float16": "minigrad.HalfTensor", "float32": "minigrad.FloatTensor",
+                    "float64": "minigrad.DoubleTensor", "uint8": "minigrad.ByteTensor", "int8": "minigrad.CharTensor",
+                    "int16": "minigrad.ShortTensor", "int32": "minigrad.IntTensor", "int64": "minigrad.LongTensor",
+                    "bool": "minigrad.BoolTensor"}[self._dtype.name]
         return self.to(dtype)
+
+    def half(self):
+        return self.to(dtypes.float16)
 
     def float(self):
         return self.to(dtypes.float32)
@@ -364,10 +375,19 @@ class Tensor(TensorBase):
     def double(self):
         return self.to(dtypes.float64)
 
-    def long(self):
-        return self.to(dtypes.int64)
+    def byte(self):
+        return self.to(dtypes.uint8)
+
+    def char(self):
+        return self.to(dtypes.int8)
+
+    def short(self):
+        return self.to(dtypes.int16)
 
     def int(self):
+        return self.to(dtypes.int32)
+
+    def long(self):
         return self.to(dtypes.int64)
 
     def bool(self):
@@ -1032,6 +1052,89 @@ class Tensor(TensorBase):
 
     def scatter_add_(self, dim, index, src):
         return self.copy_(self.scatter_add(dim, index, src))
+
+    @staticmethod
+    def _along_key(index, dim, select=None):
+        """An advanced-indexing key (backend arrays) for index's positions along dim: index at dim, each
+        other dim's arange; 1-d, at the flat positions `select` of index, when given."""
+        key = []
+        for d, n in enumerate(index.shape):
+            if d == dim:
+                key.append(index)
+            else:
+                key.append(_as_operand(np.arange(n).reshape([-1 if e == d else 1 for e in range(index.ndim)]),
+                                       dtypes.int64, index))
+        if select is not None:
+            key = [k.expand(index.shape).reshape(-1)[select] for k in key]
+        return tuple(k._data for k in key)
+
+    @staticmethod
+    def _scatter_writes(index, dim, cut, every):
+        """[None] when no two entries of index write one position (of a block of shape cut) along dim;
+        else the flat positions of index to write: the last writer of each position (every=False), or
+        one round per rank of writers (every=True), each round writing a position at most once."""
+        counts = reduction.ScatterAlong.apply(index.new_ones(*index.shape), index, dim, tuple(cut))
+        if not builtins.bool((counts > 1).any()):
+            return [None]
+        strides = np.cumprod((cut[1:] + [1])[::-1])[::-1]
+        flat = index * builtins.int(strides[dim])
+        for d, n in enumerate(index.shape):
+            if d != dim:
+                flat = flat + index.new_tensor(np.arange(n) * strides[d]).reshape(
+                    [-1 if e == d else 1 for e in range(index.ndim)])
+        flat = flat.reshape(-1)
+        order = flat.argsort(stable=True)  # by position, writers in index's order
+        ordered = flat[order]
+        change = ordered[1:] != ordered[:-1]
+        if not every:
+            return [order[shape_ops.Cat.apply(0, change, change.new_ones(1))]]
+        first = shape_ops.Cat.apply(0, change.new_ones(1), change)
+        step = index.new_tensor(np.arange(flat.numel()))
+        rank = step - step[first][first.cumsum(0) - 1]
+        return [order[rank == r] for r in range(builtins.int(rank.max().item()) + 1)]
+
+    def scatter(self, dim, index, src=None, value=None, *, reduce=None):
+        """self with src's entries (or the number `value`) written at `index` along dim: out[index[i][j]][j]
+        = src[i][j] for dim 0; only src's block of index's shape is used. Where index repeats a position,
+        the last write along dim wins. reduce="add" or "multiply" combines with self's entry instead."""
+        if (src is None) == (value is None):
+            raise TypeError("scatter() expects exactly one of 'src' (a Tensor) and 'value' (a number)")
+        src = value if src is None else src
+        if not isinstance(src, (Tensor, numbers.Number, np.generic)):
+            raise TypeError(f"scatter(): argument 'src' must be Tensor or 'value' a number, not {type_name(src)}")
+        if reduce is not None and reduce not in ("add", "multiply"):
+            raise RuntimeError("reduce argument must be either add or multiply.")
+        dim = self._along_index("scatter", dim, index, src if isinstance(src, Tensor) else None)
+        if index.device != self.device:  # index reaches the backend as a key, not through Primitive.apply
+            raise RuntimeError(f"Expected all tensors to be on the same device, but found at least two devices, "
+                               f"{self.device} and {index.device}! (in scatter)")
+        if isinstance(src, Tensor):
+            if src._dtype is not self._dtype:
+                raise RuntimeError(f"scatter(): Expected self.dtype to be equal to src.dtype, got {self._dtype} "
+                                   f"and {src._dtype}")
+            if reduce is not None:
+                warnings.warn("The reduce argument of torch.scatter with Tensor src is deprecated and will be "
+                              "removed in a future PyTorch release. Use torch.scatter_reduce instead for more "
+                              "reduction options.", UserWarning, stacklevel=2)
+            src = self._cut(src, index.shape)
+        else:
+            src = _as_operand(src, self._dtype, self).expand(index.shape)
+        out, index, src = (self, index, src) if self.ndim else (self.reshape(1), index.reshape(1), src.reshape(1))
+        if reduce == "add":
+            out = out.scatter_add(dim, index, src)
+        else:
+            cut = [n if d == dim else m for d, (n, m) in enumerate(zip(out.shape, index.shape))]
+            writes = self._scatter_writes(index, dim, cut, reduce == "multiply") if index.numel() else [None]
+            for select in writes:  # each round writes a position at most once
+                key = self._along_key(index, dim, select)
+                values = src if select is None else src.reshape(-1)[select]
+                if reduce == "multiply":
+                    values = shape_ops.Index.apply(out, key) * values
+                out = shape_ops.IndexPut.apply(out, key, values)
+        return out if self.ndim else out.reshape(())
+
+    def scatter_(self, dim, index, src=None, value=None, *, reduce=None):
+        return self.copy_(self.scatter(dim, index, src, value, reduce=reduce))
 
     def masked_fill(self, mask, value):
         """self with `value` (a number or a 0-d tensor, cast to self's dtype) where the bool `mask` is

@@ -1,12 +1,14 @@
 """The functions of the top-level namespace (torch.*) that are not factories: cat, stack, where, and a
 function form of each Tensor method."""
 import collections
+import functools
 import math
 import string
 
 from minigrad.arguments import normalize_dim
 from minigrad.creation import arange
 from minigrad.ops import shape as shape_ops
+from minigrad.promotion import promote_types
 from minigrad.tensor import Tensor, matmul
 
 def _tensors(tensors, name):
@@ -36,8 +38,8 @@ def cat(tensors, dim=0):
         if t.device != first.device:
             raise RuntimeError(f"cat(): Expected all tensors to be on the same device, but found {first.device} "
                                f"and {t.device} (tensor number {i})")
-    # all operands have dims, so PyTorch's promotion is: the highest category, then the widest dtype
-    dtype = max((t.dtype for t in tensors), key=lambda d: (d.category, d.itemsize))
+    # all operands have dims, so PyTorch's promotion is promote_types over them all
+    dtype = functools.reduce(promote_types, (t.dtype for t in tensors))
     return shape_ops.Cat.apply(dim, *(t if t.dtype is dtype else t.to(dtype) for t in tensors))
 
 
@@ -75,7 +77,7 @@ METHOD_FUNCTIONS = {name: _method(name) for name in (
     "allclose", "equal", "add", "sub", "mul", "div", "eq", "ne", "lt", "le", "gt", "ge", "isnan", "isinf",
     "logical_not", "all", "any", "dot", "outer", "ger", "addmm", "index_select", "masked_fill", "flip", "roll",
     "tril", "triu", "cumsum", "cumprod", "norm", "isclose", "nan_to_num", "nan_to_num_", "argsort", "sort", "topk",
-    "unique", "bernoulli", "multinomial", "gather", "scatter_add")}
+    "unique", "bernoulli", "multinomial", "gather", "scatter_add", "scatter")}
 """minigrad.<name>(input, ...) for Tensor methods; minigrad/__init__ exposes them."""
 
 

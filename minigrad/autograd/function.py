@@ -11,8 +11,11 @@ differentiated (`create_graph=True`) and tangents can be pulled back.
 `Primitive` is the base of minigrad's own ops (minigrad.ops): its `compute` works on backend
 arrays, and its machinery, `Primitive.apply`, is the one door between Tensors and arrays.
 """
+import functools
 import inspect
 import weakref
+
+import numpy as np
 
 from minigrad.autograd.grad_mode import STATE
 from minigrad.autograd.variable import TensorBase
@@ -312,12 +315,16 @@ class Primitive(Function):
         differentiable       False: no rules; the outputs never require grad (comparisons, masks)
         view                 the output may share the first argument's storage (reshape, index, ...)
         jvp                  a rule, or AUTO_LINEAR / AUTO_BILINEAR / AUTO_ELEMENT_WISE / AUTO_SYMMETRIC
+        float16_in_float32   True: compute gets float32 copies of float16 arrays and its floating outputs
+                             are rounded back to float16 (kernels without float16, and sums that
+                             accumulate in float32, as PyTorch's CPU kernels do)
     """
     saves = ()
     outputs = ("out",)
     non_differentiable = ()
     differentiable = True
     view = False
+    float16_in_float32 = False
 
     @staticmethod
     def compute(ctx, *args):
@@ -334,6 +341,8 @@ class Primitive(Function):
         # where each saved tensor comes from: i >= 0 is argument i, -1 - k is output k
         cls._save_plan = tuple(names.index(n) if n in names else -1 - cls.outputs.index(n) for n in cls.saves)
         cls._non_differentiable_outputs = tuple(cls.outputs.index(n) for n in cls.non_differentiable)
+        if cls.float16_in_float32 and not getattr(cls.compute, "float16_in_float32", False):
+            cls.compute = staticmethod(_float16_in_float32(cls.compute))
 
     @classmethod
     def apply(cls, *args):
@@ -385,6 +394,37 @@ class Primitive(Function):
             if push:
                 _push_tangents(cls, ctx, args, outputs)
         return outputs[0] if single else outputs
+
+
+def _is_float16(value):
+    dtype = getattr(value, "dtype", None)
+    return isinstance(dtype, np.dtype) and dtype == np.float16
+
+
+def _has_float16(value):
+    return _is_float16(value) or isinstance(value, tuple) and any(map(_is_float16, value))
+
+
+def _in_float32(backend, value):
+    """A float16 backend array, or a tuple holding float16 host arrays (pooling's divisors), in float32."""
+    if isinstance(value, tuple):
+        return tuple(v.astype(np.float32) if _is_float16(v) else v for v in value)
+    return backend.astype(value, np.float32) if _is_float16(value) else value
+
+
+def _float16_in_float32(compute):
+    """compute run on float32 copies of its float16 arrays, with its floating outputs back in float16."""
+    @functools.wraps(compute)
+    def compute_in_float32(ctx, *args):
+        if not any(map(_has_float16, args)):
+            return compute(ctx, *args)
+        backend = ctx.backend
+        result = compute(ctx, *[_in_float32(backend, a) for a in args])
+        rounded = [backend.astype(r, np.float16) if r.dtype.kind == "f" else r
+                   for r in (result if isinstance(result, tuple) else (result,))]
+        return tuple(rounded) if isinstance(result, tuple) else rounded[0]
+    compute_in_float32.float16_in_float32 = True
+    return compute_in_float32
 
 
 def _share_storage(out, source, backend):

@@ -16,6 +16,7 @@ from minigrad.autograd.function import AUTO_BILINEAR, AUTO_LINEAR, Primitive
 
 
 class Conv(Primitive):
+    float16_in_float32 = True
     saves = ("x", "w")
     jvp = AUTO_BILINEAR
 
@@ -33,6 +34,7 @@ class Conv(Primitive):
 
 
 class ConvTranspose(Primitive):
+    float16_in_float32 = True
     saves = ("y", "w")
     jvp = AUTO_BILINEAR
 
@@ -50,6 +52,7 @@ class ConvTranspose(Primitive):
 
 
 class ConvWeight(Primitive):
+    float16_in_float32 = True
     saves = ("x", "y")
     jvp = AUTO_BILINEAR
 
@@ -68,6 +71,7 @@ class ConvWeight(Primitive):
 
 class Unfold(Primitive):
     """im2col: (N, C, *in) -> (N, C * K, L), "a list of flattened patches"."""
+    float16_in_float32 = True
     jvp = AUTO_LINEAR
 
     @staticmethod
@@ -82,6 +86,7 @@ class Unfold(Primitive):
 
 class Fold(Primitive):
     """col2im: (N, C * K, L) -> (N, C, *in), adding overlapping patches."""
+    float16_in_float32 = True
     jvp = AUTO_LINEAR
 
     @staticmethod

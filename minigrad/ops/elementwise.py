@@ -146,6 +146,7 @@ class Remainder(ElementwiseBinary):
 
 class SigmoidBackward(ElementwiseBinary):
     """g * y * (1 - y), fused (a sigmoid's VJP and JVP). Its own rules keep it differentiable."""
+    float16_in_float32 = True
     kernel = "sigmoid_backward"
     saves = ("a", "b")  # g and y
 
@@ -156,6 +157,7 @@ class SigmoidBackward(ElementwiseBinary):
 
 class ReluBackward(ElementwiseBinary):
     """0 where y <= 0, else g, fused (ReLU's VJP); y is the ReLU's output. Linear in g, flat in y."""
+    float16_in_float32 = True
     kernel = "relu_backward"
     saves = ("b",)  # y
 
@@ -291,6 +293,7 @@ class Tanh(Unary):
 
 
 class Sigmoid(Unary):
+    float16_in_float32 = True
     kernel, saves = "sigmoid", ("out",)
 
     @staticmethod
@@ -300,6 +303,7 @@ class Sigmoid(Unary):
 
 
 class Erf(Unary):
+    float16_in_float32 = True
     kernel, saves = "erf", ("x",)
 
     @staticmethod

@@ -5,6 +5,7 @@ from minigrad.ops.elementwise import sum_to
 
 class Matmul(Primitive):
     """a @ b for a.ndim, b.ndim >= 2, batch dims broadcast."""
+    float16_in_float32 = True
     saves = ("a", "b")
     jvp = AUTO_BILINEAR
 

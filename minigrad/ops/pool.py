@@ -12,6 +12,7 @@ from minigrad.autograd.function import AUTO_LINEAR, Primitive
 
 class MaxPoolIndices(Primitive):
     """Flat plane position of each window's first max, for x (N, C, H, W); -1 for a window in the padding."""
+    float16_in_float32 = True
     differentiable = False
 
     @staticmethod
@@ -21,6 +22,7 @@ class MaxPoolIndices(Primitive):
 
 class WindowMaxIndices(Primitive):
     """Flat plane position of each window's first max, windows given as per-axis [start, end) ranges."""
+    float16_in_float32 = True
     differentiable = False
 
     @staticmethod
@@ -29,6 +31,7 @@ class WindowMaxIndices(Primitive):
 
 
 class WindowMean(Primitive):
+    float16_in_float32 = True
     jvp = AUTO_LINEAR
 
     @staticmethod
@@ -42,6 +45,7 @@ class WindowMean(Primitive):
 
 
 class WindowMeanAdjoint(Primitive):
+    float16_in_float32 = True
     jvp = AUTO_LINEAR
 
     @staticmethod
@@ -57,6 +61,7 @@ class WindowMeanAdjoint(Primitive):
 class Pad(Primitive):
     """x (P, D, H, W) read through index maps (one per axis, -1 for `value`). Affine, not linear, in x
     when value != 0: the JVP pads with zeros."""
+    float16_in_float32 = True
 
     @staticmethod
     def compute(ctx, x, maps, value):
@@ -73,6 +78,7 @@ class Pad(Primitive):
 
 
 class PadAdjoint(Primitive):
+    float16_in_float32 = True
     jvp = AUTO_LINEAR
 
     @staticmethod

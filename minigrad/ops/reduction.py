@@ -20,6 +20,7 @@ def _expand_back(g, shape, dims, keepdim):
 
 
 class Sum(Primitive):
+    float16_in_float32 = True
     jvp = AUTO_LINEAR
 
     @staticmethod
@@ -97,6 +98,7 @@ class Amin(Amax):
 
 class MaxDim(Primitive):
     """(values, indices) of the max (or min) along one dim; the gradient goes to the first arg-max."""
+    float16_in_float32 = True
     outputs = ("values", "indices")
     non_differentiable = ("indices",)
     saves = ("indices",)
@@ -129,6 +131,7 @@ class MaxDim(Primitive):
 
 class Gather(Primitive):
     """out[..., i, ...] = x[..., index[..., i, ...], ...] along `dim` (torch.gather)."""
+    float16_in_float32 = True
     saves = ("index",)
     jvp = AUTO_LINEAR
 
@@ -145,6 +148,7 @@ class Gather(Primitive):
 
 class ScatterAlong(Primitive):
     """zeros(shape) with `values` added at `index` along `dim`: Gather's adjoint."""
+    float16_in_float32 = True
     saves = ("index",)
     jvp = AUTO_LINEAR
 
@@ -160,6 +164,7 @@ class ScatterAlong(Primitive):
 
 
 class Softmax(Primitive):
+    float16_in_float32 = True
     saves = ("out",)
     jvp = AUTO_SYMMETRIC  # J = diag(y) - y y^T
 
@@ -177,6 +182,7 @@ class Softmax(Primitive):
 
 
 class LogSoftmax(Primitive):
+    float16_in_float32 = True
     saves = ("out",)
 
     @staticmethod
