@@ -96,6 +96,8 @@ TENSOR_OPS = {
     "einsum": lambda t: minigrad.einsum("ij,kj->ik", t, t),
     "norms": lambda t: minigrad.linalg.norm(t, float("inf"), (0, 1)) + t.norm(3, 1).sum(),
     "masked_fill_nan_to_num": lambda t: t.masked_fill(t > 0, 0.5).nan_to_num(),
+    "scatter": lambda t: t.scatter(1, minigrad.tensor([[3, 0], [1, 1], [0, 2]], device=t.device), t[:, :2] * 2)
+    + t.scatter(0, minigrad.tensor([[2, 0, 1, 1], [2, 2, 1, 0]], device=t.device), 1.5, reduce="multiply"),
     "products": lambda t: minigrad.addmm(t[0], t.t(), t, beta=0.5).sum() + minigrad.outer(t[0], t[1]).sum()
     + t[0].dot(t[1]),
 }
@@ -294,6 +296,7 @@ SIDE_DOORS_BEFORE = {  # ops that once called the backend directly, skipping the
     "and": lambda a, b: (a > 0) & (b > 0), "or": lambda a, b: (a > 0) | (b > 0),
     "xor": lambda a, b: (a > 0) ^ (b > 0), "maximum": lambda a, b: a.maximum(b),
     "where": lambda a, b: minigrad.where(a > 0, a, b),
+    "scatter": lambda a, b: a.scatter(0, (b > 5).long(), 1.0),
 }
 
 

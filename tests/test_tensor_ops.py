@@ -3,6 +3,7 @@ drawn shapes, dims and arguments; gradients against PyTorch and against central 
 adjoint identity) for the differentiable ones, in float64; dtype rules and edge cases; the random ops'
 shapes, dtypes, ranges, reproducibility and moments, with fixed seeds."""
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -78,6 +79,27 @@ def along_index_case(draw, with_src=False):
         return [x], {"dim": dim, "index": index}
     src = rng.uniform(-2, 2, shape)
     return [x, src], {"dim": dim, "index": index}
+
+
+@st.composite
+def scatter_case(draw, unique=True, value=False):
+    """scatter's operands: an index of x's rank, no larger than x off dim, whose lines along dim are
+    partial permutations (unique=True: PyTorch leaves which repeated write wins unspecified), and a src
+    of the index's shape (or a number)."""
+    x = draw(one_array(1))
+    dim = draw(st.integers(-x.ndim, x.ndim - 1))
+    rng = _rng(draw(seeds))
+    size = x.shape[dim]
+    shape = tuple(draw(st.integers(0, size if d == dim % x.ndim else n)) for d, n in enumerate(x.shape))
+    if unique:
+        full = tuple(size if d == dim % x.ndim else n for d, n in enumerate(shape))
+        index = np.argsort(rng.random(full), axis=dim)
+        index = index[tuple(slice(0, n) for n in shape)]
+    else:
+        index = rng.integers(0, size, shape)
+    if value:
+        return [x], {"dim": dim, "index": index, "value": draw(st.sampled_from([-1.5, 0.0, 2.0]))}
+    return [x, rng.uniform(-2, 2, shape)], {"dim": dim, "index": index}
 
 
 @st.composite
@@ -227,6 +249,9 @@ DIFFERENTIABLE = {
     "gather": (along_index_case(), lambda lib, x, dim, index: lib.gather(x, dim, _m(lib, index))),
     "scatter_add": (along_index_case(with_src=True),
                     lambda lib, x, src, dim, index: x.scatter_add(dim, _m(lib, index), src)),
+    "scatter": (scatter_case(), lambda lib, x, src, dim, index: lib.scatter(x, dim, _m(lib, index), src)),
+    "scatter_value": (scatter_case(value=True),
+                      lambda lib, x, dim, index, value: x.scatter(dim, _m(lib, index), value=value)),
     "repeat": (repeat_case(), lambda lib, x, sizes: x.repeat(*sizes)),
     "repeat_interleave": (repeat_interleave_case(), lambda lib, x, repeats, dim: x.repeat_interleave(
         _m(lib, np.array(repeats, dtype=np.int64)) if isinstance(repeats, list) else repeats, dim)),
@@ -325,6 +350,74 @@ def test_nan_to_num_gradient_passes_only_where_finite():
     x = leaf([1.0, np.nan, np.inf, -np.inf, -2.0])
     x.nan_to_num().sum().backward()
     np.testing.assert_array_equal(x.grad.numpy(), [1, 0, 0, 0, 1])
+
+
+def _last_write_wins(x, dim, index, src):
+    """scatter by a loop over index in C order: with repeats along dim, the last write wins."""
+    out = x.copy()
+    for position in np.ndindex(*index.shape):
+        target = list(position)
+        target[dim] = index[position]
+        out[tuple(target)] = src[position]
+    return out
+
+
+@given(case=scatter_case(unique=False))
+def test_scatter_with_repeated_indices_is_the_last_write_and_its_rules_hold(case):
+    (x, src), extras = case
+    dim, index = extras["dim"] % x.ndim, extras["index"]
+    out = leaf(x).scatter(dim, minigrad.tensor(index), leaf(src))
+    np.testing.assert_array_equal(out.detach().numpy(), _last_write_wins(x, dim, index, src))
+    check_rules(lambda a, b: a.scatter(dim, minigrad.tensor(index), b), [leaf(x), leaf(src)])
+
+
+def _no_warning():
+    return warnings.catch_warnings(action="error")
+
+
+def _warnings_ignored():
+    return warnings.catch_warnings(action="ignore")
+
+
+@pytest.mark.parametrize("reduce", ["add", "multiply"])
+@given(case=scatter_case(unique=False), value=st.booleans())
+def test_scatter_reduce_matches_pytorch_and_its_rules_hold(reduce, case, value):
+    """PyTorch has no derivative for scatter with reduce; minigrad's follows from the composition."""
+    torch = _torch()
+    (x, src), extras = case
+    dim, index = extras["dim"], extras["index"]
+    operand = (lambda lib, b: 1.5) if value else (lambda lib, b: b)
+    with pytest.warns(UserWarning, match="deprecated") if not value else _no_warning():
+        out = minigrad.from_numpy(x).scatter(dim, minigrad.tensor(index), operand(minigrad, minigrad.from_numpy(src)),
+                                             reduce=reduce)
+    with _warnings_ignored():
+        expected = torch.from_numpy(x).scatter(dim, torch.tensor(index), operand(torch, torch.from_numpy(src)),
+                                               reduce=reduce)
+    _assert_same(out, expected)
+    with _warnings_ignored():
+        check_rules(lambda a, b: a.scatter(dim, minigrad.tensor(index), operand(minigrad, b), reduce=reduce),
+                    [leaf(x), leaf(src)])
+
+
+def test_scatter_forms_zero_dim_and_in_place_match_pytorch():
+    torch = _torch()
+    for make in (lambda lib: lib.tensor(5.0).scatter(0, lib.tensor(0), lib.tensor(7.0)),
+                 lambda lib: lib.tensor(5.0).scatter(0, lib.tensor([0]), 3.0),
+                 lambda lib: lib.zeros(3, dtype=lib.int64).scatter(0, lib.tensor([0]), 2.7),
+                 lambda lib: lib.zeros(3, dtype=lib.bool).scatter(0, lib.tensor([2]), True),
+                 lambda lib: lib.zeros(2, 3).scatter(1, lib.tensor([[2, 0]]), src=lib.ones(2, 3)),
+                 lambda lib: lib.ones(2, 3).scatter(-1, lib.zeros(2, 0, dtype=lib.int64), value=-1.0),
+                 lambda lib: lib.ones(2, 3, dtype=lib.int64).scatter(0, lib.tensor([[1, 1, 0]]), 3, reduce="multiply"),
+                 lambda lib: lib.zeros(2, 3).scatter_(1, lib.tensor([[2], [0]]), lib.ones(2, 1)),
+                 lambda lib: lib.zeros(2, 3).scatter_(1, lib.tensor([[2], [2]]), 4.0, reduce="add")):
+        _assert_same(make(minigrad), make(torch))
+    base = leaf(np.zeros((2, 3)))
+    x = base * 1.0
+    src = leaf(np.arange(6.0).reshape(2, 3))
+    assert x.scatter_(1, minigrad.tensor([[2, 1], [0, 2]]), src) is x
+    (x * minigrad.arange(6.0, dtype=minigrad.float64).reshape(2, 3)).sum().backward()
+    np.testing.assert_array_equal(base.grad.numpy(), [[0, 0, 0], [0, 4, 0]])
+    np.testing.assert_array_equal(src.grad.numpy(), [[2, 1, 0], [3, 5, 0]])
 
 
 # --- dtype rules, integer inputs, in-place variants ------------------------------------------------------------
