@@ -1358,9 +1358,11 @@ class Tensor(TensorBase):
 
     def unique(self, sorted=True, return_inverse=False, return_counts=False, dim=None):  # noqa: A002
         """The distinct values of self in ascending order (sorted=False gives them sorted too), then
-        optionally each entry's position among them (self's shape) and each value's count. No gradient."""
+        optionally each entry's position among them (self's shape) and each value's count. With dim: the
+        distinct slices along dim in lexicographic order, each slice's position among them, their counts.
+        No gradient."""
         if dim is not None:
-            raise NotImplementedError("unique: dim is not supported; unique over the flattened tensor only")
+            return self._unique_dim(dim, return_inverse, return_counts)
         flat = self.detach().reshape(-1)
         order = flat.argsort()
         values = flat[order]
@@ -1376,6 +1378,44 @@ class Tensor(TensorBase):
             outputs.append(inverse.reshape(self.shape))
         if return_counts:
             outputs.append(reduction.ScatterAlong.apply(group.new_ones(n), group, 0, (outputs[0].numel(),)))
+        return outputs[0] if len(outputs) == 1 else tuple(outputs)
+
+    @staticmethod
+    def _dense_ranks(keys):
+        """Each entry's rank among the distinct values of its column of keys (n, k), 0 for the smallest;
+        nan is larger than every number and distinct from every nan, as unique's values."""
+        order = keys.argsort(0)
+        ordered = keys.gather(0, order)
+        new = shape_ops.Cat.apply(0, ordered.new_zeros(1, keys.shape[1], dtype=dtypes.bool_),
+                                  ordered[1:] != ordered[:-1])
+        ranks = new.cumsum(0)
+        return ranks.scatter(0, order, ranks)
+
+    def _unique_dim(self, dim, return_inverse, return_counts):
+        """unique(dim=...): rows (the slices along dim, flattened) ranked column by column, then pairs of
+        rank columns combined into one key and ranked again, until one column ranks whole rows."""
+        if not self.ndim:
+            raise IndexError(f"Dimension specified as {dim} but tensor has no dimensions")
+        dim = normalize_dim(dim, self.ndim)
+        n = self.shape[dim]
+        if builtins.any(m == 0 for d, m in enumerate(self.shape) if d != dim):
+            raise RuntimeError("There are 0 sized dimensions, and they aren't selected, so unique cannot be applied")
+        x = self.detach()
+        rows = x.permute(dim, *(d for d in range(self.ndim) if d != dim)).reshape(n, -1 if n else 1)
+        ranks = self._dense_ranks(rows) if n else rows.new_zeros(0, 1, dtype=dtypes.int64)
+        while ranks.shape[1] > 1:
+            if ranks.shape[1] % 2:
+                ranks = shape_ops.Cat.apply(1, ranks, ranks.new_zeros(n, 1))
+            pairs = ranks.reshape(n, -1, 2)
+            ranks = self._dense_ranks(pairs[:, :, 0] * (n + 1) + pairs[:, :, 1])
+        inverse = ranks.reshape(n)
+        count = builtins.int(inverse.max().item()) + 1 if n else 0
+        first = inverse.new_zeros(count).scatter(0, inverse, inverse.new_tensor(np.arange(n)))
+        outputs = [x.index_select(dim, first)]
+        if return_inverse:
+            outputs.append(inverse)
+        if return_counts:
+            outputs.append(reduction.ScatterAlong.apply(inverse.new_ones(n), inverse, 0, (count,)))
         return outputs[0] if len(outputs) == 1 else tuple(outputs)
 
     # --- indexing ----------------------------------------------------------------------------

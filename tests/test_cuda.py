@@ -118,6 +118,11 @@ def test_argsort_and_unique_match_cpu():
     for g, c in zip(gpu.unique(return_inverse=True, return_counts=True),
                     cpu.unique(return_inverse=True, return_counts=True)):
         assert_same(g, c)
+    rows = np.array([[1.0, 2.0, 1.0], [0.0, 2.0, 1.0], [1.0, 2.0, 1.0]])
+    for dim in (0, 1):
+        for g, c in zip(minigrad.from_numpy(rows).cuda().unique(dim=dim, return_inverse=True, return_counts=True),
+                        minigrad.from_numpy(rows).unique(dim=dim, return_inverse=True, return_counts=True)):
+            assert_same(g, c)
 
 
 @needs_cuda

@@ -514,6 +514,26 @@ def test_unique_matches_pytorch(x, levels, inverse, counts):
                                                                                                        counts))
 
 
+@given(x=one_array(1, 4, max_side=5), levels=st.integers(1, 3), data=st.data())
+def test_unique_along_a_dim_matches_pytorch(x, levels, data):
+    """Few levels, so that slices repeat; up to 4 dims, so that rows of many columns pair up in rounds."""
+    torch = _torch()
+    dim = data.draw(st.integers(-x.ndim, x.ndim - 1))
+    inverse, counts = data.draw(st.booleans()), data.draw(st.booleans())
+    x = np.asarray(np.round(x * levels / 4))
+    for values in (x, x.astype(np.int64), x > 0):
+        _assert_same(minigrad.from_numpy(values).unique(data.draw(st.booleans()), inverse, counts, dim),
+                     torch.unique(torch.from_numpy(values), return_inverse=inverse, return_counts=counts, dim=dim))
+
+
+@pytest.mark.parametrize("shape, dim", [((0, 3), 0), ((3, 0), 1), ((2, 0, 2), 1), ((5,), 0), ((1, 1, 1), -1)])
+def test_unique_along_a_dim_of_empty_and_single_slices_matches_pytorch(shape, dim):
+    torch = _torch()
+    values = np.arange(math.prod(shape), dtype=np.float64).reshape(shape) % 2
+    _assert_same(minigrad.from_numpy(values).unique(dim=dim, return_inverse=True, return_counts=True),
+                 torch.from_numpy(values).unique(dim=dim, return_inverse=True, return_counts=True))
+
+
 def test_unique_of_bool_and_of_a_tensor_that_requires_grad():
     values = leaf([2.0, 1.0, 2.0])
     out = values.unique()
