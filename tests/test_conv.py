@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 import minigrad
 import minigrad.nn.functional as F
-from checks import LAYOUTS, check_rules, leaf
+from checks import LAYOUTS, check_adjoint, check_rules, leaf
 
 seeds = st.integers(0, 2 ** 32 - 1)
 layouts = st.sampled_from(LAYOUTS)
@@ -253,6 +253,56 @@ def test_conv_second_derivatives():
     rng = np.random.default_rng(0)
     x, w = leaf(rng.standard_normal((1, 2, 4, 4))), leaf(rng.standard_normal((2, 1, 2, 2)))
     assert minigrad.autograd.gradgradcheck(lambda a, b: F.conv2d(a, b, stride=2, padding=1, groups=2), [x, w])
+
+
+@given(data=st.data())
+def test_winograd_convolution(data):
+    """3x3 stride-1 layers with 16+ channels on 14+ maps take the CPU backend's Winograd kernels (a spy
+    checks that they ran, with blocks of a few tiles so that blocks split tile rows and images): forward,
+    both gradients against PyTorch in float64, the JVP against central differences along a direction,
+    and the adjoint identity."""
+    torch = _torch()
+    with pytest.MonkeyPatch.context() as patch:
+        calls = _spy_on_winograd(patch, data.draw(st.integers(1, 40)))
+        _check_winograd(torch, data, calls)
+
+
+def _spy_on_winograd(patch, block):
+    """Makes the CPU backend's Winograd kernels record their calls (returned), with `block` tiles a block."""
+    from minigrad.backends import cpu
+    from minigrad_kernels.cpu import winograd
+    calls = []
+    for name in ("conv3x3", "conv3x3_weight"):
+        real = getattr(winograd, name)
+        patch.setattr(winograd, name, lambda *a, real=real, name=name: calls.append(name) or real(*a))
+    patch.setattr(cpu, "_winograd_block", lambda c_in, c_out: block)
+    return calls
+
+
+def _check_winograd(torch, data, calls):
+    rng = np.random.default_rng(data.draw(seeds))
+    c_in, c_out = data.draw(st.integers(16, 18)), data.draw(st.integers(16, 18))
+    padding = (data.draw(st.integers(0, 3)), data.draw(st.integers(0, 3)))
+    size = tuple(data.draw(st.integers(14 - 2 * p + 2, 17)) for p in padding)
+    x = leaf(rng.standard_normal((data.draw(st.integers(1, 2)), c_in) + size), data.draw(layouts))
+    w = leaf(rng.standard_normal((c_out, c_in, 3, 3)))
+    y = F.conv2d(x, w, padding=padding)
+    g = rng.standard_normal(tuple(y.shape))
+    y.backward(minigrad.from_numpy(g))
+    assert calls == ["conv3x3", "conv3x3", "conv3x3_weight"]  # forward, input gradient, weight gradient
+    xt, wt = torch.tensor(x.detach().numpy(), requires_grad=True), torch.tensor(w.detach().numpy(), requires_grad=True)
+    theirs = torch.nn.functional.conv2d(xt, wt, padding=padding)
+    theirs.backward(torch.tensor(g))
+    for ours, expected in ((y, theirs), (x.grad, xt.grad), (w.grad, wt.grad)):
+        np.testing.assert_allclose(ours.detach().numpy(), expected.detach().numpy(), rtol=1e-9, atol=1e-9)
+    dx, dw = rng.standard_normal(x.shape), rng.standard_normal(w.shape)
+    _, tangent = minigrad.func.jvp(lambda a, b: F.conv2d(a, b, padding=padding), (x.detach(), w.detach()),
+                                   (minigrad.from_numpy(dx), minigrad.from_numpy(dw)))
+    eps = 1e-6
+    ahead, behind = (F.conv2d(x.detach() + s * eps * minigrad.from_numpy(dx), w.detach() + s * eps * minigrad.from_numpy(dw),
+                              padding=padding).numpy() for s in (1, -1))
+    np.testing.assert_allclose(tangent.numpy(), (ahead - behind) / (2 * eps), rtol=1e-5, atol=1e-5)
+    check_adjoint(lambda a, b: F.conv2d(a, b, padding=padding), [x.detach().requires_grad_(), w.detach().requires_grad_()])
 
 
 @st.composite

@@ -23,6 +23,7 @@ from minigrad_kernels.cpu import optim as optim_kernels
 from minigrad_kernels.cpu import pad as pad_kernels
 from minigrad_kernels.cpu import pool as pool_kernels
 from minigrad_kernels.cpu import reduce as reduce_kernels
+from minigrad_kernels.cpu import winograd
 
 # Numba's np.dot (in the GEMM kernels) calls SciPy's BLAS: load it first so that the limit covers it too.
 importlib.import_module("scipy.linalg.cython_blas")
@@ -351,6 +352,11 @@ class CPUBackend(SharedBackend):
             direct_conv.conv_grid(_to_grid(x, g, grid), _taps(w), _offsets(g, grid), _span(g, grid), out)
             return _from_grid(out, g.out_size, grid)
         w, g = _live_taps(w, g)
+        if _winograd(g, x.shape[1], c_out):
+            out = np.empty((n_batch, c_out) + tuple(g.out_size), dtype=x.dtype)
+            winograd.conv3x3(_planes(x), winograd.weight_transform(w[:, :, 0]), g.padding[1:],
+                             _winograd_block(x.shape[1], c_out), get_num_threads(), _planes(out))
+            return out
         out = np.empty((n_batch, c_out, int(np.prod(g.out_size))), dtype=x.dtype)
         taps = x.shape[1] // g.groups * int(np.prod(g.kernel))
         conv_gemm.conv_forward(_operand(x), _grouped(w, g.groups), *_geometry(g),
@@ -366,6 +372,11 @@ class CPUBackend(SharedBackend):
             return _from_grid(grad, g.in_size, grid, g.padding)
         w, g = _live_taps(w, g)
         grad = np.empty((n_batch, c_in) + tuple(g.in_size), dtype=y.dtype)
+        if _winograd(g, c_in, w.shape[0]):  # stride 1: a convolution of y with w turned and transposed
+            turned = w[:, :, 0, ::-1, ::-1].transpose(1, 0, 2, 3)
+            winograd.conv3x3(_planes(y), winograd.weight_transform(turned), tuple(2 - p for p in g.padding[1:]),
+                             _winograd_block(c_in, w.shape[0]), get_num_threads(), _planes(grad))
+            return grad
         images, _ = _tiling(g, n_batch, _tile(w.shape[1] * int(np.prod(g.kernel))))
         conv_gemm.conv_input(_flat(y), _grouped(w, g.groups), *_geometry(g), images, get_num_threads(), grad)
         return grad
@@ -375,6 +386,10 @@ class CPUBackend(SharedBackend):
         c_out, c_in = y.shape[1], x.shape[1]
         full = np.zeros((c_out, c_in // g.groups) + tuple(g.kernel), dtype=x.dtype)
         live, g = _live_taps(full, g)  # the dead taps' gradient is zero
+        if _winograd(g, c_in, c_out):
+            live[:, :, 0] = winograd.conv3x3_weight(_planes(x), _planes(y), g.padding[1:],
+                                                    _winograd_block(c_in, c_out), get_num_threads())
+            return full
         taps = c_in // g.groups * int(np.prod(g.kernel))
         n_batch, volume = x.shape[0], int(np.prod(g.out_size))
         dw = conv_gemm.conv_weight(_operand(x), _flat(y), g.groups, *_geometry(g),
@@ -512,6 +527,29 @@ def _tiling(g, n_batch, tile, tiles_per_thread=4):
     if volume > tile or g.out_size[2] >= 16:
         return 1, min(tile, volume)
     return max(1, min(2 * tile // volume, n_batch // (tiles_per_thread * get_num_threads()))), volume
+
+
+# --- 3x3 stride-1 convolutions by Winograd's F(2x2, 3x3), see minigrad_kernels/cpu/winograd.py ----
+
+def _winograd(g, c_in, c_out):
+    """Winograd for 2-d 3x3 stride-1 convolutions without groups or dilation, with at least 16 channels
+    on each side (the 16 GEMMs' inner dimensions) and outputs at least 14 wide and high. Measured on one
+    thread (process time, best of 9), forward + both gradients: 64->64 at 56x56, batch 8, 49.7 ms
+    against im2col + GEMM's 89.7 (PyTorch 68.8); 64->64 at 8x8, batch 64, 17.7 against 14.6: short
+    tile rows cost more to transform than the GEMMs save."""
+    return (g.kernel == (1, 3, 3) and g.stride == (1, 1, 1) and g.dilation == (1, 1, 1) and g.groups == 1
+            and g.in_size[0] == 1 and min(c_in, c_out) >= 16 and min(g.out_size[1:]) >= 14)
+
+
+def _winograd_block(c_in, c_out):
+    """Tiles per block: the block's transformed input and products, 16 * C * block floats each, of
+    about 512 KB in float32."""
+    return min(256, max(32, 8192 // max(c_in, c_out)))
+
+
+def _planes(a):
+    """(N, C, 1, H, W) as the (N, C, H, W) that winograd's kernels take, C-contiguous and writeable."""
+    return _operand(a).reshape(a.shape[0], a.shape[1], a.shape[-2], a.shape[-1])
 
 
 # --- the direct (stride-1) convolution's padded grid, see minigrad_kernels/cpu/direct_conv.py -------
