@@ -47,14 +47,14 @@ def get_default_dtype():
 
 
 def set_default_dtype(d):
-    """Make `d` (minigrad.float32 or minigrad.float64) the dtype of Python floats and of the factories'
+    """Make `d` (minigrad.float32, float64 or float16) the dtype of Python floats and of the factories'
     floating results when no dtype is named, as torch.set_default_dtype."""
     global _default_float
     if not isinstance(d, dtype):
         raise TypeError(f"set_default_dtype(): argument 'd' must be minigrad.dtype, not {type(d).__name__}")
-    if d is not float32 and d is not float64:
-        raise TypeError(f"set_default_dtype(): only floating-point types (float32, float64) are supported as the "
-                        f"default type, got {d}")
+    if not d.is_floating_point:
+        raise TypeError(f"set_default_dtype(): only floating-point types (float16, float32, float64) are supported "
+                        f"as the default type, got {d}")
     _default_float = d
 
 

@@ -140,6 +140,8 @@ def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False
                            f"(start={values[0]}, end={values[1]}, step={values[2]})")
     integral = all(isinstance(v, numbers.Integral) for v in values)
     dtype = _dtype_or(dtype, dtypes.int64 if integral else dtypes.get_default_dtype())
+    if dtype is dtypes.bool_:
+        raise RuntimeError("arange(): dtype: expected a number dtype, got minigrad.bool")
     return _finish(np.arange(*values).astype(dtype.numpy), device, requires_grad)
 
 

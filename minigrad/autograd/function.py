@@ -341,8 +341,12 @@ class Primitive(Function):
         # where each saved tensor comes from: i >= 0 is argument i, -1 - k is output k
         cls._save_plan = tuple(names.index(n) if n in names else -1 - cls.outputs.index(n) for n in cls.saves)
         cls._non_differentiable_outputs = tuple(cls.outputs.index(n) for n in cls.non_differentiable)
-        if cls.float16_in_float32 and not getattr(cls.compute, "float16_in_float32", False):
-            cls.compute = staticmethod(_float16_in_float32(cls.compute))
+        compute = inspect.getattr_static(cls, "compute")
+        function = getattr(compute, "__func__", compute)
+        if cls.float16_in_float32 and not getattr(function, "float16_in_float32", False):
+            # a classmethod (Amax's, which Amin shares) stays one, so that it still sees the subclass
+            bound = isinstance(compute, classmethod)
+            cls.compute = (classmethod if bound else staticmethod)(_float16_in_float32(function, bound))
 
     @classmethod
     def apply(cls, *args):
@@ -412,14 +416,17 @@ def _in_float32(backend, value):
     return backend.astype(value, np.float32) if _is_float16(value) else value
 
 
-def _float16_in_float32(compute):
-    """compute run on float32 copies of its float16 arrays, with its floating outputs back in float16."""
+def _float16_in_float32(compute, bound):
+    """compute run on float32 copies of its float16 arrays, with its floating outputs back in float16;
+    bound: compute is a classmethod's function, whose first argument is the class."""
     @functools.wraps(compute)
-    def compute_in_float32(ctx, *args):
-        if not any(map(_has_float16, args)):
-            return compute(ctx, *args)
-        backend = ctx.backend
-        result = compute(ctx, *[_in_float32(backend, a) for a in args])
+    def compute_in_float32(*args):
+        leading = args[:2] if bound else args[:1]  # (cls,) ctx
+        arrays = args[len(leading):]
+        if not any(map(_has_float16, arrays)):
+            return compute(*args)
+        backend = leading[-1].backend
+        result = compute(*leading, *[_in_float32(backend, a) for a in arrays])
         rounded = [backend.astype(r, np.float16) if r.dtype.kind == "f" else r
                    for r in (result if isinstance(result, tuple) else (result,))]
         return tuple(rounded) if isinstance(result, tuple) else rounded[0]

@@ -254,6 +254,9 @@ class Module:
     def double(self):
         return self.to(as_dtype("float64"))
 
+    def half(self):
+        return self.to(as_dtype("float16"))
+
     def cpu(self):
         return self.to("cpu")
 

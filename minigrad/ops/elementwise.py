@@ -8,6 +8,8 @@ derivatives once, both rules from `partials` (ElementwiseBinary).
 """
 import math
 
+import numpy as np
+
 from minigrad import _dtype as dtypes
 from minigrad.autograd.function import AUTO_BILINEAR, AUTO_ELEMENT_WISE, AUTO_LINEAR, Primitive
 
@@ -359,6 +361,8 @@ class Cast(Primitive):
     @staticmethod
     def compute(ctx, x, dtype):
         ctx.source = dtypes.BY_NUMPY[x.dtype]
+        if x.dtype.kind == "f" and dtype.category == 1 and dtype.itemsize < 8:
+            x = ctx.backend.astype(x, np.int64)  # truncate, then wrap into the narrower integer, as PyTorch
         return ctx.backend.astype(x, dtype.numpy)
 
     @staticmethod

@@ -6,9 +6,10 @@ from minigrad.autograd.grad_mode import STATE
 
 def fusable(*tensors):
     """True when the fused step can take these tensors: all of one floating dtype, device and shape,
-    C-contiguous, with no forward-mode tangent and no vmap batching; else the Tensor-op form must run."""
+    C-contiguous, with no forward-mode tangent and no vmap batching; else the Tensor-op form must run
+    (also for float16, which the kernels are not compiled for)."""
     first = tensors[0]
-    return first._dtype.is_floating_point and all(
+    return first._dtype.is_floating_point and first._dtype.itemsize > 2 and all(
         t._dtype is first._dtype and t._device == first._device and t._data.shape == first._data.shape
         and t._tangent is None and not t._vmap_level and t._backend.is_contiguous(t._data) for t in tensors)
 

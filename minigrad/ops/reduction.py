@@ -67,6 +67,7 @@ class Prod(Primitive):
 
 class Amax(Primitive):
     """max over `dims` without indices; ties share the gradient evenly, as in PyTorch."""
+    float16_in_float32 = True
     kernel = "amax"
     saves = ("x", "out")
 
