@@ -205,7 +205,7 @@ class Tensor(TensorBase):
         self._init_fields(other._data, other._device)
 
     def _ones_like(self):
-        return self._wrap(self._backend.ones(self.shape, dtype=self._dtype.numpy))
+        return self._wrap(self._backend.full(self.shape, 1, dtype=self._dtype.numpy))
 
     @property
     def _backend(self):

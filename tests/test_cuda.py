@@ -126,6 +126,37 @@ def test_argsort_and_unique_match_cpu():
 
 
 @needs_cuda
+@pytest.mark.parametrize("shape, axis", [((2, 5), 1), ((5, 3), 0), ((2, 3, 4), 1), ((0, 3), 1), ((3, 0), 1),
+                                         ((9,), 0)])
+def test_argsort_kernel_matches_cpu_on_the_device(shape, axis, monkeypatch):
+    """Ties, nan, both directions, each key dtype, strided input; nothing is copied to the host."""
+    from minigrad_kernels.cuda import arrays
+    rng = np.random.default_rng(7)
+    values = np.floor(rng.standard_normal(shape) * 1.5)
+    values[rng.random(shape) < 0.2] = np.nan
+    inputs = [values, values.astype(np.float32), np.nan_to_num(values).astype(np.int64), values > 0]
+    gpu = [minigrad.from_numpy(v).cuda() for v in inputs] + [minigrad.from_numpy(values.T.copy()).cuda().T]
+    with monkeypatch.context() as patched:
+        patched.setattr(arrays, "to_host", lambda x: pytest.fail("argsort copied to the host"))
+        sorted_gpu = [[t.argsort(axis, descending) for t in gpu] for descending in (False, True)]
+    for descending, results in zip((False, True), sorted_gpu):
+        for t, v in zip(results, inputs + [values]):
+            assert_same(t, minigrad.from_numpy(v).argsort(axis, descending))
+
+
+@needs_cuda
+def test_argsort_of_rows_longer_than_the_kernel_takes_falls_back_to_the_host(monkeypatch):
+    from minigrad_kernels.cuda import sort as sort_kernels
+    monkeypatch.setattr(sort_kernels, "MAX_ROW", 4)
+    values = np.array([[3.0, np.nan, 1.0, 3.0, -1.0, 0.5], [2.0, 2.0, 2.0, 1.0, 1.0, 0.0]])
+    for descending in (False, True):
+        assert_same(minigrad.from_numpy(values).cuda().sort(1, descending).indices,
+                    minigrad.from_numpy(values).sort(1, descending).indices)
+    with pytest.raises(ValueError, match="exceed"):
+        sort_kernels.argsort_rows(minigrad.zeros(2, 6, dtype=minigrad.int64).cuda()._data, None, False)
+
+
+@needs_cuda
 @pytest.mark.parametrize("nd", [1, 2, 3])
 @few
 @given(data=st.data())

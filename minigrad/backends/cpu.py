@@ -71,10 +71,6 @@ class CPUBackend(SharedBackend):
         return np.zeros(shape, dtype=dtype)
 
     @staticmethod
-    def ones(shape, dtype=None):
-        return np.ones(shape, dtype=dtype)
-
-    @staticmethod
     def full(shape, fill_value, dtype=None):
         return np.full(shape, fill_value, dtype=dtype)
 
@@ -254,6 +250,14 @@ class CPUBackend(SharedBackend):
         values, indices = reduce_kernels.max_along_middle(x3, take_max)
         out_shape = shape[:axis] + shape[axis + 1:]
         return values.reshape(out_shape), indices.reshape(out_shape)
+
+    @staticmethod
+    def argsort(x, axis, descending):
+        """numpy's stable sort (nan last); descending is a stable sort of the reversed array, reversed."""
+        if not descending:
+            return np.argsort(x, axis, kind="stable").astype(np.int64, copy=False)
+        order = np.flip(np.argsort(np.flip(x, axis), axis, kind="stable"), axis)
+        return (x.shape[axis] - 1 - order).astype(np.int64, copy=False)
 
     # shapes and indexing
     @staticmethod

@@ -11,6 +11,7 @@ import functools
 
 import numpy as np
 
+from minigrad.backends.cpu import CPUBackend
 from minigrad.backends.interface import ViewError
 from minigrad.backends.shared import SharedBackend
 from minigrad_kernels.cuda import arrays
@@ -21,6 +22,7 @@ from minigrad_kernels.cuda import matmul as matmul_kernels
 from minigrad_kernels.cuda import optim as optim_kernels
 from minigrad_kernels.cuda import pool as pool_kernels
 from minigrad_kernels.cuda import reduce as rk
+from minigrad_kernels.cuda import sort as sort_kernels
 
 
 def _is_array(x):
@@ -237,10 +239,6 @@ class CUDABackend(SharedBackend):
         return CUDABackend.full(shape, 0, np.float64 if dtype is None else dtype)
 
     @staticmethod
-    def ones(shape, dtype=None):
-        return CUDABackend.full(shape, 1, np.float64 if dtype is None else dtype)
-
-    @staticmethod
     def empty(shape, np_dtype):
         return arrays.empty(shape, np_dtype)
 
@@ -378,6 +376,24 @@ class CUDABackend(SharedBackend):
     @staticmethod
     def max_with_indices(x, axis, take_max):
         return _arg_reduce(x, axis, False, take_max)
+
+    @staticmethod
+    def argsort(x, axis, descending):
+        """Each row along axis sorted by one block in shared memory (minigrad_kernels/cuda/sort.py); rows
+        longer than its MAX_ROW make a round trip to the host."""
+        axis %= x.ndim
+        n = x.shape[axis]
+        if n > sort_kernels.MAX_ROW:
+            return CUDABackend.from_numpy(CPUBackend.argsort(_to_host(x), axis, descending))
+        last = [d for d in range(x.ndim) if d != axis] + [axis]
+        moved = CUDABackend.transpose(x, last)
+        key = np.dtype(np.float32) if x.dtype == np.float16 else x.dtype if x.dtype.kind == "f" else np.dtype(np.int64)
+        moved = CUDABackend.astype(moved, key)  # kernels for float32, float64 and int64 keys
+        out = arrays.empty((int(np.prod(moved.shape[:-1], dtype=np.int64)), n), np.int64)
+        sort_kernels.argsort_rows(out, arrays.rank8(moved), descending)
+        back = list(range(x.ndim - 1))
+        back.insert(axis, x.ndim - 1)
+        return ek.contiguous(CUDABackend.transpose(CUDABackend.reshape(out, moved.shape), back))
 
     # shapes and indexing
     @staticmethod

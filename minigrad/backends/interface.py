@@ -87,8 +87,6 @@ class Backend(abc.ABC):
         """shape filled with fill_value; dtype defaults to numpy's for the value."""
     def zeros(self, shape, dtype=None):
         """shape of zeros; dtype defaults to float64."""
-    def ones(self, shape, dtype=None):
-        """shape of ones; dtype defaults to float64."""
     def empty(self, shape, np_dtype):
         """A new C-contiguous array whose values are undefined."""
     def copy(self, x, order="K"):
@@ -119,6 +117,9 @@ class Backend(abc.ABC):
     # --- reductions: the families SUMS, FOLDS, ARG_REDUCTIONS, and -----------------------------------------
     def max_with_indices(self, x, axis, take_max):
         """(values, int64 indices) of the max (min) along the int axis, which is removed; ValueError if empty."""
+    def argsort(self, x, axis, descending):
+        """int64 positions that sort x (ndim >= 1) along the int axis, stably (equal values keep their order,
+        descending too); nan sorts as the largest value."""
 
     # --- shapes and indexing -----------------------------------------------------------------------------
     def reshape(self, x, shape):

@@ -102,16 +102,10 @@ class ArgExtreme(_NotDifferentiable):
 
 class Argsort(_NotDifferentiable):
     """The int64 positions that sort x along one normalised dim, stably: equal values keep their order and
-    nan sorts as the largest value (sort and topk gather with them). Sorted on the host for every device
-    (a CUDA array makes a round trip): descending is a stable sort of the reversed array, reversed."""
+    nan sorts as the largest value (sort and topk gather with them)."""
 
     @staticmethod
     def compute(ctx, x, dim, descending):
-        b = ctx.backend
         if not x.ndim:
-            return b.zeros((), dtype=np.int64)
-        host = b.to_numpy(x)
-        if not descending:
-            return b.from_numpy(np.argsort(host, dim, kind="stable").astype(np.int64))
-        order = np.flip(np.argsort(np.flip(host, dim), dim, kind="stable"), dim)
-        return b.from_numpy((host.shape[dim] - 1 - order).astype(np.int64))
+            return ctx.backend.zeros((), dtype=np.int64)
+        return ctx.backend.argsort(x, dim, descending)
