@@ -24,19 +24,50 @@ from numba import prange, uint64
 
 from minigrad_kernels._jit import cpu_kernel
 
-G_MATRIX = np.array([[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.0, 0.0, 1.0]])
+@cpu_kernel
+def _weight_transform(w, u):
+    """u[4k + l, o, i] = (G w[o, i] G^T)[k, l]. G's rows take (f0, f1, f2) to f0, (f0 + f1 + f2) / 2,
+    (f0 - f1 + f2) / 2 and f2."""
+    for o in prange(w.shape[0]):
+        half = np.empty((4, 3), dtype=w.dtype)
+        for i in range(w.shape[1]):
+            f = w[o, i]
+            for b in range(3):  # G f
+                f0, f1, f2 = f[0, b], f[1, b], f[2, b]
+                half[0, b], half[1, b], half[2, b], half[3, b] = f0, 0.5 * (f0 + f1 + f2), 0.5 * (f0 - f1 + f2), f2
+            for k in range(4):  # (G f) G^T
+                f0, f1, f2 = half[k, 0], half[k, 1], half[k, 2]
+                u[4 * k, o, i], u[4 * k + 1, o, i] = f0, 0.5 * (f0 + f1 + f2)
+                u[4 * k + 2, o, i], u[4 * k + 3, o, i] = 0.5 * (f0 - f1 + f2), f2
+
+
+@cpu_kernel
+def _weight_transform_adjoint(du, dw):
+    """dw[o, i] = G^T dU[:, o, i] G, the adjoint of _weight_transform. G^T's rows take (m0, m1, m2, m3)
+    to m0 + (m1 + m2) / 2, (m1 - m2) / 2 and (m1 + m2) / 2 + m3."""
+    for o in prange(dw.shape[0]):
+        half = np.empty((3, 4), dtype=dw.dtype)
+        for i in range(dw.shape[1]):
+            for q in range(4):  # G^T dU
+                m0, m1, m2, m3 = du[q, o, i], du[4 + q, o, i], du[8 + q, o, i], du[12 + q, o, i]
+                half[0, q], half[1, q], half[2, q] = m0 + 0.5 * (m1 + m2), 0.5 * (m1 - m2), 0.5 * (m1 + m2) + m3
+            for a in range(3):  # (G^T dU) G
+                m0, m1, m2, m3 = half[a, 0], half[a, 1], half[a, 2], half[a, 3]
+                dw[o, i, a, 0], dw[o, i, a, 1], dw[o, i, a, 2] = m0 + 0.5 * (m1 + m2), 0.5 * (m1 - m2), 0.5 * (m1 + m2) + m3
 
 
 def weight_transform(w):
-    """U (16, C_out, C_in) = G w G^T for w (C_out, C_in, 3, 3), in w's dtype."""
-    u = np.einsum("ka,oiab,lb->kloi", G_MATRIX, w, G_MATRIX)
-    return np.ascontiguousarray(u.reshape(16, w.shape[0], w.shape[1]), dtype=w.dtype)
+    """U (16, C_out, C_in) = G w G^T for w (C_out, C_in, 3, 3)."""
+    u = np.empty((16,) + w.shape[:2], dtype=w.dtype)
+    _weight_transform(w, u)
+    return u
 
 
 def weight_transform_adjoint(du):
     """dw (C_out, C_in, 3, 3) = G^T dU G, the adjoint of weight_transform."""
-    du = du.reshape(4, 4, du.shape[1], du.shape[2])
-    return np.einsum("ka,kloi,lb->oiab", G_MATRIX, du, G_MATRIX).astype(du.dtype)
+    dw = np.empty(du.shape[1:] + (3, 3), dtype=du.dtype)
+    _weight_transform_adjoint(du, dw)
+    return dw
 
 
 @cpu_kernel(parallel=False)
