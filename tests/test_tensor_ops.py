@@ -420,6 +420,24 @@ def test_scatter_forms_zero_dim_and_in_place_match_pytorch():
     np.testing.assert_array_equal(src.grad.numpy(), [[2, 1, 0], [3, 5, 0]])
 
 
+def test_vmap_of_scatter_and_its_gradients_equal_a_loop():
+    """The index is shared by the batch (a batched index is a value vmap can't read); repeats included."""
+    rng = np.random.default_rng(3)
+    xs, srcs = (minigrad.from_numpy(rng.standard_normal((3, 2, 4))) for _ in range(2))
+    index = minigrad.tensor([[1, 0], [0, 0]])
+
+    def fn(x, src):
+        return (x.scatter(1, index, src[:, :2]) + x.scatter(0, minigrad.tensor([[1, 0, 1, 0]]), 2.0, reduce="multiply")
+                + x.scatter(1, index, -1.5, reduce="add"))
+    np.testing.assert_allclose(minigrad.func.vmap(fn)(xs, srcs).numpy(),
+                               minigrad.stack([fn(x, s) for x, s in zip(xs, srcs)]).numpy())
+    grad = minigrad.func.grad(lambda x, s: fn(x, s).sum(), argnums=(0, 1))
+    grads = minigrad.func.vmap(grad)(xs, srcs)
+    for i in range(3):
+        for batched, single in zip(grads, grad(xs[i], srcs[i])):
+            np.testing.assert_allclose(batched[i].numpy(), single.numpy())
+
+
 # --- dtype rules, integer inputs, in-place variants ------------------------------------------------------------
 
 @pytest.mark.parametrize("make", [
