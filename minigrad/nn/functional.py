@@ -872,7 +872,10 @@ def one_hot(tensor, num_classes=-1):
 def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,  # noqa: A002
               scale_grad_by_freq=False, sparse=False):
     """weight[input]: rows of weight (num_embeddings, embedding_dim) picked by an int64 tensor; the
-    padding_idx row's gradient stays zero."""
+    padding_idx row's gradient stays zero. With max_norm, the rows looked up whose norm_type-norm exceeds
+    max_norm are first rescaled in place (no gradient) to max_norm / (norm + 1e-7) times themselves, as
+    torch.embedding_renorm_; with scale_grad_by_freq, each row's gradient is divided by how often its index
+    occurs in input."""
     tensor_argument(input, "embedding")
     tensor_argument(weight, "embedding", "weight", 2)
     if input.dtype.name != "int64":
@@ -880,10 +883,7 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,  # 
                            f"scalar types: Long; but got {input.dtype} instead (convert with .long())")
     if weight.ndim != 2:
         raise RuntimeError(f"embedding(): 'weight' must be 2-D, got shape {list(weight.shape)}")
-    for argument, value, default in (("max_norm", max_norm, None), ("scale_grad_by_freq", scale_grad_by_freq, False),
-                                     ("sparse", sparse, False)):
-        if value != default:
-            raise NotImplementedError(f"embedding(): {argument}={value!r} is not supported by minigrad")
+    _check_dense(sparse, "embedding()")
     rows = weight.shape[0]
     if padding_idx is not None:
         if not -rows <= padding_idx < rows:
@@ -891,11 +891,51 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,  # 
         padding_idx = padding_idx + rows if padding_idx < 0 else padding_idx
     if input.numel() and (int(input.min().item()) < 0 or int(input.max().item()) >= rows):
         raise IndexError("index out of range in self")
+    if max_norm is not None and input.numel():
+        _embedding_renorm_(weight, input, float(max_norm), norm_type)
     out = weight[input]
-    if padding_idx is None or not out.requires_grad:
+    if not out.requires_grad:
+        return out
+    if scale_grad_by_freq and input.numel():
+        _, inverse, counts = input.unique(return_inverse=True, return_counts=True)
+        inverse_frequency = (1.0 / counts[inverse].to(weight.dtype)).unsqueeze(-1)
+        out.register_hook(lambda grad: _scale_by_frequency(grad, inverse_frequency))
+        if padding_idx is None:
+            return out.view(out.shape)  # a fresh node: a user's hook on the result sees the unscaled gradient
+    if padding_idx is None:
         return out
     keep = (input != padding_idx).unsqueeze(-1)
     return where(keep, out, out.detach())
+
+
+def _scale_by_frequency(grad, inverse_frequency):
+    """grad * inverse_frequency, the gradient that reaches the looked-up rows with scale_grad_by_freq, with
+    a derivative of 1 in grad: a second-order gradient then meets the scale once, when it passes the hook
+    again, as in PyTorch (whose embedding_dense_double_backward leaves the scale out). Tensor ops only, so
+    it runs under vmap (jacrev). Two differences from PyTorch: forward over reverse (jacfwd(jacrev(f)),
+    func.hessian) leaves the scale out of the second order, where PyTorch's forward mode scales; and an
+    infinite gradient entry becomes nan."""
+    frozen = grad.detach()
+    return frozen * inverse_frequency + (grad - frozen)
+
+
+def _check_dense(sparse, name):
+    if sparse:
+        raise NotImplementedError(f"{name}: sparse=True is not supported: minigrad has no sparse tensors, so "
+                                  f"the weight's gradient is always dense (use sparse=False)")
+
+
+def _embedding_renorm_(weight, indices, max_norm, norm_type):
+    """torch.embedding_renorm_: in place and without a gradient, every row of weight that indices look up
+    and whose norm_type-norm exceeds max_norm is multiplied by max_norm / (norm + 1e-7). The values
+    change, not a forward-mode tangent, and weight's version counter moves (as in PyTorch)."""
+    values = weight.detach()  # same storage and version counter, no tangent
+    with no_grad():
+        looked_up = indices.unique()
+        picked = values[looked_up]
+        norms = picked.norm(norm_type, dim=1).double()  # the scale in double, as PyTorch computes it
+        scale = where(norms > max_norm, max_norm / (norms + 1e-7), 1.0).to(weight.dtype)
+        values[looked_up] = picked * scale.unsqueeze(1)
 
 
 # --- losses --------------------------------------------------------------------------------------------

@@ -316,7 +316,8 @@ class Dropout(Module):
 
 class Embedding(Module):
     """A lookup table: weight (num_embeddings, embedding_dim), N(0, 1) initialised; the padding_idx row
-    starts at zero and gets no gradient."""
+    starts at zero and gets no gradient. max_norm, norm_type and scale_grad_by_freq as F.embedding;
+    sparse=True raises (minigrad has no sparse tensors)."""
 
     def __init__(self, num_embeddings, embedding_dim, padding_idx=None, max_norm=None, norm_type=2.0,
                  scale_grad_by_freq=False, sparse=False, _weight=None, _freeze=False, device=None, dtype=None):
@@ -326,6 +327,7 @@ class Embedding(Module):
             if not -num_embeddings <= padding_idx < num_embeddings:
                 raise AssertionError("Padding_idx must be within num_embeddings")
             padding_idx = padding_idx + num_embeddings if padding_idx < 0 else padding_idx
+        F._check_dense(sparse, "Embedding")
         self.padding_idx, self.max_norm, self.norm_type = padding_idx, max_norm, norm_type
         self.scale_grad_by_freq, self.sparse = scale_grad_by_freq, sparse
         if _weight is None:
@@ -358,4 +360,7 @@ class Embedding(Module):
 
     def extra_repr(self):
         text = f"{self.num_embeddings}, {self.embedding_dim}"
-        return text + ("" if self.padding_idx is None else f", padding_idx={self.padding_idx}")
+        text += "" if self.padding_idx is None else f", padding_idx={self.padding_idx}"
+        text += "" if self.max_norm is None else f", max_norm={self.max_norm}"
+        text += "" if self.norm_type == 2 else f", norm_type={self.norm_type}"
+        return text + (", scale_grad_by_freq=True" if self.scale_grad_by_freq else "")
