@@ -1038,8 +1038,8 @@ class Tensor(TensorBase):
                                f"and {src._dtype}")
         if not self.ndim:
             return self + src.reshape(()) * index.numel()
-        if not index.numel():  # nothing added; src's gradient is zero, as in PyTorch
-            return self + src.sum() * 0
+        if not index.numel():  # nothing added (an empty write: src's gradient is zero, as in PyTorch)
+            return shape_ops.IndexPut.apply(self, self._along_key(index, dim), self._cut(src, index.shape))
         # ScatterAlong into self's size along dim and index's elsewhere, then zeros up to self's size
         cut = [n if d == dim else m for d, (n, m) in enumerate(zip(self.shape, index.shape))]
         added = reduction.ScatterAlong.apply(self._cut(src, index.shape), index, dim, tuple(cut))

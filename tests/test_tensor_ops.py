@@ -477,6 +477,7 @@ def test_vmap_of_scatter_and_its_gradients_equal_a_loop():
     lambda lib: lib.tensor([[1.0, 2.0], [3.0, 4.0]]).masked_fill(lib.tensor(True), lib.tensor(9.0)),
     lambda lib: lib.einsum("i,j", [lib.tensor([1, 2]), lib.tensor([3, 4, 5])]),
     lambda lib: lib.tensor([1.0, -3.0]).norm(0),
+    lambda lib: lib.zeros(3).scatter_add(0, lib.zeros(0, dtype=lib.int64), lib.tensor([float("inf")])),
 ], ids=lambda make: "")
 def test_dtype_rules_and_edge_cases_match_pytorch(make):
     torch = _torch()
