@@ -1,7 +1,8 @@
-"""ResNet-18 and a VGG block, training and inference throughput: minigrad against PyTorch CPU and JAX
-(`jax.jit`, when installed), side by side, from one invocation.
+"""ResNet-18 and a VGG block (and, with --models, d2l's other modern CNNs), training and inference
+throughput: minigrad against PyTorch CPU and JAX (`jax.jit`, when installed), side by side, from one invocation.
 
     python benchmarks/cnn.py [--threads 1 2] [--rounds 5] [--steps 3] [--batch-size N] [--models resnet18 vgg]
+    python benchmarks/cnn.py --models vgg11 nin googlenet densenet121 alexnet --threads 2
 
 Models (the same initial weights in every framework: minigrad builds them once, in a process of their own,
 and each framework loads that state dict):
@@ -12,7 +13,14 @@ and each framework loads that state dict):
             for inference, updated with PyTorch's momentum 0.1 and unbiased variance).
   vgg       a VGG block: two 3x3 convolutions 64->64 with padding 1 and ReLU, 2x2 max pooling, then Flatten
             and Linear to 10 classes, on 64x56x56 inputs, batch 16.
---batch-size replaces both batches. Training: cross entropy, SGD with momentum 0.9 and lr 0.01 (PyTorch's
+  vgg11, nin, googlenet, densenet121, alexnet
+            minigrad.models' builders (num_classes=10, d2l's init_cnn), on the 1-channel inputs
+            examples/train_cnn.py trains them on (digits resized to 32x32; 68x68 for nin and alexnet), batch
+            64. The PyTorch twin runs minigrad.models' own source with torch.nn in place of minigrad.nn, so
+            the architecture and the state dict's names are the same by construction. No JAX twin is
+            written for these (it would duplicate five architectures): their JAX columns read "-", and a
+            run of only these has no JAX columns (a line under the table says so).
+--batch-size replaces every model's batch. Training: cross entropy, SGD with momentum 0.9 and lr 0.01 (PyTorch's
 update, written by hand for JAX); inference: eval mode, no gradients, argmax. JAX's train step and
 inference are each one jax.jit-compiled function; every timed round ends with block_until_ready.
 
@@ -34,7 +42,18 @@ import numpy as np
 
 import _common
 
-MODELS = {"resnet18": (64, (3, 32, 32)), "vgg": (16, (64, 56, 56))}  # default batch, input shape
+MODELS = {"resnet18": (64, (3, 32, 32)), "vgg": (16, (64, 56, 56)),  # default batch, input shape
+          "vgg11": (64, (1, 32, 32)), "nin": (64, (1, 68, 68)), "googlenet": (64, (1, 32, 32)),
+          "densenet121": (64, (1, 32, 32)), "alexnet": (64, (1, 68, 68))}
+DEFAULT_MODELS = ["resnet18", "vgg"]
+JAX_MODELS = {"resnet18", "vgg"}  # the models with a jax.lax twin below
+BUILDERS = {"nin": "NiN"}  # minigrad.models has no torchvision-named builder for NiN; the others are named so
+MODELS_SOURCE_IMPORTS = {  # minigrad.models' imports, and what the PyTorch twin imports in their place
+    "from minigrad import creation\n": "import torch as creation\n",
+    "from minigrad import toplevel as _toplevel\n": "import torch as _toplevel\n",
+    "from minigrad import nn\n": "from torch import nn\n",
+    "from minigrad.nn import functional as F\n": "from torch.nn import functional as F\n",
+}
 LR, MOMENTUM = 0.01, 0.9
 
 
@@ -80,6 +99,21 @@ def torch_resnet18(nn, num_classes=10):
     return ResNet18()
 
 
+def torch_models():
+    """minigrad.models' source run with torch.nn, torch.nn.functional and torch.cat in place of minigrad's:
+    d2l's architectures in PyTorch with the same module names (as a namespace of its builders)."""
+    import minigrad.models
+    with open(minigrad.models.__file__) as f:
+        source = f.read()
+    for ours, theirs in MODELS_SOURCE_IMPORTS.items():
+        if ours not in source:
+            raise RuntimeError(f"minigrad/models/__init__.py no longer has the line {ours.strip()!r}")
+        source = source.replace(ours, theirs)
+    namespace = {"__name__": "torch_twin_of_minigrad_models"}
+    exec(compile(source, minigrad.models.__file__ + " (with torch.nn)", "exec"), namespace)  # noqa: S102
+    return namespace
+
+
 def vgg_block(nn, size):
     return nn.Sequential(
         nn.Conv2d(64, 64, kernel_size=3, padding=1), nn.ReLU(), nn.Conv2d(64, 64, kernel_size=3, padding=1),
@@ -91,12 +125,18 @@ def build(framework, name):
     size = MODELS[name][1][-1]
     if framework == "torch":
         import torch
+        if name not in JAX_MODELS:
+            net = torch_models()[BUILDERS.get(name, name)](num_classes=10)
+            with torch.no_grad():
+                net(torch.zeros(2, *MODELS[name][1]))  # materialize the lazy layers
+            return net
         return torch_resnet18(torch.nn) if name == "resnet18" else vgg_block(torch.nn, size)
     import minigrad
     if name == "vgg":
         return vgg_block(minigrad.nn, size)
-    net = minigrad.models.resnet18(num_classes=10)
-    net.apply_init([minigrad.randn(2, *MODELS[name][1])])  # materialize the lazy layers
+    net = getattr(minigrad.models, BUILDERS.get(name, name))(num_classes=10)
+    # materialize the lazy layers; the new models get d2l's init_cnn, as examples/train_cnn.py gives them
+    net.apply_init([minigrad.randn(2, *MODELS[name][1])], None if name == "resnet18" else minigrad.models.init_cnn)
     return net
 
 
@@ -218,7 +258,7 @@ def measure_jax(names, batch_size, rounds, steps, weights):
     from lenet import cross_entropy, jax_optimizer
 
     results = {}
-    for name in names:
+    for name in (name for name in names if name in JAX_MODELS):
         batch = batch_size or MODELS[name][0]
         state = load_weights(weights, name)
         params = {k: jnp.asarray(v) for k, v in state.items() if not k.endswith(("running_mean", "running_var",
@@ -260,8 +300,9 @@ def main():
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--steps", type=int, default=3, help="steps per timed round")
     parser.add_argument("--batch-size", type=int, default=None,
-                        help="batch for every model (default: 64 for resnet18, 16 for vgg)")
-    parser.add_argument("--models", nargs="+", choices=list(MODELS), default=list(MODELS))
+                        help="batch for every model (default: 16 for vgg, 64 for the others)")
+    parser.add_argument("--models", nargs="+", choices=list(MODELS), default=DEFAULT_MODELS,
+                        help="default: resnet18 vgg")
     parser.add_argument("--measure", choices=["minigrad", "torch", "jax"], help=argparse.SUPPRESS)
     parser.add_argument("--weights", help=argparse.SUPPRESS)
     parser.add_argument("--write-weights", help=argparse.SUPPRESS)
@@ -272,7 +313,9 @@ def main():
         print(json.dumps(measure(args.measure, args.models, args.batch_size, args.rounds, args.steps,
                                  args.weights)))
         return
-    frameworks = ["minigrad"] + [name for name in ("torch", "jax") if _common.installed(name)]
+    with_jax = JAX_MODELS.intersection(args.models)
+    frameworks = ["minigrad"] + [name for name in ("torch", "jax") if _common.installed(name)
+                                 and (name != "jax" or with_jax)]
     peers = frameworks[1:]
     load = _common.print_header("benchmarks/cnn.py", args.threads,
                                 "one process per framework and thread count; JAX pinned to that many cores")
@@ -288,18 +331,25 @@ def main():
                 _common.thread_env(threads), f"{framework}, {threads} thread(s)") for framework in frameworks}
             print(f"\ncpu, {threads} thread(s): images/sec, median of {args.rounds} rounds of {args.steps} steps")
             columns = "".join(f"{name:>9}{name + '/mg':>9}" for name in peers)
-            print(f"{'model':<10}{'input':>10}{'batch':>6}{'mg train':>10}{columns}{'mg infer':>10}{columns}")
+            width = max(10, *(len(name) + 1 for name in args.models))
+            print(f"{'model':<{width}}{'input':>10}{'batch':>6}{'mg train':>10}{columns}{'mg infer':>10}{columns}")
             for name in args.models:
                 batch, shape = args.batch_size or MODELS[name][0], MODELS[name][1]
-                line = f"{name:<10}{'x'.join(map(str, shape)):>10}{batch:>6}"
+                line = f"{name:<{width}}{'x'.join(map(str, shape)):>10}{batch:>6}"
                 for phase in (0, 1):  # train, inference
                     ours = results["minigrad"]["rates"][name][phase] if results["minigrad"] else float("nan")
                     line += f"{ours:>10.1f}"
                     for peer in peers:
+                        if results[peer] and name not in results[peer]["rates"]:
+                            line += f"{'-':>9}{'-':>9}"  # no JAX twin for this model
+                            continue
                         theirs = results[peer]["rates"][name][phase] if results[peer] else float("nan")
                         line += f"{theirs:>9.1f}{ours / theirs:>9.2f}"
                 print(line)
             print("peak RSS: " + ", ".join(f"{name} {r['peak_rss_mb']:.0f} MB" for name, r in results.items() if r))
+            without_jax = [name for name in args.models if name not in JAX_MODELS]
+            if _common.installed("jax") and without_jax:
+                print(f"jax: not measured for {', '.join(without_jax)} (no JAX twin written for them)")
     print("\n" + load.report())
 
 
