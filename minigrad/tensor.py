@@ -105,9 +105,14 @@ def _promote(a, b):
 
 
 def _no_bool_subtraction(a, b):
-    if a._dtype is dtypes.bool_:
+    """PyTorch refuses a bool operand (a tensor or Python bool) before promotion: float - True raises."""
+    bools = [isinstance(x, (bool, np.bool_)) or isinstance(x, Tensor) and x._dtype is dtypes.bool_ for x in (a, b)]
+    if all(bools):
         raise RuntimeError("Subtraction, the `-` operator, with two bool tensors is not supported. "
                            "Use the `^` or `logical_xor()` operator instead.")
+    if any(bools):
+        raise RuntimeError("Subtraction, the `-` operator, with a bool tensor is not supported. "
+                           "If you are trying to invert a mask, use the `~` or `logical_not()` operator instead.")
     return a, b
 
 
@@ -322,7 +327,7 @@ class Tensor(TensorBase):
         array = self._backend.to_numpy(self._data)
         options = dict(separator=", ", prefix="tensor(", threshold=1000, edgeitems=3)
         if self._dtype.is_floating_point:
-            finite = array[np.isfinite(array)]
+            finite = array[np.isfinite(array)].astype(np.float64)  # float16 can't hold 1e8
             if not (finite.size and np.all(finite == np.round(finite)) and np.abs(finite).max() < 1e8):
                 options.update(precision=4, floatmode="fixed", suppress_small=True)
         body = np.array2string(array, **options)
@@ -442,10 +447,10 @@ class Tensor(TensorBase):
         return ew.Add.apply(b, a)
 
     def __sub__(self, other):
-        return ew.Sub.apply(*_no_bool_subtraction(*_promote(self, other)))
+        return ew.Sub.apply(*_promote(*_no_bool_subtraction(self, other)))
 
     def __rsub__(self, other):
-        a, b = _no_bool_subtraction(*_promote(self, other))
+        a, b = _promote(*_no_bool_subtraction(self, other))
         return ew.Sub.apply(b, a)
 
     def __mul__(self, other):
@@ -743,6 +748,8 @@ class Tensor(TensorBase):
         return reduction.Amin.apply(self, dims, keepdim)
 
     def _arg_extreme(self, dim, keepdim, axis, take_max):
+        if self._dtype is dtypes.bool_:
+            raise RuntimeError(f"{'argmax' if take_max else 'argmin'}(): does not support bool input")
         dim = axis if dim is None else dim
         dim = None if dim is None else normalize_dim(dim, self.ndim)
         return logic.ArgExtreme.apply(self, dim, keepdim, take_max)

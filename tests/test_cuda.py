@@ -530,3 +530,29 @@ def test_indexing_and_assignment_edge_cases_match_cpu():
     signed = minigrad.tensor([1.0, -2.0, 0.0, -0.0])
     for fn in (lambda t: t / minigrad.tensor(-0.0, device=t.device), lambda t: 1 / t.abs(), lambda t: 1 / t.sign()):
         np.testing.assert_array_equal(host(fn(signed.cuda())), host(fn(signed)))
+
+
+# --- the narrow storage dtypes (tests/test_dtypes.py compares them with PyTorch on the CPU) ------------
+
+@needs_cuda
+@pytest.mark.parametrize("name", ["uint8", "int8", "int16", "int32", "float16"])
+def test_narrow_dtypes_create_copy_compute_and_cast_as_on_cpu(name):
+    dtype = getattr(minigrad, name)
+    values = np.array([[0, 1, 2], [3, 100, 7]])
+    results = []
+    for device in ("cpu", "cuda"):
+        x = minigrad.tensor(values, dtype=dtype, device=device)
+        y = minigrad.ones(2, 3, dtype=dtype, device=device)
+        index = minigrad.tensor([1, 0, 1], dtype=minigrad.int32, device=device)
+        outputs = [x, y, x + y, x * 3, x + 300, x - 1, x / 2, x // 2, x % 3, x == y, x < 2.5, x.float(), x.half(),
+                   x.to(minigrad.float32).to(dtype), x.byte(), x.int(), x.sum(), x.sum(1), x.amax(0), x.max(1).values,
+                   x.argmax(), x.t().contiguous(), x[index], x[:, index[:2]], minigrad.where(x > 1, x, y),
+                   minigrad.cat([x, y]), x.cumsum(1), x.clamp(1, 5), minigrad.from_numpy(values.astype(name)).to(device)]
+        if dtype.is_floating_point:
+            leaf = (x / 50).detach().requires_grad_()
+            (leaf.exp() * leaf.sigmoid() + leaf.tanh() * leaf).sum().backward()
+            outputs += [(x / 50).exp(), x.sqrt(), x.relu(), x.softmax(1), leaf.grad]
+        results.append(outputs)
+    for cpu, gpu in zip(*results):
+        assert gpu.device.type == "cuda" and gpu.dtype is cpu.dtype
+        np.testing.assert_allclose(host(gpu).astype(np.float64), host(cpu).astype(np.float64), rtol=2e-3)

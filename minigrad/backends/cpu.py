@@ -92,7 +92,8 @@ class CPUBackend(SharedBackend):
 
     @staticmethod
     def astype(x, np_dtype):
-        return x.astype(np_dtype, copy=False)
+        with np.errstate(invalid="ignore", over="ignore"):  # nan/inf to an integer, 1e5 to float16: quiet, as PyTorch
+            return x.astype(np_dtype, copy=False)
 
     @staticmethod
     def to_numpy(x):

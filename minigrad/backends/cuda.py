@@ -79,11 +79,18 @@ def _operands(values):
     return out, dtypes
 
 
+_FLOAT16 = np.dtype(np.float16)
+
+
 def _elementwise(device_fn, ufunc, *values, dtype=None):
     operands, dtypes = _operands(values)
     shape = np.broadcast_shapes(*(tuple(a.shape) for a in operands))
     out_dtype = _result_dtype(ufunc, *dtypes) if dtype is None else np.dtype(dtype)
     kernel = (ek.unary, ek.binary, ek.ternary)[len(operands) - 1](device_fn)
+    if _FLOAT16 in dtypes:  # numba.cuda's float16 lacks most math functions: compute in float32, as PyTorch
+        operands = [CUDABackend.astype(a, np.float32) if a.dtype == _FLOAT16 else a for a in operands]
+        out = ek.launch(kernel, shape, np.float32 if out_dtype == _FLOAT16 else out_dtype, *operands)
+        return CUDABackend.astype(out, out_dtype)
     return ek.launch(kernel, shape, out_dtype, *operands)
 
 

@@ -89,6 +89,7 @@ class Any(All):
 
 class ArgExtreme(_NotDifferentiable):
     """argmax (take_max) or argmin over one normalised dim, or over all elements when dim is None."""
+    float16_in_float32 = True
 
     @staticmethod
     def compute(ctx, x, dim, keepdim, take_max):
