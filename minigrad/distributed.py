@@ -13,6 +13,7 @@ import time
 
 import numpy as np
 
+from minigrad._dtype import ALL as ALL_DTYPES
 from minigrad._threads import set_num_threads
 from minigrad.autograd.grad_mode import no_grad
 from minigrad.creation import from_numpy
@@ -20,7 +21,7 @@ from minigrad.tensor import Tensor
 
 _INSTALL = 'pip install -e ".[mpi]" (or pip install mpi4py mpich)'
 _MAX_DIMS = 8
-_NUMPY_TYPES = {np.dtype(t).num: t for t in (np.float32, np.float64, np.int64, np.bool_)}
+_NUMPY_TYPES = {d.numpy.num: d.numpy.type for d in ALL_DTYPES}  # to name a rank's dtype in errors
 
 
 class ReduceOp(enum.Enum):

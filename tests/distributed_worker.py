@@ -32,7 +32,8 @@ def raises(kind, text):
 def collectives():
     rank, world = dist.get_rank(), dist.get_world_size()
     values = np.arange(1, 5)
-    for dtype in (torch.float32, torch.float64, torch.int64):
+    for dtype in (torch.float16, torch.float32, torch.float64, torch.uint8, torch.int8, torch.int16, torch.int32,
+                  torch.int64):
         for op, expected in ((dist.ReduceOp.SUM, sum(values * (r + 1) for r in range(world))),
                              (dist.ReduceOp.PRODUCT, np.prod([values * (r + 1) for r in range(world)], axis=0)),
                              (dist.ReduceOp.MIN, values), (dist.ReduceOp.MAX, values * world)):
