@@ -257,10 +257,10 @@ def test_conv_second_derivatives():
 
 @given(data=st.data())
 def test_winograd_convolution(data):
-    """3x3 stride-1 layers with 16+ channels and outputs of 12x12 or more take the CPU backend's Winograd kernels (a spy
-    checks that they ran, with blocks of a few tiles so that blocks split tile rows and images): forward,
-    both gradients against PyTorch in float64, the JVP against central differences along a direction,
-    and the adjoint identity."""
+    """3x3 stride-1 layers with 16+ channels and outputs of 12x12 or more take the CPU backend's Winograd
+    kernels (a spy checks that they ran, with blocks of a few tiles so that blocks split tile rows and
+    images): forward, both gradients against PyTorch in float64, the JVP against central differences
+    along a direction, and the adjoint identity."""
     torch = _torch()
     with pytest.MonkeyPatch.context() as patch:
         calls = _spy_on_winograd(patch, data.draw(st.integers(1, 40)))
@@ -299,10 +299,11 @@ def _check_winograd(torch, data, calls):
     _, tangent = minigrad.func.jvp(lambda a, b: F.conv2d(a, b, padding=padding), (x.detach(), w.detach()),
                                    (minigrad.from_numpy(dx), minigrad.from_numpy(dw)))
     eps = 1e-6
-    ahead, behind = (F.conv2d(x.detach() + s * eps * minigrad.from_numpy(dx), w.detach() + s * eps * minigrad.from_numpy(dw),
-                              padding=padding).numpy() for s in (1, -1))
+    step_x, step_w = minigrad.from_numpy(eps * dx), minigrad.from_numpy(eps * dw)
+    ahead, behind = (F.conv2d(x.detach() + s * step_x, w.detach() + s * step_w, padding=padding).numpy() for s in (1, -1))
     np.testing.assert_allclose(tangent.numpy(), (ahead - behind) / (2 * eps), rtol=1e-5, atol=1e-5)
-    check_adjoint(lambda a, b: F.conv2d(a, b, padding=padding), [x.detach().requires_grad_(), w.detach().requires_grad_()])
+    check_adjoint(lambda a, b: F.conv2d(a, b, padding=padding),
+                  [x.detach().requires_grad_(), w.detach().requires_grad_()])
 
 
 @st.composite

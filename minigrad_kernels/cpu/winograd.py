@@ -53,7 +53,8 @@ def _weight_transform_adjoint(du, dw):
                 half[0, q], half[1, q], half[2, q] = m0 + 0.5 * (m1 + m2), 0.5 * (m1 - m2), 0.5 * (m1 + m2) + m3
             for a in range(3):  # (G^T dU) G
                 m0, m1, m2, m3 = half[a, 0], half[a, 1], half[a, 2], half[a, 3]
-                dw[o, i, a, 0], dw[o, i, a, 1], dw[o, i, a, 2] = m0 + 0.5 * (m1 + m2), 0.5 * (m1 - m2), 0.5 * (m1 + m2) + m3
+                dw[o, i, a, 0], dw[o, i, a, 1] = m0 + 0.5 * (m1 + m2), 0.5 * (m1 - m2)
+                dw[o, i, a, 2] = 0.5 * (m1 + m2) + m3
 
 
 def weight_transform(w):
