@@ -300,7 +300,8 @@ def _check_winograd(torch, data, calls):
                                    (minigrad.from_numpy(dx), minigrad.from_numpy(dw)))
     eps = 1e-6
     step_x, step_w = minigrad.from_numpy(eps * dx), minigrad.from_numpy(eps * dw)
-    ahead, behind = (F.conv2d(x.detach() + s * step_x, w.detach() + s * step_w, padding=padding).numpy() for s in (1, -1))
+    ahead, behind = (F.conv2d(x.detach() + s * step_x, w.detach() + s * step_w, padding=padding).numpy()
+                     for s in (1, -1))
     np.testing.assert_allclose(tangent.numpy(), (ahead - behind) / (2 * eps), rtol=1e-5, atol=1e-5)
     check_adjoint(lambda a, b: F.conv2d(a, b, padding=padding),
                   [x.detach().requires_grad_(), w.detach().requires_grad_()])
