@@ -357,3 +357,24 @@ def test_uint8_images_load_and_scale_to_float():
     np.testing.assert_allclose(scaled.numpy(), images[2:] / np.float32(255), rtol=1e-6)
     numpy_batches = list(DataLoader(list(images), batch_size=4))
     assert numpy_batches[0].dtype is minigrad.uint8 and (numpy_batches[0].numpy() == images).all()
+
+
+@pytest.mark.torch
+def test_scalar_writes_reduction_dtypes_and_bool_operands_follow_torch():
+    torch = _torch()
+    cases = [lambda lib: (lambda x: (x.__setitem__(0, 300), x)[1])(lib.zeros(2, dtype=lib.uint8)),  # overflow
+             lambda lib: (lambda x: (x.__setitem__(0, -1), x)[1])(lib.zeros(2, dtype=lib.uint8)),  # wraps
+             lambda lib: (lambda x: (x.__setitem__(0, -129), x)[1])(lib.zeros(2, dtype=lib.int8)),
+             lambda lib: lib.zeros(2, dtype=lib.int16).fill_(40000),
+             lambda lib: lib.zeros(2, dtype=lib.uint8).masked_fill(lib.tensor([True, False]), 256),
+             lambda lib: lib.zeros(2, dtype=lib.int8).add_(200),
+             lambda lib: lib.tensor([200, 100], dtype=lib.uint8).sum(dtype=lib.int32),
+             lambda lib: lib.tensor([2 ** 30, 2 ** 30], dtype=lib.int32).sum(dtype=lib.int32),
+             lambda lib: lib.tensor([20, 20], dtype=lib.uint8).prod(dtype=lib.int16),
+             lambda lib: lib.tensor([1.0, 2.0]) - True,
+             lambda lib: True - lib.tensor([1, 2], dtype=lib.int8),
+             lambda lib: lib.tensor([True, False]).argmax(),
+             lambda lib: lib.nn.functional.nll_loss(lib.zeros(2, 3), lib.tensor([0, 1], dtype=lib.int32)),
+             lambda lib: lib.nn.functional.nll_loss(lib.zeros(2, 3), lib.tensor([0, 2], dtype=lib.uint8))]
+    for case in cases:
+        _both(case, (minigrad,), (torch,))
