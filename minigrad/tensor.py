@@ -104,6 +104,22 @@ def _promote(a, b):
     return _as_operand(a, dtype, a), _as_operand(b, dtype, a)
 
 
+def _fitted_scalar(value, dtype):
+    """A Python int written into an integer tensor (x[i] = v, fill_, masked_fill): PyTorch refuses one that
+    overflows the dtype, though it lets a negative one wrap into an unsigned dtype (uint8: -255 to 255)."""
+    if isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_)) and dtype.category == 1:
+        info = np.iinfo(dtype.numpy)
+        if not (-info.max if info.min == 0 else info.min) <= value <= info.max:
+            raise RuntimeError(f"value: {value} cannot be converted to type {dtype.name} without overflow")
+    return value
+
+
+def _in_dtype(result, dtype):
+    """A reduction's result in the dtype asked for: integer sums run in int64, and sum(dtype=int32) is
+    their wrap into int32, as PyTorch's int32 accumulator gives."""
+    return result if dtype is None or result._dtype is dtypes.as_dtype(dtype) else result.to(dtype)
+
+
 def _no_bool_subtraction(a, b):
     """PyTorch refuses a bool operand (a tensor or Python bool) before promotion: float - True raises."""
     bools = [isinstance(x, (bool, np.bool_)) or isinstance(x, Tensor) and x._dtype is dtypes.bool_ for x in (a, b)]
@@ -677,7 +693,7 @@ class Tensor(TensorBase):
     @_numpy_names
     def sum(self, dim=None, keepdim=False, dtype=None):
         source = self if dtype is None else self.to(dtype)
-        return reduction.Sum.apply(source, normalize_dims(dim, self.ndim), keepdim)
+        return _in_dtype(reduction.Sum.apply(source, normalize_dims(dim, self.ndim), keepdim), dtype)
 
     @_numpy_names
     def mean(self, dim=None, keepdim=False, dtype=None):
@@ -706,7 +722,7 @@ class Tensor(TensorBase):
     @_numpy_names
     def prod(self, dim=None, keepdim=False, dtype=None):
         source = self if dtype is None else self.to(dtype)
-        return reduction.Prod.apply(source, normalize_dims(dim, self.ndim), keepdim)
+        return _in_dtype(reduction.Prod.apply(source, normalize_dims(dim, self.ndim), keepdim), dtype)
 
     def _extreme(self, dim, keepdim, take_max, name):
         if isinstance(dim, Tensor):
@@ -1157,7 +1173,7 @@ class Tensor(TensorBase):
                                    f"but got tensor with {value.ndim} dimension(s).")
         elif not isinstance(value, (numbers.Number, np.generic)):
             raise TypeError(f"masked_fill(): argument 'value' must be a number or a Tensor, not {type_name(value)}")
-        return where(mask, _as_operand(value, self._dtype, self), self)
+        return where(mask, _as_operand(_fitted_scalar(value, self._dtype), self._dtype, self), self)
 
     def masked_fill_(self, mask, value):
         return self.copy_(self.masked_fill(mask, value))
@@ -1452,7 +1468,7 @@ class Tensor(TensorBase):
         if not isinstance(value, (Tensor, numbers.Number, np.generic, np.ndarray, list, tuple)) \
                 or isinstance(value, (str, bytes, np.str_)):
             raise TypeError(f"value: can't assign a {type_name(value)} to a {self.type()}")
-        value = _as_operand(value, self._dtype, self)
+        value = _as_operand(_fitted_scalar(value, self._dtype), self._dtype, self)
         key = self._index_key(key)
         try:
             self._in_place(shape_ops.IndexPut, key, value)

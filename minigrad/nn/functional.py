@@ -955,8 +955,8 @@ def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):  
     _floating(tensor_argument(input, "nll_loss"), "nll_loss")
     tensor_argument(target, "nll_loss", "target", 2)
     _same_dtype_as_input(input, (("weight", weight),), "nll_loss")
-    if target.dtype.is_floating_point:
-        raise RuntimeError(f"nll_loss(): expected target to be an int64 tensor of class indices, got "
+    if target.dtype.name not in ("int64", "uint8"):  # PyTorch's kernels take Long or Byte targets
+        raise RuntimeError(f"nll_loss(): expected target to be an int64 (or uint8) tensor of class indices, got "
                            f"{target.dtype if isinstance(target, Tensor) else type(target).__name__}")
     if input.ndim < 1 or (input.ndim == 1 and target.ndim != 0) or (input.ndim > 1 and (
             target.ndim != input.ndim - 1 or target.shape[0] != input.shape[0] or target.shape[1:] != input.shape[2:])):
