@@ -737,25 +737,26 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         if value is not None and tuple(value.shape) != (input.shape[1],):
             raise RuntimeError(f"batch_norm(): expected {argument} of shape [{input.shape[1]}] (the channels of "
                                f"input {list(input.shape)}), got {list(value.shape)}")
-    if training:
-        count = input.numel() // input.shape[1]
-        if count <= 1:
-            raise ValueError(f"batch_norm(): Expected more than 1 value per channel when training, "
-                             f"got input size {list(input.shape)}")
-        mean = input.mean(dims)
-        var = input.var(dims, correction=0)
-        if running_mean is not None:
-            with no_grad():
-                running_mean.mul_(1 - momentum).add_(mean.detach() * momentum)
-                running_var.mul_(1 - momentum).add_(var.detach() * (momentum * count / (count - 1)))
-    else:
-        mean, var = running_mean, running_var
-    out = (input - mean.reshape(shape)) / (var.reshape(shape) + eps).sqrt()
-    if weight is not None:
-        out = out * weight.reshape(shape)
-    if bias is not None:
-        out = out + bias.reshape(shape)
-    return out
+    # Per-channel scale and shift, so that the input is read by as few full-size ops as possible
+    # (training: 6 forward, down from 9; evaluation: 2, as PyTorch's CPU kernel folds them too).
+    if not training:
+        scale = 1 / (running_var + eps).sqrt() * (1 if weight is None else weight)
+        shift = (0 if bias is None else bias) - running_mean * scale
+        return input * scale.reshape(shape) + shift.reshape(shape)
+    count = input.numel() // input.shape[1]
+    if count <= 1:
+        raise ValueError(f"batch_norm(): Expected more than 1 value per channel when training, "
+                         f"got input size {list(input.shape)}")
+    mean = input.mean(dims, keepdim=True)
+    centered = input - mean
+    var = (centered * centered).mean(dims)
+    if running_mean is not None:
+        with no_grad():
+            running_mean.mul_(1 - momentum).add_(mean.detach().reshape(-1) * momentum)
+            running_var.mul_(1 - momentum).add_(var.detach() * (momentum * count / (count - 1)))
+    scale = 1 / (var + eps).sqrt() * (1 if weight is None else weight)
+    out = centered * scale.reshape(shape)
+    return out if bias is None else out + bias.reshape(shape)
 
 
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):  # noqa: A002
