@@ -538,12 +538,12 @@ def _tiling(g, n_batch, tile, tiles_per_thread=4):
 
 def _winograd(g, c_in, c_out):
     """Winograd for 2-d 3x3 stride-1 convolutions without groups or dilation, with at least 16 channels
-    on each side (the 16 GEMMs' inner dimensions) and outputs at least 14 wide and high. Measured on one
-    thread (process time, best of 9), forward + both gradients: 64->64 at 56x56, batch 8, 49.7 ms
-    against im2col + GEMM's 89.7 (PyTorch 68.8); 64->64 at 8x8, batch 64, 17.7 against 14.6: short
-    tile rows cost more to transform than the GEMMs save."""
+    on each side (the 16 GEMMs' inner dimensions) and outputs at least 12 wide and high. Measured on one
+    thread (process time, best of 9), forward + both gradients against im2col + GEMM: 64->64 at 56x56,
+    batch 8, 49.7 ms against 89.7 (PyTorch 68.8); at 16x16, batch 32, 19.9 against 34.7; at 12x12,
+    batch 64, 26.6 against 30.9; at 8x8 and 4x4 a draw, at 2x2 (one tile an image) 1.4x slower."""
     return (g.kernel == (1, 3, 3) and g.stride == (1, 1, 1) and g.dilation == (1, 1, 1) and g.groups == 1
-            and g.in_size[0] == 1 and min(c_in, c_out) >= 16 and min(g.out_size[1:]) >= 14)
+            and g.in_size[0] == 1 and min(c_in, c_out) >= 16 and min(g.out_size[1:]) >= 12)
 
 
 def _winograd_block(c_in, c_out):
