@@ -307,6 +307,23 @@ def _check_winograd(torch, data, calls):
                   [x.detach().requires_grad_(), w.detach().requires_grad_()])
 
 
+@pytest.mark.parametrize("c_in, c_out, size, padding", [(1, 6, 28, 2), (6, 16, 14, 0)])
+def test_lenet_layers_in_blocks_of_images(c_in, c_out, size, padding):
+    """LeNet's layers at batch 32, where the CPU backend tiles shallow layers in blocks of whole images:
+    forward and both gradients against PyTorch."""
+    torch = _torch()
+    rng = np.random.default_rng(0)
+    x, w = leaf(rng.standard_normal((32, c_in, size, size))), leaf(rng.standard_normal((c_out, c_in, 5, 5)))
+    y = F.conv2d(x, w, padding=padding)
+    g = rng.standard_normal(tuple(y.shape))
+    y.backward(minigrad.from_numpy(g))
+    xt, wt = (torch.tensor(a.detach().numpy(), requires_grad=True) for a in (x, w))
+    theirs = torch.nn.functional.conv2d(xt, wt, padding=padding)
+    theirs.backward(torch.tensor(g))
+    for ours, expected in ((y, theirs), (x.grad, xt.grad), (w.grad, wt.grad)):
+        np.testing.assert_allclose(ours.detach().numpy(), expected.detach().numpy(), rtol=1e-9, atol=1e-9)
+
+
 @st.composite
 def block_case(draw):
     kernel = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))

@@ -364,8 +364,8 @@ class CPUBackend(SharedBackend):
             return out
         out = np.empty((n_batch, c_out, int(np.prod(g.out_size))), dtype=x.dtype)
         taps = x.shape[1] // g.groups * int(np.prod(g.kernel))
-        conv_gemm.conv_forward(_operand(x), _grouped(w, g.groups), *_geometry(g),
-                               *_tiling(g, n_batch, _tile(taps)), get_num_threads(), out)
+        tiling = _shallow_tiling(g, n_batch, taps, x.itemsize, 1 << 18, 4) or _tiling(g, n_batch, _tile(taps))
+        conv_gemm.conv_forward(_operand(x), _grouped(w, g.groups), *_geometry(g), *tiling, get_num_threads(), out)
         return out.reshape((n_batch, c_out) + tuple(g.out_size))
 
     def conv_transpose(self, y, w, g):
@@ -382,7 +382,9 @@ class CPUBackend(SharedBackend):
             winograd.conv3x3(_planes(y), winograd.weight_transform(turned), tuple(2 - p for p in g.padding[1:]),
                              _winograd_block(c_in, w.shape[0]), get_num_threads(), _planes(grad))
             return grad
-        images, _ = _tiling(g, n_batch, _tile(w.shape[1] * int(np.prod(g.kernel))))
+        taps = c_in // g.groups * int(np.prod(g.kernel))
+        images, _ = (_shallow_tiling(g, n_batch, taps, y.itemsize, 1 << 18, 4)
+                     or _tiling(g, n_batch, _tile(w.shape[1] * int(np.prod(g.kernel)))))
         conv_gemm.conv_input(_flat(y), _grouped(w, g.groups), *_geometry(g), images, get_num_threads(), grad)
         return grad
 
@@ -397,9 +399,9 @@ class CPUBackend(SharedBackend):
             return full
         taps = c_in // g.groups * int(np.prod(g.kernel))
         n_batch, volume = x.shape[0], int(np.prod(g.out_size))
-        dw = conv_gemm.conv_weight(_operand(x), _flat(y), g.groups, *_geometry(g),
-                                   *_tiling(g, n_batch, _weight_tile(taps, n_batch * volume), 1),
-                                   get_num_threads())
+        tiling = (_shallow_tiling(g, n_batch, taps, x.itemsize, 1 << 19, 1)
+                  or _tiling(g, n_batch, _weight_tile(taps, n_batch * volume), 1))
+        dw = conv_gemm.conv_weight(_operand(x), _flat(y), g.groups, *_geometry(g), *tiling, get_num_threads())
         live[...] = dw.reshape(live.shape)
         return full
 
@@ -532,6 +534,21 @@ def _tiling(g, n_batch, tile, tiles_per_thread=4):
     if volume > tile or g.out_size[2] >= 16:
         return 1, min(tile, volume)
     return max(1, min(2 * tile // volume, n_batch // (tiles_per_thread * get_num_threads()))), volume
+
+
+def _shallow_tiling(g, n_batch, taps, itemsize, budget, tiles_per_thread):
+    """(images, chunk) for layers with under 256 taps (LeNet's): blocks of a power of two whole images
+    whose columns fit in `budget` bytes (256 KB for the forward and input passes, 512 KB for the weight
+    gradient), leaving each thread tiles_per_thread blocks; None for other layers, or when one image's
+    columns overflow the budget. Measured on LeNet's second layer (6->16, 5x5 on 14x14, batch 256, one
+    thread, process time): blocks of 2/4/8/16 images took 3.9/2.5/3.4/3.3 ms forward, 4.0/2.5/2.7/2.7
+    input gradient, 5.3/3.9/3.5/3.4 weight gradient; its first layer's weight gradient, one image per
+    tile (the rule for wide rows) 3.9 ms, 4 images 2.4, 10 or more 4.9."""
+    volume = int(np.prod(g.out_size))
+    fit = min(budget // (taps * volume * itemsize), n_batch // (tiles_per_thread * get_num_threads()))
+    if taps >= 256 or fit < 1:
+        return None
+    return 1 << (fit.bit_length() - 1), volume
 
 
 # --- 3x3 stride-1 convolutions by Winograd's F(2x2, 3x3), see minigrad_kernels/cpu/winograd.py ----
