@@ -401,8 +401,9 @@ class Primitive(Function):
 
 
 def _is_float16(value):
-    dtype = getattr(value, "dtype", None)
-    return isinstance(dtype, np.dtype) and dtype == np.float16
+    """value is a float16 array (numpy's type code 'e'; no isinstance against np.dtype, whose ABC check
+    cost a LeNet step at batch 64 about 5% of its time, on every op)."""
+    return getattr(getattr(value, "dtype", None), "char", None) == "e"
 
 
 def _has_float16(value):
