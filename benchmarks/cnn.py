@@ -24,9 +24,10 @@ and each framework loads that state dict):
 update, written by hand for JAX); inference: eval mode, no gradients, argmax. JAX's train step and
 inference are each one jax.jit-compiled function; every timed round ends with block_until_ready.
 
-For each thread count, each framework runs in its own process (Numba, OpenMP, MKL and OpenBLAS get the
-count through their variables; XLA reads none, so the JAX process is pinned to that many cores when it is
-fewer than the machine has). Images/sec are medians over rounds of --steps steps; "torch/mg" and "jax/mg"
+For each thread count and model, each framework runs in its own process, the frameworks one after the
+other (so that on a shared machine a burst of other load falls on all of them, not on one framework's whole
+run); Numba, OpenMP, MKL and OpenBLAS get the count through their variables; XLA reads none, so the JAX
+process is pinned to that many cores when it is fewer than the machine has. Images/sec are medians over rounds of --steps steps; "torch/mg" and "jax/mg"
 are PyTorch's and JAX's time over minigrad's (above 1: minigrad is faster). The header gives the machine,
 versions and the other load before the run, the last line the load during it.
 """
@@ -318,17 +319,26 @@ def main():
                                  and (name != "jax" or with_jax)]
     peers = frameworks[1:]
     load = _common.print_header("benchmarks/cnn.py", args.threads,
-                                "one process per framework and thread count; JAX pinned to that many cores")
+                                "one process per framework, model and thread count, the frameworks in turn; "
+                                "JAX pinned to that many cores")
     with tempfile.TemporaryDirectory() as weights:
         if _common.run_child(__file__, ["--write-weights", weights, "--models", *args.models], dict(os.environ),
                              "building the initial weights with minigrad") is None:
             sys.exit(1)
         for threads in args.threads:
-            results = {framework: _common.run_child(
-                __file__, ["--measure", framework, "--weights", weights, "--rounds", args.rounds, "--steps",
-                           args.steps, "--models", *args.models] + (
-                    ["--batch-size", args.batch_size] if args.batch_size else []),
-                _common.thread_env(threads), f"{framework}, {threads} thread(s)") for framework in frameworks}
+            rates, peak_rss = {framework: {} for framework in frameworks}, {framework: 0.0 for framework in frameworks}
+            for name in args.models:
+                for framework in frameworks:
+                    if framework == "jax" and name not in JAX_MODELS:
+                        continue
+                    result = _common.run_child(
+                        __file__, ["--measure", framework, "--weights", weights, "--rounds", args.rounds, "--steps",
+                                   args.steps, "--models", name] + (
+                            ["--batch-size", args.batch_size] if args.batch_size else []),
+                        _common.thread_env(threads), f"{framework}, {name}, {threads} thread(s)")
+                    if result is not None:
+                        rates[framework][name] = result["rates"][name]
+                        peak_rss[framework] = max(peak_rss[framework], result["peak_rss_mb"])
             print(f"\ncpu, {threads} thread(s): images/sec, median of {args.rounds} rounds of {args.steps} steps")
             columns = "".join(f"{name:>9}{name + '/mg':>9}" for name in peers)
             width = max(10, *(len(name) + 1 for name in args.models))
@@ -337,19 +347,20 @@ def main():
                 batch, shape = args.batch_size or MODELS[name][0], MODELS[name][1]
                 line = f"{name:<{width}}{'x'.join(map(str, shape)):>10}{batch:>6}"
                 for phase in (0, 1):  # train, inference
-                    ours = results["minigrad"]["rates"][name][phase] if results["minigrad"] else float("nan")
+                    ours = rates["minigrad"].get(name, (float("nan"),) * 2)[phase]
                     line += f"{ours:>10.1f}"
                     for peer in peers:
-                        if results[peer] and name not in results[peer]["rates"]:
+                        if peer == "jax" and name not in JAX_MODELS:
                             line += f"{'-':>9}{'-':>9}"  # no JAX twin for this model
                             continue
-                        theirs = results[peer]["rates"][name][phase] if results[peer] else float("nan")
+                        theirs = rates[peer].get(name, (float("nan"),) * 2)[phase]
                         line += f"{theirs:>9.1f}{ours / theirs:>9.2f}"
                 print(line)
-            print("peak RSS: " + ", ".join(f"{name} {r['peak_rss_mb']:.0f} MB" for name, r in results.items() if r))
+            print("peak RSS: " + ", ".join(f"{framework} {peak:.0f} MB" for framework, peak in peak_rss.items()
+                                           if rates[framework]))
             without_jax = [name for name in args.models if name not in JAX_MODELS]
             if _common.installed("jax") and without_jax:
-                print(f"jax: not measured for {', '.join(without_jax)} (no JAX twin written for them)")
+                print(f"jax: not measured for {', '.join(without_jax)} (no JAX twin written)")
     print("\n" + load.report())
 
 
