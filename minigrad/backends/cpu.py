@@ -391,18 +391,22 @@ class CPUBackend(SharedBackend):
     @staticmethod
     def conv_weight(x, y, g):
         c_out, c_in = y.shape[1], x.shape[1]
-        full = np.zeros((c_out, c_in // g.groups) + tuple(g.kernel), dtype=x.dtype)
-        live, g = _live_taps(full, g)  # the dead taps' gradient is zero
-        if _winograd(g, c_in, c_out):
-            live[:, :, 0] = winograd.conv3x3_weight(_planes(x), _planes(y), g.padding[1:],
-                                                    _winograd_block(c_in, c_out), get_num_threads())
-            return full
-        taps = c_in // g.groups * int(np.prod(g.kernel))
-        n_batch, volume = x.shape[0], int(np.prod(g.out_size))
-        tiling = (_shallow_tiling(g, n_batch, taps, x.itemsize, 1 << 19, 1)
-                  or _tiling(g, n_batch, _weight_tile(taps, n_batch * volume), 1))
-        dw = conv_gemm.conv_weight(_operand(x), _flat(y), g.groups, *_geometry(g), *tiling, get_num_threads())
-        live[...] = dw.reshape(live.shape)
+        shape = (c_out, c_in // g.groups) + tuple(g.kernel)
+        live, live_g = _live_taps(np.empty(shape, dtype=x.dtype), g)
+        if _winograd(live_g, c_in, c_out):
+            dw = winograd.conv3x3_weight(_planes(x), _planes(y), live_g.padding[1:],
+                                         _winograd_block(c_in, c_out), get_num_threads())
+        else:
+            taps = c_in // g.groups * int(np.prod(live_g.kernel))
+            n_batch, volume = x.shape[0], int(np.prod(g.out_size))
+            tiling = (_shallow_tiling(live_g, n_batch, taps, x.itemsize, 1 << 19, 1)
+                      or _tiling(live_g, n_batch, _weight_tile(taps, n_batch * volume), 1))
+            dw = conv_gemm.conv_weight(_operand(x), _flat(y), g.groups, *_geometry(live_g), *tiling,
+                                       get_num_threads())
+        if live_g is g:
+            return dw.reshape(shape)
+        full = np.zeros(shape, dtype=x.dtype)  # the dead taps' gradient is zero
+        _live_taps(full, g)[0][...] = dw.reshape(live.shape)
         return full
 
     # pooling: 4-d arrays (N, C, H, W)
