@@ -23,6 +23,7 @@ import numpy as np
 from numba import prange, uint64
 
 from minigrad_kernels._jit import cpu_kernel
+from minigrad_kernels.cpu.conv_gemm import _add
 
 @cpu_kernel
 def _weight_transform(w, u):
@@ -192,14 +193,6 @@ def _store_row(flat, at, plane, k, p0, p1):
     """Entries k..k+3 of a tile's column at flat[at + k * plane]: (p0, p1) A^T."""
     i = at + k * plane
     flat[i], flat[i + plane], flat[i + uint64(2) * plane], flat[i + uint64(3) * plane] = p0, p0 + p1, p0 - p1, -p1
-
-
-@cpu_kernel(parallel=False)
-def _add(total, part):
-    """total += part, for C-contiguous arrays of one shape."""
-    flat, other = total.reshape(total.size), part.reshape(part.size)
-    for i in range(flat.size):
-        flat[i] += other[i]
 
 
 FORWARD, WEIGHT = 0, 1  # what winograd_pass computes
