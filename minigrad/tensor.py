@@ -1010,12 +1010,13 @@ class Tensor(TensorBase):
         return self[(slice(None),) * dim + (index.reshape(-1),)]
 
     def _along_index(self, name, dim, index, src=None):
-        """dim normalized, after torch.gather's/scatter_add's checks of an index along dim (and of src)."""
+        """(dim normalized, index as int64), after torch.gather's/scatter_add's checks of an index along
+        dim (and of src): int32 and int64 indices, as PyTorch takes."""
         dim = normalize_dim(dim, builtins.max(self.ndim, 1))
         if not isinstance(index, Tensor):
             raise TypeError(f"{name}(): argument 'index' must be Tensor, not {type_name(index)}")
-        if index._dtype is not dtypes.int64:
-            raise RuntimeError(f"{name}(): Expected dtype int64 for index, got {index._dtype}")
+        if index._dtype is not dtypes.int64 and index._dtype is not dtypes.int32:
+            raise RuntimeError(f"{name}(): Expected dtype int32 or int64 for index, got {index._dtype}")
         if src is not None and not isinstance(src, Tensor):
             raise TypeError(f"{name}(): argument 'src' must be Tensor, not {type_name(src)}")
         if builtins.max(index.ndim, 1) != builtins.max(self.ndim, 1) or (
@@ -1031,7 +1032,7 @@ class Tensor(TensorBase):
                                                         if src is not None else ""))
         if index.numel() and builtins.bool(((index < 0) | (index >= shape[dim])).any()):
             raise RuntimeError(f"{name}(): index out of bounds for dimension {dim} with size {shape[dim]}")
-        return dim
+        return dim, index.long()
 
     @staticmethod
     def _cut(x, shape):
@@ -1043,7 +1044,7 @@ class Tensor(TensorBase):
     def gather(self, dim, index, *, sparse_grad=False):
         """out[i][j] = self[index[i][j]][j] for dim 0 (and so on): the entries at `index` along dim;
         index has self's number of dims and is no larger than self off dim."""
-        dim = self._along_index("gather", dim, index)
+        dim, index = self._along_index("gather", dim, index)
         if not self.ndim:
             return self.reshape(1)._take_along(index.reshape(1), 0).reshape(index.shape)
         cut = list(self.shape)
@@ -1055,7 +1056,7 @@ class Tensor(TensorBase):
     def scatter_add(self, dim, index, src):
         """self with src's entries added at `index` along dim (repeated positions add up); only src's
         block of index's shape is used."""
-        dim = self._along_index("scatter_add", dim, index, src)
+        dim, index = self._along_index("scatter_add", dim, index, src)
         if src._dtype is not self._dtype:
             raise RuntimeError(f"scatter_add(): Expected self.dtype to be equal to src.dtype, got {self._dtype} "
                                f"and {src._dtype}")
@@ -1127,7 +1128,7 @@ class Tensor(TensorBase):
             raise TypeError(f"scatter(): argument 'src' must be Tensor or 'value' a number, not {type_name(src)}")
         if reduce is not None and reduce not in ("add", "multiply"):
             raise RuntimeError("reduce argument must be either add or multiply.")
-        dim = self._along_index("scatter", dim, index, src if isinstance(src, Tensor) else None)
+        dim, index = self._along_index("scatter", dim, index, src if isinstance(src, Tensor) else None)
         if index.device != self.device:  # index reaches the backend as a key, not through Primitive.apply
             raise RuntimeError(f"Expected all tensors to be on the same device, but found at least two devices, "
                                f"{self.device} and {index.device}! (in scatter)")

@@ -223,6 +223,13 @@ def test_indexing_with_int32_and_int64_index_tensors(name, index_name):
     a[ours_index[:2]] = 1
     b[theirs_index[:2]] = 1
     _close(a, b)
+    along_ours, along_theirs = ours_index.reshape(1, 3).expand(2, 3), theirs_index.reshape(1, 3).expand(2, 3)
+    _close(a.gather(0, along_ours), b.gather(0, along_theirs))
+    if name not in ("bool",):
+        ones_ours, ones_theirs = minigrad.ones(2, 3).to(ours), torch.ones(2, 3).to(theirs)
+        _close(a.scatter_add(0, along_ours, ones_ours), b.scatter_add(0, along_theirs, ones_theirs))
+    if ours.is_floating_point:
+        _close(minigrad.nn.functional.embedding(ours_index, a), torch.nn.functional.embedding(theirs_index, b))
 
 
 # --- float16: computed in float32 where the kernels need it, stored and returned as float16 ----------

@@ -879,9 +879,10 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,  # 
     occurs in input."""
     tensor_argument(input, "embedding")
     tensor_argument(weight, "embedding", "weight", 2)
-    if input.dtype.name != "int64":
+    if input.dtype.name not in ("int64", "int32"):
         raise RuntimeError(f"embedding(): Expected tensor for argument #1 'indices' to have one of the following "
-                           f"scalar types: Long; but got {input.dtype} instead (convert with .long())")
+                           f"scalar types: Long, Int; but got {input.dtype} instead (convert with .long())")
+    input = input.long()
     if weight.ndim != 2:
         raise RuntimeError(f"embedding(): 'weight' must be 2-D, got shape {list(weight.shape)}")
     _check_dense(sparse, "embedding()")
