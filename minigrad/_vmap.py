@@ -373,7 +373,7 @@ for _rule, _functions in [
                     logic.FloorDivide, linalg.Matmul)),
     (_first_only, (ew.Neg, ew.Exp, ew.Log, ew.Sqrt, ew.Sin, ew.Cos, ew.Tanh, ew.Sigmoid, ew.Erf, ew.Abs,
                    ew.Relu, ew.Floor, ew.Sign, ew.PowScalar, ew.Clamp, ew.Cast, shape_ops.Clone, logic.Invert,
-                   logic.LogicalNot, logic.IsNan, logic.IsInf)),
+                   logic.LogicalNot, logic.IsNan, logic.IsInf, linalg.Svd)),
     (_reduce_dims, (reduction.Sum, reduction.Prod, reduction.Amax, reduction.Amin, logic.All, logic.Any)),
     (_one_dim, (reduction.Softmax, reduction.LogSoftmax, reduction.MaxDim, logic.Argsort)),
     (_arg_extreme, (logic.ArgExtreme,)),

@@ -79,6 +79,29 @@ def matmul_pair(draw):
 
 
 @st.composite
+def separated_matrices(draw):
+    """A batch of m x n matrices whose singular values are at least 0.5 apart (and from 0), so that the
+    SVD's rules (which divide by s_j^2 - s_i^2) are smooth there."""
+    m, n = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    batch = draw(st.sampled_from([(), (2,)]))
+    rng = _rng(draw(seeds))
+    k = min(m, n)
+    values = rng.permutation(np.arange(1, k + 1) * 0.75 + 0.25)
+    u = np.linalg.qr(rng.standard_normal(batch + (m, k)))[0]
+    v = np.linalg.qr(rng.standard_normal(batch + (n, k)))[0]
+    return [(u * values) @ np.swapaxes(v, -1, -2)], draw(st.sampled_from(LAYOUTS))
+
+
+def _svd_invariants(a):
+    """U, S and Vh through functions that do not depend on the singular vectors' signs: U (S^2 + S) Vh,
+    U U^T and V V^T, and S."""
+    m = _module(a)
+    u, s, vh = m.linalg.svd(a, full_matrices=False)
+    return m.cat([((u * (s ** 2 + s).unsqueeze(-2)) @ vh).reshape(-1), (u @ u.mT).reshape(-1),
+                  (vh.mT @ vh).reshape(-1), s.reshape(-1)])
+
+
+@st.composite
 def index_case(draw, unique=False):
     """An input and an index key; with unique=True no element is indexed twice (for __setitem__,
     where repeated indices make the result depend on write order, in PyTorch too)."""
@@ -168,6 +191,7 @@ CASES = {
     "cat": (binary(), lambda a, b: _cat(a, b)),
     "stack_split": (unary(min_dims=1), lambda x: _stack_split(x)),
     "matmul": (matmul_pair(), lambda a, b: a @ b),
+    "svd": (separated_matrices(), _svd_invariants),
     "clone": (unary(), lambda x: x.clone() * 1.5),
 }
 

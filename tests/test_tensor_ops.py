@@ -169,7 +169,7 @@ def linalg_norm_case(draw):
         return [x], {"ord": draw(st.sampled_from([None, 1, 2, 3, math.inf, -math.inf])),
                      "dim": draw(st.integers(-x.ndim, x.ndim - 1)), "keepdim": draw(st.booleans())}
     dims = draw(st.permutations(range(x.ndim)))[:2]
-    return [x], {"ord": draw(st.sampled_from(["fro", 1, -1, math.inf, -math.inf])), "dim": tuple(dims),
+    return [x], {"ord": draw(st.sampled_from(["fro", "nuc", 1, -1, 2, -2, math.inf, -math.inf])), "dim": tuple(dims),
                  "keepdim": draw(st.booleans())}
 
 
