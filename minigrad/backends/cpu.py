@@ -385,7 +385,8 @@ class CPUBackend(SharedBackend):
             return out
         out = np.empty((n_batch, c_out, int(np.prod(g.out_size))), dtype=x.dtype)
         taps = x.shape[1] // g.groups * int(np.prod(g.kernel))
-        tiling = _shallow_tiling(g, n_batch, taps, x.itemsize, 1 << 18, 4) or _tiling(g, n_batch, _tile(taps))
+        budget = (1 << 18) * max(1, c_out // g.groups // 16)  # wider GEMMs (more rows) take longer tiles
+        tiling = _shallow_tiling(g, n_batch, taps, x.itemsize, budget, 4) or _tiling(g, n_batch, _tile(taps), 1)
         conv_gemm.conv_forward(_operand(x), _grouped(w, g.groups), *_geometry(g), *tiling, get_num_threads(), out)
         return out.reshape((n_batch, c_out) + tuple(g.out_size))
 
@@ -405,7 +406,7 @@ class CPUBackend(SharedBackend):
             return grad
         taps = c_in // g.groups * int(np.prod(g.kernel))
         images, _ = (_shallow_tiling(g, n_batch, taps, y.itemsize, 1 << 18, 4)
-                     or _tiling(g, n_batch, _tile(w.shape[1] * int(np.prod(g.kernel)))))
+                     or _tiling(g, n_batch, _tile(w.shape[1] * int(np.prod(g.kernel))), 1))
         conv_gemm.conv_input(_flat(y), _grouped(w, g.groups), *_geometry(g), images, get_num_threads(), grad)
         return grad
 
@@ -420,7 +421,7 @@ class CPUBackend(SharedBackend):
         else:
             taps = c_in // g.groups * int(np.prod(live_g.kernel))
             n_batch, volume = x.shape[0], int(np.prod(g.out_size))
-            tiling = (_shallow_tiling(live_g, n_batch, taps, x.itemsize, 1 << 19, 1)
+            tiling = (_shallow_tiling(live_g, n_batch, taps, x.itemsize, 1 << 20, 1)
                       or _tiling(live_g, n_batch, _weight_tile(taps, n_batch * volume), 1))
             dw = conv_gemm.conv_weight(_operand(x), _flat(y), g.groups, *_geometry(live_g), *tiling,
                                        get_num_threads())
