@@ -108,8 +108,8 @@ def as_dtype(value, argument="dtype"):
         return bool_
     if value is int:
         return int64
-    if value is float:
-        return float32
+    if value is float:  # Python's float is a double, as in PyTorch (dtype=float gives float64)
+        return float64
     if isinstance(value, str) and value in _BY_NAME:
         return _BY_NAME[value]
     try:

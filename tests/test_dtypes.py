@@ -385,3 +385,13 @@ def test_scalar_writes_reduction_dtypes_and_bool_operands_follow_torch():
              lambda lib: lib.nn.functional.nll_loss(lib.zeros(2, 3), lib.tensor([0, 2], dtype=lib.uint8))]
     for case in cases:
         _both(case, (minigrad,), (torch,))
+
+
+@pytest.mark.torch
+def test_python_types_as_dtypes_match_torch():
+    """dtype=float is float64 (a Python float is a double), int is int64 and bool is bool, as in PyTorch."""
+    torch = _torch()
+    for python_type in (float, int, bool):
+        ours, theirs = minigrad.zeros(2, dtype=python_type), torch.zeros(2, dtype=python_type)
+        assert ours.dtype.name == str(theirs.dtype).split(".")[1]
+        assert minigrad.ones(2).to(python_type).dtype.name == str(torch.ones(2).to(python_type).dtype).split(".")[1]
