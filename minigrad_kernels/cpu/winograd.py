@@ -25,6 +25,7 @@ from numba import prange, uint64
 from minigrad_kernels._jit import cpu_kernel
 from minigrad_kernels.cpu.conv_gemm import _add
 
+
 @cpu_kernel
 def _weight_transform(w, u):
     """u[4k + l, o, i] = (G w[o, i] G^T)[k, l]. G's rows take (f0, f1, f2) to f0, (f0 + f1 + f2) / 2,
