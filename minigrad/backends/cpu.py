@@ -386,7 +386,7 @@ class CPUBackend(SharedBackend):
         out = np.empty((n_batch, c_out, int(np.prod(g.out_size))), dtype=x.dtype)
         taps = x.shape[1] // g.groups * int(np.prod(g.kernel))
         budget = (1 << 18) * max(1, c_out // g.groups // 16)  # wider GEMMs (more rows) take longer tiles
-        tiling = _shallow_tiling(g, n_batch, taps, x.itemsize, budget, 4) or _tiling(g, n_batch, _tile(taps), 1)
+        tiling = _shallow_tiling(g, n_batch, taps, x.itemsize, budget, 4) or _tiling(g, n_batch, _tile(taps))
         conv_gemm.conv_forward(_operand(x), _grouped(w, g.groups), *_geometry(g), *tiling, get_num_threads(), out)
         return out.reshape((n_batch, c_out) + tuple(g.out_size))
 
@@ -405,8 +405,7 @@ class CPUBackend(SharedBackend):
                              _winograd_block(c_in, w.shape[0]), get_num_threads(), _planes(grad))
             return grad
         taps = c_in // g.groups * int(np.prod(g.kernel))
-        images, _ = (_shallow_tiling(g, n_batch, taps, y.itemsize, 1 << 18, 4)
-                     or _tiling(g, n_batch, _tile(w.shape[1] * int(np.prod(g.kernel))), 1))
+        images, _ = _shallow_tiling(g, n_batch, taps, y.itemsize, 1 << 18, 4) or _tiling(g, n_batch, _tile(taps))
         conv_gemm.conv_input(_flat(y), _grouped(w, g.groups), *_geometry(g), images, get_num_threads(), grad)
         return grad
 
@@ -422,7 +421,7 @@ class CPUBackend(SharedBackend):
             taps = c_in // g.groups * int(np.prod(live_g.kernel))
             n_batch, volume = x.shape[0], int(np.prod(g.out_size))
             tiling = (_shallow_tiling(live_g, n_batch, taps, x.itemsize, 1 << 20, 1)
-                      or _tiling(live_g, n_batch, _weight_tile(taps, n_batch * volume), 1))
+                      or _tiling(live_g, n_batch, _weight_tile(taps, n_batch * volume)))
             dw = conv_gemm.conv_weight(_operand(x), _flat(y), g.groups, *_geometry(live_g), *tiling,
                                        get_num_threads())
         if live_g is g:
@@ -549,27 +548,28 @@ def _weight_tile(taps, positions):
     return max(1, min(max(_tile(taps), min(1024, (1 << 22) // taps)), -(-positions // get_num_threads())))
 
 
-def _tiling(g, n_batch, tile, tiles_per_thread=4):
+def _tiling(g, n_batch, tile):
     """(images, chunk) for conv_gemm: for short output rows (under 16), blocks of whole images that fit
-    in twice a tile (and leave each thread tiles_per_thread of them), else chunks of one image's
-    positions. A block's columns are built faster (runs nb times longer: for 3x3 64->64 on 8x8 maps,
-    2.2 ms with blocks of 3 images, 1.0 ms with blocks of 8), but it costs two transposes, which lost
-    on LeNet's 28-wide first layer (weight gradient at batch 256, one thread: 5.0 ms in blocks, 4.5 ms
-    one image per tile)."""
+    in twice a tile (and leave each thread at least one), else chunks of one image's positions. A
+    block's columns are built faster (runs nb times longer: for 3x3 64->64 on 8x8 maps, 2.2 ms with
+    blocks of 3 images, 1.0 ms with blocks of 8). At least one block per thread, not four: two threads,
+    ResNet-18's layers at batch 64, forward + backward 57 -> 51-54 ms (256->256 at 2x2: blocks of 32
+    images, 1.7 ms forward, against 2.3 with 8)."""
     volume = int(np.prod(g.out_size))
     if volume > tile or g.out_size[2] >= 16:
         return 1, min(tile, volume)
-    return max(1, min(2 * tile // volume, n_batch // (tiles_per_thread * get_num_threads()))), volume
+    return max(1, min(2 * tile // volume, n_batch // get_num_threads())), volume
 
 
 def _shallow_tiling(g, n_batch, taps, itemsize, budget, tiles_per_thread):
     """(images, chunk) for layers with under 256 taps (LeNet's): blocks of a power of two whole images
-    whose columns fit in `budget` bytes (256 KB for the forward and input passes, 512 KB for the weight
-    gradient), leaving each thread tiles_per_thread blocks; None for other layers, or when one image's
-    columns overflow the budget. Measured on LeNet's second layer (6->16, 5x5 on 14x14, batch 256, one
-    thread, process time): blocks of 2/4/8/16 images took 3.9/2.5/3.4/3.3 ms forward, 4.0/2.5/2.7/2.7
-    input gradient, 5.3/3.9/3.5/3.4 weight gradient; its first layer's weight gradient, one image per
-    tile (the rule for wide rows) 3.9 ms, 4 images 2.4, 10 or more 4.9."""
+    whose columns fit in `budget` bytes (the callers: 256 KB per 16 output channels for the forward
+    pass, 256 KB for the input gradient, 1 MB for the weight gradient), leaving each thread
+    tiles_per_thread blocks; None for other layers, or when one image's columns overflow the budget.
+    Measured on LeNet's second layer (6->16, 5x5 on 14x14, batch 256, one thread, process time): blocks
+    of 2/4/8/16 images took 3.9/2.5/3.4/3.3 ms forward, 4.0/2.5/2.7/2.7 input gradient, 5.3/3.9/3.5/3.4
+    weight gradient; its first layer's weight gradient, one image per tile (the rule for wide rows)
+    3.9 ms, 4 images 2.4, 10 or more 4.9 (on two threads 8 images were best, 1.1 ms against 1.7 with 4)."""
     volume = int(np.prod(g.out_size))
     fit = min(budget // (taps * volume * itemsize), n_batch // (tiles_per_thread * get_num_threads()))
     if taps >= 256 or fit < 1:
