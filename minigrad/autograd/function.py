@@ -11,12 +11,12 @@ differentiated (`create_graph=True`) and tangents can be pulled back.
 `Primitive` is the base of minigrad's own ops (minigrad.ops): its `compute` works on backend
 arrays, and its machinery, `Primitive.apply`, is the one door between Tensors and arrays.
 """
-import functools
 import inspect
 import weakref
 
 import numpy as np
 
+from minigrad._dtype import float16
 from minigrad.autograd.grad_mode import STATE
 from minigrad.autograd.variable import TensorBase
 from minigrad.backends import backend_for
@@ -341,18 +341,12 @@ class Primitive(Function):
         # where each saved tensor comes from: i >= 0 is argument i, -1 - k is output k
         cls._save_plan = tuple(names.index(n) if n in names else -1 - cls.outputs.index(n) for n in cls.saves)
         cls._non_differentiable_outputs = tuple(cls.outputs.index(n) for n in cls.non_differentiable)
-        compute = inspect.getattr_static(cls, "compute")
-        function = getattr(compute, "__func__", compute)
-        if cls.float16_in_float32 and not getattr(function, "float16_in_float32", False):
-            # a classmethod (Amax's, which Amin shares) stays one, so that it still sees the subclass
-            bound = isinstance(compute, classmethod)
-            cls.compute = (classmethod if bound else staticmethod)(_float16_in_float32(function, bound))
 
     @classmethod
     def apply(cls, *args):
         first = None
         arrays, needs = [], []
-        has_tangent = False
+        has_tangent = half = False
         for a in args:
             if isinstance(a, TensorBase):
                 if a._vmap_level:  # batched by vmap: the op's batching rule runs it (minigrad/_vmap.py)
@@ -365,12 +359,14 @@ class Primitive(Function):
                 needs.append(a._requires_grad)
                 if a._tangent is not None:
                     has_tangent = True
+                if a._dtype is float16:
+                    half = True
             else:
                 arrays.append(a)
                 needs.append(False)
         backend = _BACKEND_OF_TYPE.get(first._device.type) or _backend_of(first._device)
         if not cls.differentiable:  # no rule will read a context: share one per backend
-            result = cls.compute(_COMPUTE_ONLY[backend], *arrays)
+            result = _compute(cls, _COMPUTE_ONLY[backend], arrays, half)
             return first._wrap(result) if not isinstance(result, tuple) else tuple(map(first._wrap, result))
         ctx = Context(cls)
         ctx.backend = backend
@@ -379,7 +375,7 @@ class Primitive(Function):
         if record:
             _check_views(args)
             ctx.needs_input_grad = tuple(needs)
-        result = cls.compute(ctx, *arrays)
+        result = _compute(cls, ctx, arrays, half)
 
         single = not isinstance(result, tuple)
         outputs = (first._wrap(result),) if single else tuple(map(first._wrap, result))
@@ -406,10 +402,6 @@ def _is_float16(value):
     return getattr(getattr(value, "dtype", None), "char", None) == "e"
 
 
-def _has_float16(value):
-    return _is_float16(value) or isinstance(value, tuple) and any(map(_is_float16, value))
-
-
 def _in_float32(backend, value):
     """A float16 backend array, or a tuple holding float16 host arrays (pooling's divisors), in float32."""
     if isinstance(value, tuple):
@@ -417,22 +409,16 @@ def _in_float32(backend, value):
     return backend.astype(value, np.float32) if _is_float16(value) else value
 
 
-def _float16_in_float32(compute, bound):
-    """compute run on float32 copies of its float16 arrays, with its floating outputs back in float16;
-    bound: compute is a classmethod's function, whose first argument is the class."""
-    @functools.wraps(compute)
-    def compute_in_float32(*args):
-        leading = args[:2] if bound else args[:1]  # (cls,) ctx
-        arrays = args[len(leading):]
-        if not any(map(_has_float16, arrays)):
-            return compute(*args)
-        backend = leading[-1].backend
-        result = compute(*leading, *[_in_float32(backend, a) for a in arrays])
-        rounded = [backend.astype(r, np.float16) if r.dtype.kind == "f" else r
-                   for r in (result if isinstance(result, tuple) else (result,))]
-        return tuple(rounded) if isinstance(result, tuple) else rounded[0]
-    compute_in_float32.float16_in_float32 = True
-    return compute_in_float32
+def _compute(cls, ctx, arrays, half):
+    """cls.compute(ctx, *arrays); with a float16 tensor argument (half) and cls.float16_in_float32, on
+    float32 copies of its float16 arrays, with its floating outputs rounded back to float16."""
+    if not (half and cls.float16_in_float32):
+        return cls.compute(ctx, *arrays)
+    backend = ctx.backend
+    result = cls.compute(ctx, *[_in_float32(backend, a) for a in arrays])
+    rounded = [backend.astype(r, np.float16) if r.dtype.kind == "f" else r
+               for r in (result if isinstance(result, tuple) else (result,))]
+    return tuple(rounded) if isinstance(result, tuple) else rounded[0]
 
 
 def _share_storage(out, source, backend):
