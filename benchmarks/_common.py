@@ -187,9 +187,3 @@ def fresh_process_seconds(script_text, cache_dir):
                          capture_output=True, text=True, check=True)
     return float(out.stdout.strip().splitlines()[-1])
 
-
-def ratio(ours, theirs):
-    """theirs / ours for two times, nan when either is missing."""
-    if ours is None or theirs is None or ours == 0:
-        return float("nan")
-    return theirs / ours

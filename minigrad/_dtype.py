@@ -32,7 +32,7 @@ int32 = dtype("int32", np.int32, 1)
 int64 = dtype("int64", np.int64, 1)
 bool_ = dtype("bool", np.bool_, 0)
 ALL = (float16, float32, float64, uint8, int8, int16, int32, int64, bool_)
-SUPPORTED = "float16, float32, float64, uint8, int8, int16, int32, int64 and bool"  # for error messages
+SUPPORTED = ", ".join(d.name for d in ALL[:-1]) + " and " + ALL[-1].name  # for error messages
 # PyTorch's aliases (minigrad.float, .double, .half, .long, .int, .short, .bool), served by the
 # package's module __getattr__ so that no builtin name is shadowed.
 ALIASES = {"float": float32, "double": float64, "half": float16, "long": int64, "int": int32, "short": int16,

@@ -86,6 +86,13 @@ def _argnums(argnums, args, name):
     return indices
 
 
+def _split_aux(output, name):
+    """(output, aux) from a has_aux function's result, which must be a pair."""
+    if not isinstance(output, tuple) or len(output) != 2:
+        raise RuntimeError(f"{name}: output of function f should be a tuple: (output, aux) if has_aux is True")
+    return output
+
+
 class _Recorded:
     """func run with some inputs as leaves on the physical level of the vmaps batching them, its graph
     recorded for reverse-mode sweeps: `outputs` (physical), `leaves`, `levels` and what func returned."""
@@ -100,10 +107,7 @@ class _Recorded:
             with enable_grad():
                 output = func(*call, **kwargs)
             if has_aux:
-                if not isinstance(output, tuple) or len(output) != 2:
-                    raise RuntimeError(f"{name}: output of function f should be a tuple: (output, aux) if "
-                                       "has_aux is True")
-                output, self.aux = output
+                output, self.aux = _split_aux(output, name)
             extra = set(_levels(output)) - set(levels)
             if not extra:
                 break
@@ -213,10 +217,7 @@ def jvp(func, primals, tangents, *, strict=False, has_aux=False):
     def checked(*args):
         output = func(*args)
         if has_aux:
-            if not isinstance(output, tuple) or len(output) != 2:
-                raise RuntimeError("jvp(f, primals, tangents): output of function f should be a tuple: "
-                                   "(output, aux) if has_aux is True")
-            output, extra = output
+            output, extra = _split_aux(output, "jvp(f, primals, tangents)")
             aux.append(extra)
         if strict and any(isinstance(o, Tensor) and o._tangent is None for o in _leaves(output)):
             raise RuntimeError("jvp(f, primals, tangents, strict=True): The output of f is independent of the "
@@ -307,16 +308,12 @@ def jacfwd(func, argnums=0, has_aux=False, *, randomness="error"):
             xs = iter(xs)
             output = func(*[(_rebuild(a, xs) if i in indices else a) for i, a in enumerate(args)], **kwargs)
             if has_aux:
-                if not isinstance(output, tuple) or len(output) != 2:
-                    raise RuntimeError(f"{name}: output of function f should be a tuple: (output, aux) if "
-                                       "has_aux is True")
-                output, extra = output
+                output, extra = _split_aux(output, name)
                 aux.append(extra)
             return output
 
         def push(*tangents):
-            output, tangent = _jvp(of_inputs, tuple(inputs), tangents)
-            return output, tangent
+            return _jvp(of_inputs, tuple(inputs), tangents)
 
         output, tangents = vmap(push, out_dims=(None, 0), randomness=randomness)(*_basis(inputs))
         outputs, tangents = _leaves(output), _leaves(tangents)

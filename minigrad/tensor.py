@@ -123,13 +123,13 @@ def _in_dtype(result, dtype):
 def _no_bool_subtraction(a, b):
     """PyTorch refuses a bool operand (a tensor or Python bool) before promotion: float - True raises."""
     bools = [isinstance(x, (bool, np.bool_)) or isinstance(x, Tensor) and x._dtype is dtypes.bool_ for x in (a, b)]
+    if True not in bools:  # the usual case, first (this runs on every `-`)
+        return a, b
     if all(bools):
         raise RuntimeError("Subtraction, the `-` operator, with two bool tensors is not supported. "
                            "Use the `^` or `logical_xor()` operator instead.")
-    if any(bools):
-        raise RuntimeError("Subtraction, the `-` operator, with a bool tensor is not supported. "
-                           "If you are trying to invert a mask, use the `~` or `logical_not()` operator instead.")
-    return a, b
+    raise RuntimeError("Subtraction, the `-` operator, with a bool tensor is not supported. "
+                       "If you are trying to invert a mask, use the `~` or `logical_not()` operator instead.")
 
 
 def _nonzero_divisor(b, name="other"):
@@ -995,7 +995,7 @@ class Tensor(TensorBase):
         dim = normalize_dim(dim, self.ndim)
         if not isinstance(index, Tensor):
             raise TypeError(f"index_select(): argument 'index' must be Tensor, not {type_name(index)}")
-        if index._dtype.category != 1:
+        if index._dtype is not dtypes.int64 and index._dtype is not dtypes.int32:
             raise RuntimeError(f"index_select(): index: Expected dtype int32 or int64 for index, got {index._dtype}")
         if index.ndim > 1:
             raise IndexError(f"index_select(): index: Index is supposed to be a vector, got {index.ndim}-D")

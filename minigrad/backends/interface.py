@@ -9,8 +9,9 @@ array, modifies none of its inputs, and follows numpy: broadcasting, NEP 50 resu
 reaches a backend (mixed devices, bad dims, mismatched shapes) is not part of the contract.
 
 Every method below is abstract. A family (UNARY, BINARY, ...) is one entry: one contract and signature,
-many names. minigrad.backends.shared.SharedBackend implements the convolution entries once, on top of
-im2col, col2im, matmul and the layout entries.
+many names. minigrad.backends.shared.SharedBackend implements the convolution entries on top of
+im2col, col2im, matmul and the layout entries (the CUDA backend's); the CPU backend has its own tiled
+ones.
 """
 import abc
 import inspect
