@@ -307,16 +307,22 @@ def _check_winograd(torch, data, calls):
                   [x.detach().requires_grad_(), w.detach().requires_grad_()])
 
 
-@pytest.mark.parametrize("c_in, c_out, size, padding", [(1, 6, 28, 2), (6, 16, 14, 0)])
-def test_lenet_layers_in_blocks_of_images(c_in, c_out, size, padding):
-    """LeNet's layers at batch 32, where the CPU backend tiles shallow layers in blocks of whole images:
-    forward and both gradients against PyTorch."""
+@pytest.mark.parametrize("c_in, c_out, size, padding, blocked", [(1, 6, 28, 2, 1), (6, 16, 14, 0, 3)])
+def test_lenet_layers_in_blocks_of_images(c_in, c_out, size, padding, blocked, monkeypatch):
+    """LeNet's layers at batch 32, where the CPU backend tiles shallow layers in blocks of several whole
+    images (a spy counts the passes that were: the first layer's forward and input gradient run the
+    direct kernel, so only its weight gradient): forward and both gradients against PyTorch."""
     torch = _torch()
+    from minigrad.backends import cpu
+    tilings = []
+    real = cpu._shallow_tiling
+    monkeypatch.setattr(cpu, "_shallow_tiling", lambda *a: tilings.append(real(*a)) or tilings[-1])
     rng = np.random.default_rng(0)
     x, w = leaf(rng.standard_normal((32, c_in, size, size))), leaf(rng.standard_normal((c_out, c_in, 5, 5)))
     y = F.conv2d(x, w, padding=padding)
     g = rng.standard_normal(tuple(y.shape))
     y.backward(minigrad.from_numpy(g))
+    assert len(tilings) == blocked and all(t is not None and t[0] > 1 for t in tilings), tilings
     xt, wt = (torch.tensor(a.detach().numpy(), requires_grad=True) for a in (x, w))
     theirs = torch.nn.functional.conv2d(xt, wt, padding=padding)
     theirs.backward(torch.tensor(g))

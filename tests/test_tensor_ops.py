@@ -11,6 +11,7 @@ from hypothesis import given, strategies as st
 
 import minigrad
 from checks import check_rules, leaf, shapes
+from test_primitives import separated_matrices
 
 seeds = st.integers(0, 2 ** 32 - 1)
 
@@ -325,6 +326,13 @@ def test_norm_rules_at_smooth_points(x, ord):
     check_rules(lambda t: minigrad.linalg.vector_norm(t, ord, -1), [leaf(x + np.sign(x) * 0.1)])
     if x.ndim > 1:
         check_rules(lambda t: minigrad.linalg.matrix_norm(t, 1 if ord == 2 else ord if ord != 3 else "fro"), [leaf(x)])
+
+
+@given(case=separated_matrices(), ord=st.sampled_from([2, -2, "nuc"]))
+def test_singular_value_norm_rules(case, ord):
+    """The matrix norms built on the SVD, at matrices whose singular values are apart (so smooth there)."""
+    (a,), layout = case
+    check_rules(lambda t: minigrad.linalg.matrix_norm(t, ord), [leaf(a, layout)])
 
 
 def test_norm_gradient_at_zero_is_zero_as_in_pytorch():
