@@ -332,6 +332,8 @@ def _fold_into_first(function, size, args, batched):
     """Ops on (N, ...) (pooling, padding, unfold/fold): the batch joins N."""
     x, *rest = args
     out = function.apply(x.reshape((-1,) + tuple(x.shape[2:])), *rest)
+    if isinstance(out, tuple):
+        return tuple(o.reshape((size, -1) + tuple(o.shape[1:])) for o in out)
     return out.reshape((size, -1) + tuple(out.shape[1:]))
 
 
@@ -386,7 +388,7 @@ for _rule, _functions in [
     (_index, (shape_ops.Index,)),
     (_index_add, (shape_ops.IndexAdd,)),
     (_index_put, (shape_ops.IndexPut,)),
-    (_fold_into_first, (conv.Unfold, conv.Fold, pool.MaxPoolIndices, pool.WindowMaxIndices, pool.WindowMean,
+    (_fold_into_first, (conv.Unfold, conv.Fold, pool.MaxPool, pool.WindowMaxIndices, pool.WindowMean,
                         pool.WindowMeanAdjoint, pool.Pad, pool.PadAdjoint)),
     (_conv, (conv.Conv, conv.ConvTranspose)),
     (_conv_weight, (conv.ConvWeight,)),

@@ -177,7 +177,7 @@ def _layer_cases(rng):
         F.avg_pool2d(x4.detach(), 2)
         F.pad(x4.detach(), (1, 2, 0, 1), mode="reflect")
         x4.detach()[0, 1:]
-        F.max_pool2d(x4.detach(), 2)
+        F.adaptive_max_pool2d(x4.detach(), 2)
     windows = seen.args_of(pool.WindowMean)[1]
     _, maps, _ = seen.args_of(pool.Pad)
     planes = seen.args_of(pool.Pad)[0]
@@ -195,6 +195,7 @@ def _layer_cases(rng):
         (lambda g: pool.PadAdjoint.apply(g, maps, tuple(planes.shape[1:])), [_rng_leaf(rng, *planes.shape[:1], 1, 6, 8)]),
         (lambda v: shape.IndexAdd.apply(v, (2, 2, 5, 5), key), [_rng_leaf(rng, 1, 5, 5)]),
         (lambda x: F.max_pool2d(x, 2), [x4]),
+        (lambda x: F.adaptive_max_pool2d(x, 2), [x4]),
         (lambda v: reduction.ScatterAlong.apply(v, index, dim, (2, 2, 25)), [_rng_leaf(rng, *index.shape)]),
     ]
 

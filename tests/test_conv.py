@@ -559,6 +559,9 @@ def test_max_pool_window_inside_the_padding_is_minus_inf_without_gradient():
     assert out.tolist() == [[[-float("inf")]]]
     out.sum().backward()
     assert lone.grad.tolist() == [[[0.0]]]
+    _, tangent = minigrad.func.jvp(lambda t: F.max_pool1d(t, 2, stride=1, padding=1, dilation=2), (lone.detach(),),
+                                   (minigrad.ones_like(lone),))
+    assert tangent.tolist() == [[[0.0]]]
 
 
 def test_max_pool_ties_send_the_gradient_to_the_first_maximum():

@@ -432,8 +432,8 @@ class CPUBackend(SharedBackend):
 
     # pooling: 4-d arrays (N, C, H, W)
     @staticmethod
-    def max_pool_indices(x, kernel, stride, padding, dilation, out_size):
-        return pool_kernels.max_pool_indices(np.ascontiguousarray(x), kernel, stride, padding, dilation, out_size)
+    def max_pool(x, kernel, stride, padding, dilation, out_size):
+        return pool_kernels.max_pool(np.ascontiguousarray(x), kernel, stride, padding, dilation, out_size)
 
     @staticmethod
     def window_max_indices(x, windows):

@@ -526,10 +526,11 @@ class CUDABackend(SharedBackend):
 
     # pooling: 4-d arrays (N, C, H, W)
     @staticmethod
-    def max_pool_indices(x, kernel, stride, padding, dilation, out_size):
+    def max_pool(x, kernel, stride, padding, dilation, out_size):
+        values = arrays.empty(tuple(x.shape[:2]) + tuple(out_size), x.dtype)
         indices = arrays.empty(tuple(x.shape[:2]) + tuple(out_size), np.int64)
-        pool_kernels.max_pool_indices(x, kernel, stride, padding, dilation, indices)
-        return indices
+        pool_kernels.max_pool(x, kernel, stride, padding, dilation, values, indices)
+        return values, indices
 
     @staticmethod
     def window_max_indices(x, windows):

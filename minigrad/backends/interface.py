@@ -164,10 +164,11 @@ class Backend(abc.ABC):
         """unfold's adjoint: (N, channels * K, L) -> (N, channels, *g.in_size), overlaps added."""
 
     # --- pooling on (N, C, H, W) planes, padding on (P, D, H, W) -----------------------------------------
-    def max_pool_indices(self, x, kernel, stride, padding, dilation, out_size):
-        """int64 (N, C, *out_size): the flat H * W position of each window's first max, -1 for all padding."""
+    def max_pool(self, x, kernel, stride, padding, dilation, out_size):
+        """(values, int64 indices), (N, C, *out_size) each: every window's max and the flat H * W position of
+        its first max (a nan wins), in one pass; -inf and -1 for a window wholly in the padding."""
     def window_max_indices(self, x, windows):
-        """As max_pool_indices for windows (h_start, h_end, w_start, w_end), int64 ranges per output."""
+        """As max_pool's indices for windows (h_start, h_end, w_start, w_end), int64 ranges per output."""
     def window_mean(self, x, windows):
         """Each [start, end) window's sum / its divisor; windows = (h_start, h_end, w_start, w_end, divisor)."""
     def window_mean_adjoint(self, grad, windows, height, width):

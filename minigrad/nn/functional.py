@@ -302,33 +302,21 @@ def _as_planes(x, nd):
 
 
 def _gather_planes(x4, indices, out_shape):
-    """Values of x4 (N, C, H, W) at flat plane positions `indices` (N, C, ...): the differentiable path.
-
-    Index -1 marks a window that lies wholly in the padding: its value is -inf and it passes no gradient.
-    """
+    """Values of x4 (N, C, H, W) at flat plane positions `indices` (N, C, ...): the differentiable path."""
     n_batch, channels, height, width = x4.shape
     flat_indices = indices.reshape(n_batch, channels, int(np.prod(indices.shape[2:])))
-    planes = x4.reshape(n_batch, channels, height * width)
-    empty = flat_indices < 0
-    if empty.any():
-        values = Gather.apply(planes, flat_indices.clamp(min=0), 2)
-        values = where(empty, values.new_full((), -float("inf")), values)
-    else:
-        values = Gather.apply(planes, flat_indices, 2)
-    return values.reshape(out_shape)
+    return Gather.apply(x4.reshape(n_batch, channels, height * width), flat_indices, 2).reshape(out_shape)
 
 
 def _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices, nd, name):  # noqa: A002
     x = _float_input(input, name, (nd + 1, nd + 2))
     kernel, stride, padding, dilation, out = _pool_geometry(x, kernel_size, stride, padding, dilation,
                                                             ceil_mode, nd, name)
-    planes = _as_planes(x, nd)
-    indices = pool_ops.MaxPoolIndices.apply(planes, _padded3(kernel, 1)[1:], _padded3(stride, 1)[1:],
-                                            _padded3(padding, 0)[1:], _padded3(dilation, 1)[1:],
-                                            _padded3(out, 1)[1:])
+    values, indices = pool_ops.MaxPool.apply(_as_planes(x, nd), _padded3(kernel, 1)[1:], _padded3(stride, 1)[1:],
+                                             _padded3(padding, 0)[1:], _padded3(dilation, 1)[1:],
+                                             _padded3(out, 1)[1:])
     out_shape = tuple(x.shape[:2]) + out
-    values = _gather_planes(planes, indices, out_shape)
-    indices = indices.reshape(out_shape)
+    values, indices = values.reshape(out_shape), indices.reshape(out_shape)
     if input.ndim == nd + 1:
         values, indices = values.squeeze(0), indices.squeeze(0)
     return (values, indices) if return_indices else values

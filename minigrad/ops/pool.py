@@ -3,21 +3,67 @@
 WindowMean averages windows given by per-axis [start, end) ranges and a divisor per output
 (avg_pool, adaptive_avg_pool); its VJP spreads each gradient over its window (1/Q each).
 Pad reads the input through one index map per axis (every padding mode is a different map);
-its VJP adds each output back where it came from. Max pooling needs no differentiable primitive of
-its own: MaxPoolIndices or WindowMaxIndices finds the arg-max and Gather routes values and tangents
-from it (see nn.functional).
+its VJP adds each output back where it came from. MaxPool finds each window's max and its
+arg-max in one pass, and routes gradients and tangents through the arg-max; adaptive max pooling's
+WindowMaxIndices finds the arg-max only, and Gather reads the values (see nn.functional).
 """
+import functools
+
 from minigrad.autograd.function import AUTO_LINEAR, Primitive
+from minigrad.ops.elementwise import Where
+from minigrad.ops.reduction import Gather, ScatterAlong
 
 
-class MaxPoolIndices(Primitive):
-    """Flat plane position of each window's first max, for x (N, C, H, W); -1 for a window in the padding."""
+class MaxPool(Primitive):
+    """x (N, C, H, W)'s windows in one pass: each one's max, and the flat plane position of its first max
+    (non-differentiable). A window wholly in the padding gives -inf, index -1 and no gradient. The VJP
+    adds each gradient at its arg-max (ScatterAlong), the JVP reads the tangent there (Gather)."""
     float16_in_float32 = True
-    differentiable = False
+    outputs = ("out", "indices")
+    saves = ("indices",)
+    non_differentiable = ("indices",)
 
     @staticmethod
     def compute(ctx, x, kernel, stride, padding, dilation, out_size):
-        return ctx.backend.max_pool_indices(x, kernel, stride, padding, dilation, out_size)
+        ctx.size = x.shape
+        ctx.has_empty = _has_empty_window(x.shape[2:], kernel, stride, padding, dilation, out_size)
+        return ctx.backend.max_pool(x, kernel, stride, padding, dilation, out_size)
+
+    @staticmethod
+    def backward(ctx, g, _):
+        indices, = ctx.saved_tensors
+        n_batch, channels, height, width = ctx.size
+        flat, inside = _argmax_positions(indices, ctx.has_empty)
+        g = g.reshape(flat.shape)
+        if inside is not None:
+            g = Where.apply(inside, g, g.new_zeros(()))
+        grad = ScatterAlong.apply(g, flat, 2, (n_batch, channels, height * width))
+        return (grad.reshape(ctx.size),) + (None,) * 5
+
+    @staticmethod
+    def jvp(ctx, dx, *_):
+        indices, = ctx.saved_tensors
+        flat, inside = _argmax_positions(indices, ctx.has_empty)
+        tangent = Gather.apply(dx.reshape(dx.shape[0], dx.shape[1], -1), flat, 2)
+        if inside is not None:
+            tangent = Where.apply(inside, tangent, tangent.new_zeros(()))
+        return tangent.reshape(indices.shape), None
+
+
+def _argmax_positions(indices, has_empty):
+    """indices (N, C, ...) flattened to (N, C, L), and None; with windows in the padding, their -1 made 0,
+    and the mask of the windows that are not."""
+    flat = indices.reshape(indices.shape[0], indices.shape[1], -1)
+    if not has_empty:
+        return flat, None
+    return flat.clamp(min=0), flat >= 0
+
+
+@functools.lru_cache(maxsize=256)
+def _has_empty_window(size, kernel, stride, padding, dilation, out_size):
+    """Whether some max-pooling window lies wholly in the padding (from the geometry alone)."""
+    return any(all(not 0 <= o * s - p + a * d < n for a in range(k)) for n, k, s, p, d, out in
+               zip(size, kernel, stride, padding, dilation, out_size) for o in range(out))
 
 
 class WindowMaxIndices(Primitive):

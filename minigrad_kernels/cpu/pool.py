@@ -13,35 +13,39 @@ from minigrad_kernels._jit import cpu_kernel
 
 
 @cpu_kernel
-def max_pool_indices(x, kernel, stride, padding, dilation, out_size):
-    """Arg-max of each pooling window; padded positions never win; the first maximum wins ties."""
+def max_pool(x, kernel, stride, padding, dilation, out_size):
+    """(values, indices) in one pass: each window's max and the flat position h * W + w of its first max
+    (a nan wins, the first one); -inf and -1 for a window wholly in the padding."""
     n_batch, channels, height, width = x.shape
     kh, kw = kernel
     sh, sw = stride
     ph, pw = padding
     dh, dw = dilation
     oh, ow = out_size
+    values = np.empty((n_batch, channels, oh, ow), dtype=x.dtype)
     indices = np.empty((n_batch, channels, oh, ow), dtype=np.int64)
     for nc in prange(n_batch * channels):
         n, c = nc // channels, nc % channels
         for y in range(oh):
             for xo in range(ow):
                 best_index = -1
-                best = 0.0
+                best = -np.inf
                 for a in range(kh):
                     iy = y * sh - ph + a * dh
                     if iy < 0 or iy >= height:
                         continue
+                    row = x[n, c, iy]
                     for b in range(kw):
                         ix = xo * sw - pw + b * dw
                         if ix < 0 or ix >= width:
                             continue
-                        v = x[n, c, iy, ix]
+                        v = row[ix]
                         if best_index < 0 or (best == best and (v > best or v != v)):
                             best = v
                             best_index = iy * width + ix
+                values[n, c, y, xo] = best
                 indices[n, c, y, xo] = best_index
-    return indices
+    return values, indices
 
 
 @cpu_kernel

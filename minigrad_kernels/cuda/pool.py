@@ -1,6 +1,8 @@
 """Pooling and padding on (N, C, H, W) or (P, D, H, W) arrays, one thread per output element.
 Arg-max indices are flat positions h * W + w in the input plane, as PyTorch returns them. The
 adjoints that scatter (window mean, padding) add with atomics, since windows may overlap."""
+import math
+
 from numba import cuda
 
 from minigrad_kernels.cuda.arrays import THREADS, blocks_for
@@ -19,7 +21,7 @@ def _beats(v, best, have_best):
 
 
 @cuda.jit(cache=True)
-def _max_pool_indices(x, kernel, stride, padding, dilation, indices):
+def _max_pool(x, kernel, stride, padding, dilation, values, indices):
     height, width = x.shape[2], x.shape[3]
     for i in range(cuda.grid(1), indices.size, cuda.gridsize(1)):
         n, c, y, xo = _unravel4(i, indices.shape)
@@ -33,13 +35,15 @@ def _max_pool_indices(x, kernel, stride, padding, dilation, indices):
                 ix = xo * stride[1] - padding[1] + b * dilation[1]
                 if 0 <= ix < width and _beats(x[n, c, iy, ix], best, best_index >= 0):
                     best, best_index = x[n, c, iy, ix], iy * width + ix
+        values[n, c, y, xo] = best if best_index >= 0 else -math.inf
         indices[n, c, y, xo] = best_index
 
 
-def max_pool_indices(x, kernel, stride, padding, dilation, indices):
-    """Arg-max of each window into indices (N, C, oh, ow); the first maximum wins ties, padding never."""
+def max_pool(x, kernel, stride, padding, dilation, values, indices):
+    """Each window's max and arg-max into values and indices (N, C, oh, ow); the first maximum wins ties,
+    padding never (a window wholly in it: -inf and -1)."""
     if indices.size:
-        _max_pool_indices[blocks_for(indices.size), THREADS](x, kernel, stride, padding, dilation, indices)
+        _max_pool[blocks_for(indices.size), THREADS](x, kernel, stride, padding, dilation, values, indices)
 
 
 @cuda.jit(cache=True)
