@@ -350,8 +350,12 @@ def _into_channels(t, is_batched, size):
 
 def _conv(function, size, args, batched):
     """Conv and ConvTranspose: with a shared weight the batch joins N; with a batched weight it becomes
-    groups (each example its own group of channels, as functorch does)."""
-    x, w, geometry = args
+    groups (each example its own group of channels, as functorch does). Conv's bias is added after."""
+    x, w, geometry, *bias = args
+    if bias:  # (N, C_out, ...) when only the bias is batched: broadcasting adds the batch
+        out = (_conv(function, size, (x, w, geometry), batched[:3]) if batched[0] or batched[1]
+               else function.apply(x, w, geometry))
+        return out + bias[0].reshape((size if batched[3] else 1, 1, -1) + (1,) * (x.ndim - 2 - batched[0]))
     if not batched[1]:
         return _fold_into_first(function, size, args, batched)
     out = function.apply(_into_channels(x, batched[0], size), w.reshape((-1,) + tuple(w.shape[2:])),

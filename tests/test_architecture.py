@@ -186,6 +186,7 @@ def _layer_cases(rng):
     index = index.detach()
     return [
         (lambda x, w: F.conv2d(x, w, padding=1), [x4, w4]),
+        (lambda x, w, b: F.conv2d(x, w, b, stride=2), [x4, w4, _rng_leaf(rng, 3)]),
         (lambda y, w: F.conv_transpose2d(y, w, stride=2), [_rng_leaf(rng, 2, 3, 3, 3), w4]),
         (lambda x, y: conv.ConvWeight.apply(x, y, geometry), [x5, y5]),
         (lambda x: F.fold(F.unfold(x, 2), (5, 5), 2), [x4]),

@@ -285,15 +285,15 @@ def _check_winograd(torch, data, calls):
     padding = (data.draw(st.integers(0, 3)), data.draw(st.integers(0, 3)))
     size = tuple(data.draw(st.integers(12 - 2 * p + 2, 15)) for p in padding)
     x = leaf(rng.standard_normal((data.draw(st.integers(1, 2)), c_in) + size), data.draw(layouts))
-    w = leaf(rng.standard_normal((c_out, c_in, 3, 3)))
-    y = F.conv2d(x, w, padding=padding)
+    w, b = leaf(rng.standard_normal((c_out, c_in, 3, 3))), leaf(rng.standard_normal(c_out))
+    y = F.conv2d(x, w, b, padding=padding)
     g = rng.standard_normal(tuple(y.shape))
     y.backward(minigrad.from_numpy(g))
     assert calls == ["conv3x3", "conv3x3", "conv3x3_weight"]  # forward, input gradient, weight gradient
-    xt, wt = torch.tensor(x.detach().numpy(), requires_grad=True), torch.tensor(w.detach().numpy(), requires_grad=True)
-    theirs = torch.nn.functional.conv2d(xt, wt, padding=padding)
+    xt, wt, bt = (torch.tensor(a.detach().numpy(), requires_grad=True) for a in (x, w, b))
+    theirs = torch.nn.functional.conv2d(xt, wt, bt, padding=padding)
     theirs.backward(torch.tensor(g))
-    for ours, expected in ((y, theirs), (x.grad, xt.grad), (w.grad, wt.grad)):
+    for ours, expected in ((y, theirs), (x.grad, xt.grad), (w.grad, wt.grad), (b.grad, bt.grad)):
         np.testing.assert_allclose(ours.detach().numpy(), expected.detach().numpy(), rtol=1e-9, atol=1e-9)
     dx, dw = rng.standard_normal(x.shape), rng.standard_normal(w.shape)
     _, tangent = minigrad.func.jvp(lambda a, b: F.conv2d(a, b, padding=padding), (x.detach(), w.detach()),

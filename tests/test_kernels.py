@@ -55,16 +55,19 @@ def test_tiled_gemm_convolution_matches_unfold_and_einsum(case):
     cols = np.empty((batch, w.shape[2] * groups, grad.shape[2]))
     im2col(x, *geometry, cols)
     cols = cols.reshape(batch, groups, w.shape[2], -1)
-    out = np.empty_like(grad)
-    conv_gemm.conv_forward(x, w, *geometry, images, chunk, threads, out)
-    np.testing.assert_allclose(out, np.einsum("gok,ngkl->ngol", w, cols).reshape(out.shape), atol=1e-12)
+    out, bias = np.empty_like(grad), rng.standard_normal(c_out)
+    conv_gemm.conv_forward(x, w, bias, *geometry, images, chunk, threads, out)
+    expected = np.einsum("gok,ngkl->ngol", w, cols).reshape(out.shape)
+    np.testing.assert_allclose(out, expected + bias[:, None], atol=1e-12)
+    conv_gemm.conv_forward(x, w, bias[:0], *geometry, images, chunk, threads, out)
+    np.testing.assert_allclose(out, expected, atol=1e-12)
     np.testing.assert_allclose(conv_gemm.conv_weight(x, grad, groups, *geometry, images, chunk, threads),
                                np.einsum("ngol,ngkl->gok", grad.reshape(batch, groups, -1, grad.shape[2]), cols),
                                atol=1e-12)
     # the adjoint identity <conv(x), grad> == <x, conv_input(grad)> checks conv_input
     grad_x = np.full_like(x, np.nan)  # every entry is written
     conv_gemm.conv_input(grad, w, *geometry, images, threads, grad_x)
-    np.testing.assert_allclose(np.vdot(grad_x, x), np.vdot(grad, out), rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(np.vdot(grad_x, x), np.vdot(grad, expected), rtol=1e-10, atol=1e-10)
 
 
 def test_debug_switch_compiles_bounds_checked_kernels_in_their_own_cache(tmp_path):

@@ -370,11 +370,12 @@ class CPUBackend(SharedBackend):
         im2col_kernels.col2im(cols, g.kernel, g.stride, g.padding, g.dilation, g.out_size, x)
         return x
 
-    def conv(self, x, w, g):
+    def conv(self, x, w, g, bias=None):
         n_batch, c_out = x.shape[0], w.shape[0]
         if _direct(g, x.shape[1], c_out):
             grid = _grid(g)
-            out = np.zeros((n_batch, c_out, int(np.prod(grid))), dtype=x.dtype)
+            out = np.empty((n_batch, c_out, int(np.prod(grid))), dtype=x.dtype)
+            out[...] = 0 if bias is None else bias.reshape(1, c_out, 1)  # the sums start from the bias
             direct_conv.conv_grid(_to_grid(x, g, grid), _taps(w), _offsets(g, grid), _span(g, grid), out)
             return _from_grid(out, g.out_size, grid)
         w, g = _live_taps(w, g)
@@ -382,12 +383,16 @@ class CPUBackend(SharedBackend):
             out = np.empty((n_batch, c_out) + tuple(g.out_size), dtype=x.dtype)
             winograd.conv3x3(_planes(x), winograd.weight_transform(w[:, :, 0]), g.padding[1:],
                              _winograd_block(x.shape[1], c_out), get_num_threads(), _planes(out))
+            if bias is not None:
+                out += bias.reshape(1, c_out, 1, 1, 1)
             return out
         out = np.empty((n_batch, c_out, int(np.prod(g.out_size))), dtype=x.dtype)
         taps = x.shape[1] // g.groups * int(np.prod(g.kernel))
         budget = (1 << 18) * max(1, c_out // g.groups // 16)  # wider GEMMs (more rows) take longer tiles
         tiling = _shallow_tiling(g, n_batch, taps, x.itemsize, budget, 4) or _tiling(g, n_batch, _tile(taps))
-        conv_gemm.conv_forward(_operand(x), _grouped(w, g.groups), *_geometry(g), *tiling, get_num_threads(), out)
+        bias = np.empty(0, dtype=x.dtype) if bias is None else np.ascontiguousarray(bias)
+        conv_gemm.conv_forward(_operand(x), _grouped(w, g.groups), bias, *_geometry(g), *tiling, get_num_threads(),
+                               out)
         return out.reshape((n_batch, c_out) + tuple(g.out_size))
 
     def conv_transpose(self, y, w, g):

@@ -152,8 +152,9 @@ class Backend(abc.ABC):
         """Kernel: writes x's (N, C * K, L) columns (unfold's layout) into cols, which may be any strided view."""
     def col2im(self, cols, g, channels):
         """Kernel: im2col's adjoint, a new (N, channels, *g.in_size) array (overlapping columns add up)."""
-    def conv(self, x, w, g):
-        """Cross-correlation of x (N, C, *in) with w (C_out, C/groups, *kernel): (N, C_out, *out)."""
+    def conv(self, x, w, g, bias=None):
+        """Cross-correlation of x (N, C, *in) with w (C_out, C/groups, *kernel): (N, C_out, *out), plus
+        bias (C_out,) per output channel when given (in the same pass where the device can)."""
     def conv_transpose(self, y, w, g):
         """conv's adjoint in x: y (N, C_out, *out) -> (N, C, *in)."""
     def conv_weight(self, x, y, g):

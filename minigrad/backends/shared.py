@@ -30,11 +30,13 @@ class SharedBackend(Backend):
         by_channel = self.contiguous(self.transpose(self.reshape(y, (n_batch, channels, length)), (1, 0, 2)))
         return self.reshape(by_channel, (g.groups, channels // g.groups, n_batch * length))
 
-    def conv(self, x, w, g):
-        """Cross-correlation of x (N, C, *in) with w (C_out, C/groups, *kernel): one batched GEMM."""
+    def conv(self, x, w, g, bias=None):
+        """Cross-correlation of x (N, C, *in) with w (C_out, C/groups, *kernel), plus bias: one batched GEMM."""
         n_batch, c_out = x.shape[0], w.shape[0]
         weights = self.reshape(w, (g.groups, c_out // g.groups, math.prod(w.shape[1:])))
         out = self.matmul(weights, self._columns(x, g))
+        if bias is not None:
+            out = self.add(out, self.reshape(bias, (g.groups, c_out // g.groups, 1)))
         return self.contiguous(self.transpose(self.reshape(out, (c_out, n_batch) + tuple(g.out_size)),
                                               (1, 0, 2, 3, 4)))
 

@@ -97,12 +97,17 @@ def _sliding_size(size, kernel, stride, pad_total, dilation):
     return (size + pad_total - dilation * (kernel - 1) - 1) // stride + 1
 
 
+def _checked_bias(channels, input, bias, name):  # noqa: A002
+    if bias is not None:
+        _same_dtype(input, bias, name, "bias")
+        if bias.shape != (channels,):
+            raise RuntimeError(f"{name}(): expected bias of shape [{channels}], got {list(bias.shape)}")
+    return bias
+
+
 def _add_bias(out, input, bias, name, nd):  # noqa: A002
-    if bias is None:
+    if _checked_bias(out.shape[1], input, bias, name) is None:
         return out
-    _same_dtype(input, bias, name, "bias")
-    if bias.shape != (out.shape[1],):
-        raise RuntimeError(f"{name}(): expected bias of shape [{out.shape[1]}], got {list(bias.shape)}")
     return out + bias.reshape(1, -1, *(1,) * nd)
 
 
@@ -163,9 +168,11 @@ def _conv(input, weight, bias, stride, padding, dilation, groups, nd, name):  # 
         return out if input.ndim == nd + 2 else out.squeeze(0)
     geometry = ConvGeometry(_padded3(kernel, 1), _padded3(stride, 1), _padded3(before, 0),
                             _padded3(dilation, 1), groups, _padded3(in_size, 1), _padded3(out_size, 1))
-    out = conv_ops.Conv.apply(x.reshape(n_batch, channels, *geometry.in_size),
-                              weight.reshape(c_out, c_group, *geometry.kernel), geometry)
-    out = _add_bias(out.reshape(n_batch, c_out, *out_size), x, bias, name, nd)
+    operands = (x.reshape(n_batch, channels, *geometry.in_size), weight.reshape(c_out, c_group, *geometry.kernel),
+                geometry)
+    if _checked_bias(c_out, x, bias, name) is not None:
+        operands += (bias,)
+    out = conv_ops.Conv.apply(*operands).reshape(n_batch, c_out, *out_size)
     return out if input.ndim == nd + 2 else out.squeeze(0)
 
 

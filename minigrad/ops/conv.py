@@ -2,7 +2,7 @@
 
 For x (N, C, *in), w (C_out, C/groups, *kernel) and y (N, C_out, *out), all 5-d here:
 
-    Conv(x, w)          = y      cross-correlation (im2col, then GEMM)
+    Conv(x, w)          = y      cross-correlation (im2col, then GEMM; a bias may ride along)
     ConvTranspose(y, w) = x-like  the adjoint in x: GEMM with w^T, then col2im ("fold")
     ConvWeight(x, y)    = w-like  the adjoint in w: correlation of x with y
 
@@ -16,21 +16,30 @@ from minigrad.autograd.function import AUTO_BILINEAR, AUTO_LINEAR, Primitive
 
 
 class Conv(Primitive):
+    """Conv(x, w) (+ bias, one per output channel, added in the kernel's own pass): bilinear in (x, w)."""
     float16_in_float32 = True
     saves = ("x", "w")
-    jvp = AUTO_BILINEAR
 
     @staticmethod
-    def compute(ctx, x, w, geometry):
-        ctx.geometry = geometry
-        return ctx.backend.conv(x, w, geometry)
+    def compute(ctx, x, w, geometry, bias=None):
+        ctx.geometry, ctx.biased = geometry, bias is not None
+        return ctx.backend.conv(x, w, geometry, bias)
 
     @staticmethod
     def backward(ctx, g):
         x, w = ctx.saved_tensors
-        need_x, need_w, _ = ctx.needs_input_grad
-        return (ConvTranspose.apply(g, w, ctx.geometry) if need_x else None,
-                ConvWeight.apply(x, g, ctx.geometry) if need_w else None, None)
+        need_x, need_w = ctx.needs_input_grad[:2]
+        grads = (ConvTranspose.apply(g, w, ctx.geometry) if need_x else None,
+                 ConvWeight.apply(x, g, ctx.geometry) if need_w else None, None)
+        if ctx.biased:
+            grads += (g.sum((0, 2, 3, 4)) if ctx.needs_input_grad[3] else None,)
+        return grads
+
+    @staticmethod
+    def jvp(ctx, dx, dw, _, db=None):
+        x, w = ctx.saved_tensors
+        out = Conv.apply(dx, w, ctx.geometry) + Conv.apply(x, dw, ctx.geometry)
+        return out if db is None else out + db.reshape(1, -1, 1, 1, 1)
 
 
 class ConvTranspose(Primitive):

@@ -108,18 +108,21 @@ def _transpose_block(x, n0, xt, backward):
 
 
 @cpu_kernel(parallel=False)
-def _move_products(maps, n0, nb, p0, first, tile, backward):
-    """Forward: maps[n0 + j, first + o, p0 + i] = tile[o, i * nb + j] (a GEMM's product into the
-    (N, C_out, L) output); backward: tile[o, i * nb + j] = maps[...] (a gradient into GEMM layout)."""
+def _move_products(maps, n0, nb, p0, first, tile, bias, backward):
+    """Forward: maps[n0 + j, first + o, p0 + i] = tile[o, i * nb + j] + bias[first + o] (a GEMM's product
+    into the (N, C_out, L) output; bias may be empty); backward: tile[o, i * nb + j] = maps[...] (a
+    gradient into GEMM layout)."""
     positions = tile.shape[1] // nb
     for j in range(nb):
         for o in range(tile.shape[0]):
             row, part = maps[n0 + j, first + o], tile[o]
-            for i in range(uint64(positions)):
-                if backward:
+            if backward:
+                for i in range(uint64(positions)):
                     part[i * nb + j] = row[p0 + i]
-                else:
-                    row[p0 + i] = part[i * nb + j]
+            else:
+                shift = bias[first + o] if bias.size else 0.0
+                for i in range(uint64(positions)):
+                    row[p0 + i] = part[i * nb + j] + shift
 
 
 @cpu_kernel(parallel=False)
@@ -168,12 +171,13 @@ def _block(x, n0, nb, space):
 
 
 FORWARD, WEIGHT, INPUT = 0, 1, 2  # which of conv_pass's three operands it computes
+_NO_BIAS = np.empty(0)
 
 
 @cpu_kernel
-def conv_pass(mode, x, w, grad, kernel, stride, padding, dilation, out_size, images, chunk, threads):
+def conv_pass(mode, x, w, grad, bias, kernel, stride, padding, dilation, out_size, images, chunk, threads):
     """One of the three operands of <conv(x, w), grad> from the other two, in place: FORWARD writes
-    grad (N, C_out, L) = conv(x, w); WEIGHT writes w (G, C_out / G, C_in / G * K) = the gradient in w;
+    grad (N, C_out, L) = conv(x, w) + bias (per output channel; bias may be empty); WEIGHT writes w (G, C_out / G, C_in / G * K) = the gradient in w;
     INPUT writes x (N, C_in, D, H, W) = the gradient in x. One kernel for the three, as Numba took about
     5 s to compile each. Tiles are blocks of `images` whole images, or (images == 1) chunks of `chunk`
     positions of one image (INPUT needs whole images: no two threads may add into one); thread t takes
@@ -198,9 +202,9 @@ def conv_pass(mode, x, w, grad, kernel, stride, padding, dilation, out_size, ima
             for g in range(groups):
                 if mode == FORWARD:
                     np.dot(w[g], cols[g], tile_grad)
-                    _move_products(grad, n0, nb, p0, g * per_group, tile_grad, False)
+                    _move_products(grad, n0, nb, p0, g * per_group, tile_grad, bias, False)
                 else:
-                    _move_products(grad, n0, nb, p0, g * per_group, tile_grad, True)
+                    _move_products(grad, n0, nb, p0, g * per_group, tile_grad, bias, True)
                     if mode == WEIGHT:
                         _add(partial[t, g], np.dot(tile_grad, cols[g].T))
                     else:
@@ -219,20 +223,20 @@ def conv_pass(mode, x, w, grad, kernel, stride, padding, dilation, out_size, ima
             _add(w, partial[t])
 
 
-def conv_forward(x, w, kernel, stride, padding, dilation, out_size, images, chunk, threads, out):
-    """out (N, C_out, L) = the cross-correlation of x with w."""
-    conv_pass(FORWARD, x, w, out, kernel, stride, padding, dilation, out_size, images, chunk, threads)
+def conv_forward(x, w, bias, kernel, stride, padding, dilation, out_size, images, chunk, threads, out):
+    """out (N, C_out, L) = the cross-correlation of x with w, plus bias (C_out,) when it is not empty."""
+    conv_pass(FORWARD, x, w, out, bias, kernel, stride, padding, dilation, out_size, images, chunk, threads)
 
 
 def conv_weight(x, grad, groups, kernel, stride, padding, dilation, out_size, images, chunk, threads):
     """The gradient in w, (G, C_out / G, C_in / G * K)."""
     taps = x.shape[1] // groups * kernel[0] * kernel[1] * kernel[2]
     dw = np.empty((groups, grad.shape[1] // groups, taps), dtype=x.dtype)
-    conv_pass(WEIGHT, x, dw, grad, kernel, stride, padding, dilation, out_size, images, chunk, threads)
+    conv_pass(WEIGHT, x, dw, grad, _NO_BIAS.astype(x.dtype), kernel, stride, padding, dilation, out_size, images, chunk, threads)
     return dw
 
 
 def conv_input(grad, w, kernel, stride, padding, dilation, out_size, images, threads, grad_x):
     """grad_x (N, C_in, D, H, W) = the adjoint of conv_forward in x, by blocks of whole images."""
     volume = out_size[0] * out_size[1] * out_size[2]
-    conv_pass(INPUT, grad_x, w, grad, kernel, stride, padding, dilation, out_size, images, volume, threads)
+    conv_pass(INPUT, grad_x, w, grad, _NO_BIAS.astype(w.dtype), kernel, stride, padding, dilation, out_size, images, volume, threads)
