@@ -14,6 +14,7 @@ LeNet training step at batch 256 on two threads ran at 8,100-8,800 images/s with
 """
 import ctypes
 import importlib
+import math
 import os
 
 import numpy as np
@@ -266,8 +267,8 @@ class CPUBackend(SharedBackend):
         if axis == x.ndim - 1:
             indices = (np.argmax if take_max else np.argmin)(x, axis=axis)
             return np.take_along_axis(x, indices[..., None], axis)[..., 0], indices
-        outer = int(np.prod(shape[:axis], dtype=np.int64))
-        inner = int(np.prod(shape[axis + 1:], dtype=np.int64))
+        outer = math.prod(shape[:axis])
+        inner = math.prod(shape[axis + 1:])
         x3 = np.ascontiguousarray(x).reshape(outer, shape[axis], inner)
         values, indices = reduce_kernels.max_along_middle(x3, take_max)
         out_shape = shape[:axis] + shape[axis + 1:]
@@ -374,7 +375,7 @@ class CPUBackend(SharedBackend):
         n_batch, c_out = x.shape[0], w.shape[0]
         if _direct(g, x.shape[1], c_out):
             grid = _grid(g)
-            out = np.empty((n_batch, c_out, int(np.prod(grid))), dtype=x.dtype)
+            out = np.empty((n_batch, c_out, math.prod(grid)), dtype=x.dtype)
             out[...] = 0 if bias is None else bias.reshape(1, c_out, 1)  # the sums start from the bias
             direct_conv.conv_grid(_to_grid(x, g, grid), _taps(w), _offsets(g, grid), _span(g, grid), out)
             return _from_grid(out, g.out_size, grid)
@@ -386,8 +387,8 @@ class CPUBackend(SharedBackend):
             if bias is not None:
                 out += bias.reshape(1, c_out, 1, 1, 1)
             return out
-        out = np.empty((n_batch, c_out, int(np.prod(g.out_size))), dtype=x.dtype)
-        taps = x.shape[1] // g.groups * int(np.prod(g.kernel))
+        out = np.empty((n_batch, c_out, math.prod(g.out_size)), dtype=x.dtype)
+        taps = x.shape[1] // g.groups * math.prod(g.kernel)
         budget = (1 << 18) * max(1, c_out // g.groups // 16)  # wider GEMMs (more rows) take longer tiles
         tiling = _shallow_tiling(g, n_batch, taps, x.itemsize, budget, 4) or _tiling(g, n_batch, _tile(taps))
         bias = np.empty(0, dtype=x.dtype) if bias is None else np.ascontiguousarray(bias)
@@ -399,7 +400,7 @@ class CPUBackend(SharedBackend):
         n_batch, c_in = y.shape[0], w.shape[1] * g.groups
         if _direct(g, c_in, w.shape[0]):
             grid = _grid(g)
-            grad = np.zeros((n_batch, c_in, int(np.prod(grid))), dtype=y.dtype)
+            grad = np.zeros((n_batch, c_in, math.prod(grid)), dtype=y.dtype)
             direct_conv.conv_grid_transpose(_onto_grid(y, grid), _taps(w), _offsets(g, grid), _span(g, grid), grad)
             return _from_grid(grad, g.in_size, grid, g.padding)
         w, g = _live_taps(w, g)
@@ -409,7 +410,7 @@ class CPUBackend(SharedBackend):
             winograd.conv3x3(_planes(y), winograd.weight_transform(turned), tuple(2 - p for p in g.padding[1:]),
                              _winograd_block(c_in, w.shape[0]), get_num_threads(), _planes(grad))
             return grad
-        taps = c_in // g.groups * int(np.prod(g.kernel))
+        taps = c_in // g.groups * math.prod(g.kernel)
         images, _ = _shallow_tiling(g, n_batch, taps, y.itemsize, 1 << 18, 4) or _tiling(g, n_batch, _tile(taps))
         conv_gemm.conv_input(_flat(y), _grouped(w, g.groups), *_geometry(g), images, get_num_threads(), grad)
         return grad
@@ -423,8 +424,8 @@ class CPUBackend(SharedBackend):
             dw = winograd.conv3x3_weight(_planes(x), _planes(y), live_g.padding[1:],
                                          _winograd_block(c_in, c_out), get_num_threads())
         else:
-            taps = c_in // g.groups * int(np.prod(live_g.kernel))
-            n_batch, volume = x.shape[0], int(np.prod(g.out_size))
+            taps = c_in // g.groups * math.prod(live_g.kernel)
+            n_batch, volume = x.shape[0], math.prod(g.out_size)
             tiling = (_shallow_tiling(live_g, n_batch, taps, x.itemsize, 1 << 20, 1)
                       or _tiling(live_g, n_batch, _weight_tile(taps, n_batch * volume)))
             dw = conv_gemm.conv_weight(_operand(x), _flat(y), g.groups, *_geometry(live_g), *tiling,
@@ -479,10 +480,24 @@ class CPUBackend(SharedBackend):
                            max_exp_avg_sq.reshape(-1), *scalars)
 
 
+_STRIDED = {}  # id(windows) -> (windows, _strided_windows(windows)): nn.functional reuses its window tuples
+
+
 def _strided_windows(windows):
     """(kernel, stride, divisor) when average pooling's windows are one size at a fixed stride with one
     divisor (no clipped or padded windows), for the kernels that vectorize over output columns (measured
-    on one thread for LeNet's 2x2 pooling of (256, 6, 28, 28): 1.65 -> 0.81 ms forward); else None."""
+    on one thread for LeNet's 2x2 pooling of (256, 6, 28, 28): 1.65 -> 0.81 ms forward); else None.
+    Remembered per windows tuple (the checks cost about 30 us a call)."""
+    known = _STRIDED.get(id(windows))
+    if known is not None and known[0] is windows:
+        return known[1]
+    if len(_STRIDED) >= 256:
+        _STRIDED.clear()
+    result = _STRIDED[id(windows)] = windows, _windows_stride(windows)
+    return result[1]
+
+
+def _windows_stride(windows):
     h_start, h_end, w_start, w_end, divisor = windows
     sizes, strides = [], []
     for start, end in ((h_start, h_end), (w_start, w_end)):
@@ -527,7 +542,7 @@ def _live_taps(w, g):
 
 def _grouped(w, groups):
     """(G, C_out / G, C_in / G * K): the weight as one GEMM operand per group."""
-    return _operand(w).reshape(groups, w.shape[0] // groups, int(np.prod(w.shape[1:])))
+    return _operand(w).reshape(groups, w.shape[0] // groups, math.prod(w.shape[1:]))
 
 
 def _operand(a):
@@ -538,7 +553,7 @@ def _operand(a):
 
 def _flat(y):
     """(N, C, L): an output-shaped gradient with its positions flattened."""
-    return _operand(y).reshape(y.shape[0], y.shape[1], int(np.prod(y.shape[2:])))
+    return _operand(y).reshape(y.shape[0], y.shape[1], math.prod(y.shape[2:]))
 
 
 def _tile(taps):
@@ -560,7 +575,7 @@ def _tiling(g, n_batch, tile):
     blocks of 3 images, 1.0 ms with blocks of 8). At least one block per thread, not four: two threads,
     ResNet-18's layers at batch 64, forward + backward 57 -> 51-54 ms (256->256 at 2x2: blocks of 32
     images, 1.7 ms forward, against 2.3 with 8)."""
-    volume = int(np.prod(g.out_size))
+    volume = math.prod(g.out_size)
     if volume > tile or g.out_size[2] >= 16:
         return 1, min(tile, volume)
     return max(1, min(2 * tile // volume, n_batch // get_num_threads())), volume
@@ -575,7 +590,7 @@ def _shallow_tiling(g, n_batch, taps, itemsize, budget, tiles_per_thread):
     of 2/4/8/16 images took 3.9/2.5/3.4/3.3 ms forward, 4.0/2.5/2.7/2.7 input gradient, 5.3/3.9/3.5/3.4
     weight gradient; its first layer's weight gradient, one image per tile (the rule for wide rows)
     3.9 ms, 4 images 2.4, 10 or more 4.9 (on two threads 8 images were best, 1.1 ms against 1.7 with 4)."""
-    volume = int(np.prod(g.out_size))
+    volume = math.prod(g.out_size)
     fit = min(budget // (taps * volume * itemsize), n_batch // (tiles_per_thread * get_num_threads()))
     if taps >= 256 or fit < 1:
         return None
@@ -629,7 +644,7 @@ def _offsets(g, grid):
 
 
 def _taps(w):
-    return np.ascontiguousarray(w).reshape(w.shape[0], w.shape[1], int(np.prod(w.shape[2:])))
+    return np.ascontiguousarray(w).reshape(w.shape[0], w.shape[1], math.prod(w.shape[2:]))
 
 
 def _overlap(size, grid, before):
@@ -641,18 +656,18 @@ def _overlap(size, grid, before):
 def _to_grid(x, g, grid):
     """x (N, C, *in) placed on the padded grid, flattened to (N, C, S)."""
     if grid == tuple(x.shape[2:]) and g.padding == (0, 0, 0):
-        return np.ascontiguousarray(x).reshape(x.shape[0], x.shape[1], int(np.prod(grid)))
+        return np.ascontiguousarray(x).reshape(x.shape[0], x.shape[1], math.prod(grid))
     out = np.zeros(x.shape[:2] + grid, dtype=x.dtype)
     inside, on_grid = _overlap(x.shape[2:], grid, g.padding)
     out[(Ellipsis,) + on_grid] = x[(Ellipsis,) + inside]
-    return out.reshape(x.shape[0], x.shape[1], int(np.prod(grid)))
+    return out.reshape(x.shape[0], x.shape[1], math.prod(grid))
 
 
 def _onto_grid(y, grid):
     """y (N, C, *out) at the top-left of each grid row, zero elsewhere, flattened to (N, C, S)."""
     out = np.zeros(y.shape[:2] + grid, dtype=y.dtype)
     out[(Ellipsis,) + tuple(slice(0, n) for n in y.shape[2:])] = y
-    return out.reshape(y.shape[0], y.shape[1], int(np.prod(grid)))
+    return out.reshape(y.shape[0], y.shape[1], math.prod(grid))
 
 
 def _from_grid(flat, size, grid, before=(0, 0, 0)):

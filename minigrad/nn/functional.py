@@ -3,6 +3,7 @@
 This layer checks every argument and computes every size, so the kernels below it never see a
 shape that could make them read or write out of bounds.
 """
+import functools
 import math
 import numbers
 
@@ -262,8 +263,8 @@ def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):  # n
     cols = _float_input(input, "fold", (2, 3))
     output_size = ntuple(output_size, 2, "output_size", 1)
     geometry = _block_geometry(output_size, kernel_size, dilation, padding, stride, "fold")
-    k = int(np.prod(geometry.kernel))
-    n_blocks = int(np.prod(geometry.out_size))
+    k = math.prod(geometry.kernel)
+    n_blocks = math.prod(geometry.out_size)
     if cols.shape[1] % k or cols.shape[2] != n_blocks:
         raise RuntimeError(f"fold(): expected input of shape (N, C * {k}, {n_blocks}) for output_size="
                            f"{output_size}, kernel_size={geometry.kernel[1:]}, dilation={geometry.dilation[1:]}, "
@@ -311,7 +312,7 @@ def _as_planes(x, nd):
 def _gather_planes(x4, indices, out_shape):
     """Values of x4 (N, C, H, W) at flat plane positions `indices` (N, C, ...): the differentiable path."""
     n_batch, channels, height, width = x4.shape
-    flat_indices = indices.reshape(n_batch, channels, int(np.prod(indices.shape[2:])))
+    flat_indices = indices.reshape(n_batch, channels, math.prod(indices.shape[2:]))
     return Gather.apply(x4.reshape(n_batch, channels, height * width), flat_indices, 2).reshape(out_shape)
 
 
@@ -352,14 +353,10 @@ def _avg_windows(size, kernel, stride, padding, out):
     return np.maximum(starts, 0), np.minimum(ends, size), with_pad
 
 
-def _avg_pool(input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override, nd, name):  # noqa: A002
-    x = _float_input(input, name, (nd + 1, nd + 2))
-    kernel, stride, padding, _, out = _pool_geometry(x, kernel_size, stride, padding, 1, ceil_mode, nd, name)
-    if divisor_override is not None and (not isinstance(divisor_override, numbers.Integral) or divisor_override <= 0):
-        raise RuntimeError(f"{name}(): divisor must be a positive int, got divisor_override={divisor_override!r}")
-    sizes = x.shape[2:]
-    if nd == 1:
-        kernel, stride, padding, out, sizes = (1,) + kernel, (1,) + stride, (0,) + padding, (1,) + out, (1,) + sizes
+@functools.lru_cache(maxsize=256)
+def _avg_pool_windows(sizes, kernel, stride, padding, out, count_include_pad, divisor_override, np_dtype):
+    """WindowMean's windows (h_start, h_end, w_start, w_end, divisor); cached (and so never modified), so
+    that a layer builds them once and the backend recognises them."""
     (hs, he, h_pad), (ws, we, w_pad) = (_avg_windows(*args) for args in zip(sizes, kernel, stride, padding, out))
     if divisor_override is not None:
         divisor = np.full((len(hs), len(ws)), float(divisor_override))
@@ -367,7 +364,19 @@ def _avg_pool(input, kernel_size, stride, padding, ceil_mode, count_include_pad,
         divisor = np.outer(h_pad, w_pad).astype(np.float64)
     else:
         divisor = np.outer(he - hs, we - ws).astype(np.float64)
-    windows = (hs, he, ws, we, divisor.astype(x.dtype.numpy))
+    return hs, he, ws, we, divisor.astype(np_dtype)
+
+
+def _avg_pool(input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override, nd, name):  # noqa: A002
+    x = _float_input(input, name, (nd + 1, nd + 2))
+    kernel, stride, padding, _, out = _pool_geometry(x, kernel_size, stride, padding, 1, ceil_mode, nd, name)
+    if divisor_override is not None and (not isinstance(divisor_override, numbers.Integral) or divisor_override <= 0):
+        raise RuntimeError(f"{name}(): divisor must be a positive int, got divisor_override={divisor_override!r}")
+    sizes = tuple(x.shape[2:])
+    if nd == 1:
+        kernel, stride, padding, out, sizes = (1,) + kernel, (1,) + stride, (0,) + padding, (1,) + out, (1,) + sizes
+    windows = _avg_pool_windows(sizes, kernel, stride, padding, out, count_include_pad, divisor_override,
+                                x.dtype.numpy)
     result = pool_ops.WindowMean.apply(_as_planes(x, nd), windows).reshape(tuple(x.shape[:2]) + out[-nd:])
     return result if input.ndim == nd + 2 else result.squeeze(0)
 
@@ -476,7 +485,7 @@ def pad(input, pad, mode="constant", value=None):  # noqa: A002
     while len(maps) < 3:
         maps.insert(0, np.zeros(1, dtype=np.int64))
     lead = tuple(input.shape[:input.ndim - n_axes])
-    planes = input.reshape(int(np.prod(lead, dtype=np.int64)), *(1,) * (3 - n_axes), *sizes)
+    planes = input.reshape(math.prod(lead), *(1,) * (3 - n_axes), *sizes)
     fill = 0.0 if value is None else float(value)
     out = pool_ops.Pad.apply(planes, tuple(m.astype(np.int64) for m in maps), fill)
     return out.reshape(lead + tuple(len(m) for m in maps[3 - n_axes:]))
