@@ -220,6 +220,9 @@ class CPUBackend(SharedBackend):
     # reductions
     @staticmethod
     def sum(x, axis=None, keepdims=False, dtype=None):  # noqa: A003
+        if _channel_reduction(x, axis, dtype):  # over N first: numpy adds whole rows, vectorized
+            sums = x.reshape(x.shape[0], -1).sum(0).reshape(x.shape[1], -1).sum(1)
+            return sums.reshape((1, -1) + (1,) * (x.ndim - 2)) if keepdims else sums
         return np.sum(x, axis=axis, keepdims=keepdims, dtype=dtype)
 
     @staticmethod
@@ -478,6 +481,15 @@ class CPUBackend(SharedBackend):
     def _adam_pass(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, *scalars):
         optim_kernels.adam(param.reshape(-1), grad.reshape(-1), exp_avg.reshape(-1), exp_avg_sq.reshape(-1),
                            max_exp_avg_sq.reshape(-1), *scalars)
+
+
+def _channel_reduction(x, axis, dtype):
+    """Whether a sum is over every axis but the channels (BatchNorm's statistics and gradients, bias
+    gradients) of a C-contiguous float array (N, C, ...), which numpy reduces strided when asked for the
+    axes at once: one thread, (64, 256, 2, 2) 0.263 -> 0.014 ms, (64, 64, 8, 8) 0.115 -> 0.028 ms summed
+    over N first (ResNet-18 at batch 64 makes 127 sums a step, mostly these)."""
+    return (dtype is None and x.ndim >= 3 and x.dtype.kind == "f" and axis == (0,) + tuple(range(2, x.ndim))
+            and x.flags.c_contiguous)
 
 
 _STRIDED = {}  # id(windows) -> (windows, _strided_windows(windows)): nn.functional reuses its window tuples
