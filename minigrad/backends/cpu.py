@@ -18,7 +18,7 @@ import math
 import os
 
 import numpy as np
-from numba import get_num_threads
+from numba import get_num_threads, set_num_threads
 from threadpoolctl import threadpool_limits
 
 from minigrad.backends.geometry import ConvGeometry
@@ -196,7 +196,7 @@ class CPUBackend(SharedBackend):
         """grad * y * (1 - y): one parallel pass instead of numpy's three (measured 5x on 1.2M elements)."""
         if grad.shape != y.shape:
             return grad * y * (1 - y)
-        flat = elementwise_kernels.sigmoid_backward(np.ascontiguousarray(grad).reshape(-1),
+        flat = _run(elementwise_kernels.sigmoid_backward, grad.size, np.ascontiguousarray(grad).reshape(-1),
                                                     np.ascontiguousarray(y).reshape(-1))
         return flat.reshape(grad.shape)
 
@@ -205,13 +205,13 @@ class CPUBackend(SharedBackend):
         """One parallel pass (numpy needs a comparison, a cast and a product) when the shapes match."""
         if grad.shape != y.shape or grad.dtype != y.dtype:
             return np.where(y <= 0, np.zeros((), dtype=np.result_type(grad, y)), grad)
-        flat = elementwise_kernels.relu_backward(np.ascontiguousarray(grad).reshape(-1),
+        flat = _run(elementwise_kernels.relu_backward, grad.size, np.ascontiguousarray(grad).reshape(-1),
                                                  np.ascontiguousarray(y).reshape(-1))
         return flat.reshape(grad.shape)
 
     @staticmethod
     def erf(x):
-        return elementwise_kernels.erf(np.ascontiguousarray(x).reshape(-1)).reshape(x.shape)
+        return _run(elementwise_kernels.erf, x.size, np.ascontiguousarray(x).reshape(-1)).reshape(x.shape)
 
     @staticmethod
     def relu(x):
@@ -273,7 +273,7 @@ class CPUBackend(SharedBackend):
         outer = math.prod(shape[:axis])
         inner = math.prod(shape[axis + 1:])
         x3 = np.ascontiguousarray(x).reshape(outer, shape[axis], inner)
-        values, indices = reduce_kernels.max_along_middle(x3, take_max)
+        values, indices = _run(reduce_kernels.max_along_middle, x3.size, x3, take_max)
         out_shape = shape[:axis] + shape[axis + 1:]
         return values.reshape(out_shape), indices.reshape(out_shape)
 
@@ -305,8 +305,8 @@ class CPUBackend(SharedBackend):
     @staticmethod
     def take_along_axis(x, indices, axis):
         if axis == x.ndim - 1 and x.ndim >= 2 and x.shape[:-1] == indices.shape[:-1] and x.size and indices.size:
-            rows = pool_kernels.gather_rows(np.ascontiguousarray(x).reshape(-1, x.shape[-1]),
-                                            np.ascontiguousarray(indices).reshape(-1, indices.shape[-1]))
+            rows = _run(pool_kernels.gather_rows, indices.size, np.ascontiguousarray(x).reshape(-1, x.shape[-1]),
+                        np.ascontiguousarray(indices).reshape(-1, indices.shape[-1]))
             return rows.reshape(indices.shape)
         return np.take_along_axis(x, indices, axis)
 
@@ -345,9 +345,9 @@ class CPUBackend(SharedBackend):
     def scatter_add_along_axis(shape, indices, values, axis):
         """zeros(shape) with values added at `indices` along `axis` (take_along_axis's adjoint)."""
         if axis == len(shape) - 1 and len(shape) >= 2 and tuple(shape[:-1]) == indices.shape[:-1] and values.size:
-            rows = pool_kernels.scatter_add_rows(np.ascontiguousarray(values).reshape(-1, values.shape[-1]),
-                                                 np.ascontiguousarray(indices).reshape(-1, indices.shape[-1]),
-                                                 shape[-1])
+            rows = _run(pool_kernels.scatter_add_rows, math.prod(shape),
+                        np.ascontiguousarray(values).reshape(-1, values.shape[-1]),
+                        np.ascontiguousarray(indices).reshape(-1, indices.shape[-1]), shape[-1])
             return rows.reshape(shape)
         out = np.zeros(shape, dtype=values.dtype)
         if indices.shape[axis] == 1:  # one index per slice: nothing repeats
@@ -442,45 +442,65 @@ class CPUBackend(SharedBackend):
     # pooling: 4-d arrays (N, C, H, W)
     @staticmethod
     def max_pool(x, kernel, stride, padding, dilation, out_size):
-        return pool_kernels.max_pool(np.ascontiguousarray(x), kernel, stride, padding, dilation, out_size)
+        return _run(pool_kernels.max_pool, x.size, np.ascontiguousarray(x), kernel, stride, padding, dilation, out_size)
 
     @staticmethod
     def window_max_indices(x, windows):
-        return pool_kernels.window_max_indices(np.ascontiguousarray(x), *windows[:4])
+        return _run(pool_kernels.window_max_indices, x.size, np.ascontiguousarray(x), *windows[:4])
 
     @staticmethod
     def window_mean(x, windows):
         strided = _strided_windows(windows)
         if strided:
-            return pool_kernels.strided_window_mean(np.ascontiguousarray(x), *strided[:2], windows[4].shape,
-                                                    strided[2])
-        return pool_kernels.window_mean(np.ascontiguousarray(x), *windows)
+            return _run(pool_kernels.strided_window_mean, x.size, np.ascontiguousarray(x), *strided[:2],
+                        windows[4].shape, strided[2])
+        return _run(pool_kernels.window_mean, x.size, np.ascontiguousarray(x), *windows)
 
     @staticmethod
     def window_mean_adjoint(grad, windows, height, width):
         strided = _strided_windows(windows)
         if strided:
-            return pool_kernels.strided_window_mean_adjoint(np.ascontiguousarray(grad), *strided, height, width)
-        return pool_kernels.window_mean_adjoint(np.ascontiguousarray(grad), *windows, height, width)
+            return _run(pool_kernels.strided_window_mean_adjoint, grad.shape[0] * grad.shape[1] * height * width,
+                        np.ascontiguousarray(grad), *strided, height, width)
+        return _run(pool_kernels.window_mean_adjoint, grad.shape[0] * grad.shape[1] * height * width,
+                    np.ascontiguousarray(grad), *windows, height, width)
 
     # padding: (P, D, H, W) planes and one index map per padded axis
     @staticmethod
     def pad_gather(x, maps, value):
-        return pad_kernels.pad_gather(np.ascontiguousarray(x), *maps, value)
+        return _run(pad_kernels.pad_gather, x.shape[0] * math.prod(len(m) for m in maps), np.ascontiguousarray(x),
+                    *maps, value)
 
     @staticmethod
     def pad_scatter_add(grad, maps, in_size):
-        return pad_kernels.pad_scatter_add(np.ascontiguousarray(grad), *maps, *in_size)
+        return _run(pad_kernels.pad_scatter_add, grad.size, np.ascontiguousarray(grad), *maps, *in_size)
 
     # optimizer steps (SharedBackend.sgd_update and adam_update cast the scalars): one pass per parameter
     @staticmethod
     def _sgd_pass(param, grad, buffer, *scalars):
-        optim_kernels.sgd(param.reshape(-1), grad.reshape(-1), buffer.reshape(-1), *scalars)
+        _run(optim_kernels.sgd, param.size, param.reshape(-1), grad.reshape(-1), buffer.reshape(-1), *scalars)
 
     @staticmethod
     def _adam_pass(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, *scalars):
-        optim_kernels.adam(param.reshape(-1), grad.reshape(-1), exp_avg.reshape(-1), exp_avg_sq.reshape(-1),
-                           max_exp_avg_sq.reshape(-1), *scalars)
+        _run(optim_kernels.adam, param.size, param.reshape(-1), grad.reshape(-1), exp_avg.reshape(-1),
+             exp_avg_sq.reshape(-1), max_exp_avg_sq.reshape(-1), *scalars)
+
+
+SERIAL_WORK = 1 << 14  # elements under which a kernel runs on the calling thread alone
+
+
+def _run(kernel, work, *args):
+    """kernel(*args), on the calling thread alone when `work` (the elements it touches) is under
+    SERIAL_WORK: waking Numba's pool costs microseconds on a quiet machine, and on an oversubscribed one a
+    scheduler time slice (a (64, 10) gather: 4 us serial, 8 ms parallel with the cores busy, measured)."""
+    if work >= SERIAL_WORK:
+        return kernel(*args)
+    threads = get_num_threads()
+    set_num_threads(1)
+    try:
+        return kernel(*args)
+    finally:
+        set_num_threads(threads)
 
 
 def _channel_reduction(x, axis, dtype):
@@ -687,7 +707,7 @@ def _from_grid(flat, size, grid, before=(0, 0, 0)):
     volume = flat.reshape(flat.shape[:2] + grid)
     if before == (0, 0, 0) and all(n <= m for n, m in zip(size, grid)):
         out = np.empty(flat.shape[:2] + tuple(size), dtype=flat.dtype)
-        direct_conv.crop(volume, out)  # in parallel: numpy's strided copy took 1.6 ms of a LeNet step
+        _run(direct_conv.crop, out.size, volume, out)  # in parallel: numpy's strided copy took 1.6 ms of a LeNet step
         return out
     out = np.zeros(flat.shape[:2] + tuple(size), dtype=flat.dtype)
     inside, on_grid = _overlap(size, grid, before)
