@@ -26,6 +26,24 @@ def test_max_along_middle_matches_numpy(shape, seed, take_max, with_nan):
     np.testing.assert_array_equal(values, np.take_along_axis(x, arg[:, None, :], 1)[:, 0, :])
 
 
+@given(st.sampled_from(["add", "subtract", "multiply"]), st.sampled_from([np.float32, np.float64]),
+       st.sampled_from(["same", "channel_right", "channel_left", "transposed"]), st.integers(1, 3),
+       st.integers(1, 7), st.integers(0, 1000))
+def test_parallel_arithmetic_matches_numpy(name, dtype, operands, n_batch, channels, seed):
+    """+, -, * at sizes where the CPU backend runs them in parallel (one shape, or a per-channel operand
+    on either side; a transposed operand takes numpy's path), bit for bit against numpy, nan and inf too."""
+    from minigrad.backends.cpu import CPU_BACKEND, PARALLEL_ARITHMETIC
+    rng = np.random.default_rng(seed)
+    shape = (n_batch, channels, 1, -(-PARALLEL_ARITHMETIC // (n_batch * channels)) + int(rng.integers(0, 40)))
+    a = rng.standard_normal(shape).astype(dtype)
+    a.flat[rng.integers(0, a.size, 3)] = [np.nan, np.inf, -np.inf]
+    b = {"same": rng.standard_normal(shape), "transposed": rng.standard_normal(shape[::-1]).T}.get(
+        operands, rng.standard_normal((1, channels, 1, 1))).astype(dtype)
+    if operands == "channel_left":
+        a, b = b, a
+    np.testing.assert_array_equal(getattr(CPU_BACKEND, name)(a, b), getattr(np, name)(a, b))
+
+
 @st.composite
 def tiled_convolutions(draw):
     """A 3-d convolution (2-d and 1-d ones are its special cases), and tile sizes that split images."""

@@ -24,6 +24,7 @@ from threadpoolctl import threadpool_limits
 from minigrad.backends.geometry import ConvGeometry
 from minigrad.backends.interface import ViewError
 from minigrad.backends.shared import SharedBackend
+from minigrad_kernels.cpu import arithmetic
 from minigrad_kernels.cpu import conv_gemm
 from minigrad_kernels.cpu import direct_conv
 from minigrad_kernels.cpu import elementwise as elementwise_kernels
@@ -76,6 +77,34 @@ def _binary(ufunc, quiet=False):
             return ufunc(a, b)
     method.__name__ = ufunc.__name__
     return staticmethod(method)
+
+
+def _arithmetic(ufunc, op):
+    """numpy's ufunc (quiet) as the interface's f(a, b); large float operands of one shape, or one large
+    (N, C, ...) operand and a per-channel (1, C, 1, ...) one, go through arithmetic's parallel kernels."""
+    def method(a, b):
+        if isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and a.dtype == b.dtype and a.dtype.kind == "f":
+            if a.shape == b.shape and a.size >= PARALLEL_ARITHMETIC and a.flags.c_contiguous \
+                    and b.flags.c_contiguous:
+                return arithmetic.same_shape(op, a.reshape(-1), b.reshape(-1)).reshape(a.shape)
+            big, small = (a, b) if a.size >= b.size else (b, a)
+            if big.size >= PARALLEL_ARITHMETIC and _per_channel(big, small):
+                out = arithmetic.per_channel(op, big.reshape(big.shape[0], big.shape[1], -1),
+                                             np.ascontiguousarray(small).reshape(-1), small is a)
+                return out.reshape(big.shape)
+        with np.errstate(all="ignore"):
+            return ufunc(a, b)
+    method.__name__ = ufunc.__name__
+    return staticmethod(method)
+
+
+PARALLEL_ARITHMETIC = 1 << 16  # elements from which +, -, * run in parallel (numpy's run on one thread)
+
+
+def _per_channel(big, small):
+    """big is C-contiguous (N, C, ...) and small is (1, C, 1, ...): one value per channel."""
+    return (big.ndim >= 3 and small.ndim == big.ndim and small.shape[1] == big.shape[1] == small.size
+            and small.shape[0] == 1 and big.flags.c_contiguous)
 
 
 class CPUBackend(SharedBackend):
@@ -135,15 +164,15 @@ class CPUBackend(SharedBackend):
         dst[...] = src
 
     # elementwise
-    add = _binary(np.add, quiet=True)
+    add = _arithmetic(np.add, arithmetic.ADD)
 
     @staticmethod
     def add_into(x, y):
         """x += y in place (gradient accumulation)."""
         with np.errstate(all="ignore"):
             np.add(x, y, out=x)
-    subtract = _binary(np.subtract, quiet=True)
-    multiply = _binary(np.multiply, quiet=True)
+    subtract = _arithmetic(np.subtract, arithmetic.SUBTRACT)
+    multiply = _arithmetic(np.multiply, arithmetic.MULTIPLY)
     divide = _binary(np.divide, quiet=True)
     floor_divide = _binary(np.floor_divide, quiet=True)
     remainder = _binary(np.remainder, quiet=True)
