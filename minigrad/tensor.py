@@ -174,6 +174,27 @@ def _numpy_names(method):
     return reduction_method
 
 
+def _tensor_from_array(array, device):
+    """A new Tensor holding `array` on `device`: _init_fields inlined, as every op's output comes here."""
+    t = _new_tensor(Tensor)
+    if isinstance(array, np.generic):
+        array = np.asarray(array)
+    t._dtype = _DTYPE_OF_NUMPY.get(array.dtype) or dtypes.from_numpy_dtype(array.dtype)
+    t._data = array
+    t._device = device
+    t._requires_grad = False
+    t._node = None
+    t._output_nr = 0
+    t._grad = None
+    t._version = VersionCounter()
+    t._tangent = None
+    t._accumulator = None
+    t._base = None
+    t._view_version = 0
+    t._retains_grad = False
+    return t
+
+
 class Tensor(TensorBase):
     """An n-dimensional array with autograd. Create one with `minigrad.tensor(data)`."""
 
@@ -203,18 +224,13 @@ class Tensor(TensorBase):
 
     @classmethod
     def _from_array(cls, array, device):
-        t = _new_tensor(Tensor)
-        if isinstance(array, np.generic):
-            array = np.asarray(array)
-        t._dtype = _DTYPE_OF_NUMPY.get(array.dtype) or dtypes.from_numpy_dtype(array.dtype)
-        t._init_fields(array, device)
-        return t
+        return _tensor_from_array(array, device)
 
     def _wrap(self, array):
-        return Tensor._from_array(array, self._device)
+        return _tensor_from_array(array, self._device)
 
     def _wrap_on(self, array, device):
-        return Tensor._from_array(array, device)
+        return _tensor_from_array(array, device)
 
     @classmethod
     def _zeros(cls, shape, dtype, device):

@@ -8,6 +8,7 @@ The sweep is iterative (no recursion limit) and counts dependencies so every
 node runs once, after all the gradients flowing into it have been summed.
 """
 cimport cython
+from cpython.weakref cimport PyWeakref_NewRef
 
 
 @cython.trashcan(True)
@@ -171,3 +172,117 @@ def run_backward(list roots, list root_grads, bint keep_graph, dict targets=None
                     buffers[child] = [None] * child.num_outputs
                 stack.append(child)
     return captured
+
+
+# --- Primitive.apply's hot path ----------------------------------------------------------------------
+# minigrad/autograd/function.py documents the steps (Primitive's docstring) and binds, once, the Python
+# objects they use; the rare branches (vmap, float16 in float32, views, tangents) call back into it.
+
+cdef object _TensorBase, _float16, _STATE, _backend_of, _new_object, _Context, _SavedOutput
+cdef object _mixed_devices, _check_views, _compute, _compute_only, _share_storage, _push_tangents
+cdef dict _backend_of_type
+
+
+def bind_primitive_machinery(tensor_base, float16, state, dict backend_of_type, backend_of, context,
+                             saved_output, mixed_devices, check_views, compute, compute_only,
+                             share_storage, push_tangents):
+    """Hand apply_primitive the classes, state and helpers of minigrad.autograd.function."""
+    global _TensorBase, _float16, _STATE, _backend_of_type, _backend_of, _new_object, _Context, _SavedOutput
+    global _mixed_devices, _check_views, _compute, _compute_only, _share_storage, _push_tangents
+    _TensorBase, _float16, _STATE = tensor_base, float16, state
+    _backend_of_type, _backend_of, _new_object, _Context = backend_of_type, backend_of, object.__new__, context
+    _SavedOutput, _mixed_devices, _check_views = saved_output, mixed_devices, check_views
+    _compute, _compute_only, _share_storage, _push_tangents = compute, compute_only, share_storage, push_tangents
+
+
+def apply_primitive(cls, *args):
+    """Primitive.apply: unwrap, check devices, compute, wrap, save, record the node, push tangents."""
+    cdef Py_ssize_t i, k, n = len(args)
+    cdef list arrays = [None] * n
+    cdef list needs = [False] * n
+    cdef bint want = False, has_tangent = False, half = False, record, push, single
+    cdef object first = None, device = None, a, other, backend, ctx, result, wrap, outputs, out, plan, saved
+    cdef object non_differentiable, need
+    cdef list edges, shapes
+    cdef Node node
+    for i in range(n):
+        a = args[i]
+        if isinstance(a, _TensorBase):
+            if a._vmap_level:  # batched by vmap: the op's batching rule runs it (minigrad/_vmap.py)
+                return a._apply_batched(cls, args)
+            if first is None:
+                first = a
+                device = a._device
+            else:
+                other = a._device
+                if other is not device and other != device:
+                    raise _mixed_devices(cls, device, other)
+            arrays[i] = a._data
+            need = a._requires_grad
+            needs[i] = need
+            if need:
+                want = True
+            if a._tangent is not None:
+                has_tangent = True
+            if a._dtype is _float16:
+                half = True
+        else:
+            arrays[i] = a
+    device = first._device
+    backend = _backend_of_type.get(device.type) or _backend_of(device)
+    if not cls.differentiable:  # no rule will read a context
+        return _compute_only(cls, first, backend, arrays, half)
+    ctx = _new_object(_Context)  # Context(cls) without the call
+    ctx._function = cls
+    ctx.backend = backend
+    record = want and _STATE.grad_enabled
+    if record:
+        _check_views(args)
+        ctx.needs_input_grad = tuple(needs)
+    if half and cls.float16_in_float32:
+        result = _compute(cls, ctx, arrays, half)
+    else:
+        result = cls.compute(ctx, *arrays)
+
+    single = not isinstance(result, tuple)
+    wrap = first._wrap
+    outputs = (wrap(result),) if single else tuple([wrap(r) for r in result])
+    if cls.view:
+        _share_storage(outputs[0], first, backend)
+    push = has_tangent and _STATE.forward_ad_enabled
+    if record or push:
+        plan = cls._save_plan
+        if plan:
+            saved = tuple([args[k] if k >= 0 else outputs[-1 - k] for k in plan])
+            ctx._saved = saved
+            ctx._versions = tuple([t._version.value for t in saved])
+        non_differentiable = cls._non_differentiable_outputs
+        if non_differentiable:
+            non_differentiable = tuple([outputs[k] for k in non_differentiable])
+            ctx._non_differentiable = non_differentiable
+        if record:
+            edges = [None] * n
+            shapes = [None] * n
+            for i in range(n):
+                if needs[i]:
+                    a = args[i]
+                    edges[i] = a._grad_edge()
+                    shapes[i] = a._data.shape
+            node = Node.__new__(Node)
+            node.fn = ctx
+            node.next_edges = tuple(edges)
+            node.num_outputs = len(outputs)
+            node._name = cls._backward_name
+            ctx._input_shapes = tuple(shapes)
+            ctx._output_meta = tuple([(type(out), out._data.shape, out._dtype, out._device) for out in outputs])
+            if cls._saves_output:  # outputs are saved without a reference to themselves (see _SavedOutput)
+                ctx._saved = tuple([args[k] if k >= 0 else _SavedOutput(outputs[-1 - k], -1 - k) for k in plan])
+                ctx._node = PyWeakref_NewRef(node, None)
+            for i in range(len(outputs)):
+                out = outputs[i]
+                if out._dtype.is_floating_point and not (
+                        non_differentiable and any(out is t for t in non_differentiable)):
+                    out._attach(node, i)
+        if push:
+            _push_tangents(cls, ctx, args, outputs)
+    return outputs[0] if single else outputs

@@ -45,7 +45,7 @@ def _root_grads(outputs, grad_outputs):
             g = out._ones_like()
         elif not isinstance(g, TensorBase):
             raise TypeError(f"grad_outputs[{i}]: expected a Tensor, got {type(g).__name__}")
-        elif g.shape != out.shape:
+        elif g._data.shape != out._data.shape:  # (.shape builds a Size)
             raise RuntimeError(f"grad_outputs[{i}]: Mismatch in shape: grad_output[{i}] has a shape of "
                                f"{list(g.shape)} and output[{i}] has a shape of {list(out.shape)}.")
         elif g.dtype is not out.dtype:

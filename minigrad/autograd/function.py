@@ -20,7 +20,7 @@ from minigrad._dtype import float16
 from minigrad.autograd.grad_mode import STATE
 from minigrad.autograd.variable import TensorBase
 from minigrad.backends import backend_for
-from minigrad_kernels._tape import Node, record_edges
+from minigrad_kernels._tape import Node, apply_primitive, bind_primitive_machinery, record_edges
 
 _FREED = ("Trying to backward through the graph a second time (or directly access saved tensors "
           "after they have already been freed). Saved intermediate values of the graph are freed "
@@ -108,8 +108,11 @@ class Context:
         if self._released:
             raise RuntimeError(_FREED)
         if self.materialize_grads:
-            grads = tuple(g if g is not None else _zeros_for_output(self._output_meta[i])
-                          for i, g in enumerate(grads))
+            for g in grads:
+                if g is None:  # outputs that received no gradient get zeros
+                    grads = tuple([g if g is not None else _zeros_for_output(self._output_meta[i])
+                                   for i, g in enumerate(grads)])
+                    break
         result = self._function.backward(self, *grads)
         if not isinstance(result, tuple):
             result = (result,)
@@ -129,8 +132,10 @@ def _check_grads(function, grads, input_shapes):
     if len(grads) != len(input_shapes):
         raise RuntimeError(f"function {function.__name__}Backward returned an incorrect number of "
                            f"gradients (expected {len(input_shapes)}, got {len(grads)})")
-    for i, (g, shape) in enumerate(zip(grads, input_shapes)):
-        if g is not None and shape is not None and g.shape != shape:
+    for i, shape in enumerate(input_shapes):
+        g = grads[i]
+        if g is not None and shape is not None \
+                and (g._data.shape if isinstance(g, TensorBase) else g.shape) != shape:  # (.shape builds a Size)
             raise RuntimeError(f"function {function.__name__}Backward returned an invalid gradient at "
                                f"index {i} - got {list(g.shape)} but expected shape compatible with {list(shape)}")
     return grads
@@ -139,6 +144,12 @@ def _check_grads(function, grads, input_shapes):
 class Function:
     """Subclass with static `forward(ctx, *args)`, `backward(ctx, *grads)` and
     `jvp(ctx, *tangents)`, then call `MyFunction.apply(*args)`."""
+
+    _backward_name = "FunctionBackward"  # the name of this op's nodes, set once per class
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        cls._backward_name = cls.__name__ + "Backward"
 
     @staticmethod
     def forward(ctx, *args):
@@ -214,14 +225,21 @@ def _differentiable(ctx, output):
 
 def _record(cls, ctx, args, outputs):
     needs = ctx.needs_input_grad
-    node = Node(ctx, record_edges(args, needs), len(outputs), cls.__name__ + "Backward")
-    ctx._node = weakref.ref(node)
-    ctx._input_shapes = tuple(a._data.shape if need else None for a, need in zip(args, needs))
-    ctx._output_meta = tuple((type(out), out._data.shape, out._dtype, out._device) for out in outputs)
+    node = Node(ctx, record_edges(args, needs), len(outputs), cls._backward_name)
+    ctx._input_shapes = tuple([a._data.shape if need else None for a, need in zip(args, needs)])
+    ctx._output_meta = tuple([(type(out), out._data.shape, out._dtype, out._device) for out in outputs])
     if ctx._saved:
-        ctx._saved = tuple(_saved_form(item, outputs) for item in ctx._saved)
+        ctx._saved = saved = tuple([_saved_form(item, outputs) for item in ctx._saved])
+        if any(type(item) is _SavedOutput for item in saved):
+            ctx._node = weakref.ref(node)  # only a saved output needs the node back (see _SavedOutput)
+    _attach_outputs(node, outputs, ctx._non_differentiable)
+    return node
+
+
+def _attach_outputs(node, outputs, non_differentiable):
+    """Make the op's node the grad_fn of its floating outputs that are not marked non-differentiable."""
     for i, out in enumerate(outputs):
-        if _differentiable(ctx, out):
+        if out._dtype.is_floating_point and not (non_differentiable and any(out is t for t in non_differentiable)):
             out._attach(node, i)
 
 
@@ -340,60 +358,17 @@ class Primitive(Function):
                                 f"nor an output {cls.outputs}")
         # where each saved tensor comes from: i >= 0 is argument i, -1 - k is output k
         cls._save_plan = tuple(names.index(n) if n in names else -1 - cls.outputs.index(n) for n in cls.saves)
+        cls._saves_output = any(i < 0 for i in cls._save_plan)
         cls._non_differentiable_outputs = tuple(cls.outputs.index(n) for n in cls.non_differentiable)
 
-    @classmethod
-    def apply(cls, *args):
-        first = None
-        arrays, needs = [], []
-        has_tangent = half = False
-        for a in args:
-            if isinstance(a, TensorBase):
-                if a._vmap_level:  # batched by vmap: the op's batching rule runs it (minigrad/_vmap.py)
-                    return a._apply_batched(cls, args)
-                if first is None:
-                    first = a
-                elif a._device is not first._device and a._device != first._device:
-                    raise _mixed_devices(cls, first._device, a._device)
-                arrays.append(a._data)
-                needs.append(a._requires_grad)
-                if a._tangent is not None:
-                    has_tangent = True
-                if a._dtype is float16:
-                    half = True
-            else:
-                arrays.append(a)
-                needs.append(False)
-        backend = _BACKEND_OF_TYPE.get(first._device.type) or _backend_of(first._device)
-        if not cls.differentiable:  # no rule will read a context: share one per backend
-            result = _compute(cls, _COMPUTE_ONLY[backend], arrays, half)
-            return first._wrap(result) if not isinstance(result, tuple) else tuple(map(first._wrap, result))
-        ctx = Context(cls)
-        ctx.backend = backend
-        state = STATE
-        record = state.grad_enabled and True in needs
-        if record:
-            _check_views(args)
-            ctx.needs_input_grad = tuple(needs)
-        result = _compute(cls, ctx, arrays, half)
+    # unwrap, check devices, compute, wrap, save, record, push tangents: in Cython (minigrad_kernels/_tape.pyx)
+    apply = classmethod(apply_primitive)
 
-        single = not isinstance(result, tuple)
-        outputs = (first._wrap(result),) if single else tuple(map(first._wrap, result))
-        if cls.view:
-            _share_storage(outputs[0], first, ctx.backend)
-        push = has_tangent and state.forward_ad_enabled
-        if record or push:
-            plan = cls._save_plan
-            if plan:
-                saved = tuple([args[i] if i >= 0 else outputs[-1 - i] for i in plan])
-                ctx._saved, ctx._versions = saved, tuple([t._version.value for t in saved])
-            if cls._non_differentiable_outputs:
-                ctx.mark_non_differentiable(*[outputs[k] for k in cls._non_differentiable_outputs])
-            if record:
-                _record(cls, ctx, args, outputs)
-            if push:
-                _push_tangents(cls, ctx, args, outputs)
-        return outputs[0] if single else outputs
+
+def _compute_only(cls, first, backend, arrays, half):
+    """A non-differentiable primitive: no rule will read a context, so its backend's shared one serves."""
+    result = _compute(cls, _COMPUTE_ONLY[backend], arrays, half)
+    return first._wrap(result) if not isinstance(result, tuple) else tuple(map(first._wrap, result))
 
 
 def _is_float16(value):
@@ -427,3 +402,7 @@ def _share_storage(out, source, backend):
         out._version = source._version
         out._view_version = source._version.value
         out._base = source if source._base is None else source._base
+
+
+bind_primitive_machinery(TensorBase, float16, STATE, _BACKEND_OF_TYPE, _backend_of, Context, _SavedOutput,
+                         _mixed_devices, _check_views, _compute, _compute_only, _share_storage, _push_tangents)

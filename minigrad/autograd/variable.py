@@ -73,7 +73,7 @@ class TensorBase:
         if self._grad is None:
             # a fresh, writable tensor: the incoming one may be shared, broadcast or read-only
             self._grad = grad.clone() if keep_graph else grad.detach().clone()
-        elif keep_graph or self._grad._requires_grad or self._grad.shape != grad.shape:
+        elif keep_graph or self._grad._requires_grad or self._grad._data.shape != grad._data.shape:
             self._grad = self._grad + grad
         else:
             self._grad._backend.add_into(self._grad._data, grad._data)
