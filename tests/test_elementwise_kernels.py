@@ -1,20 +1,21 @@
 """The one-pass float32 exp, sigmoid and relu of minigrad_kernels.cpu.elementwise against float64 numpy
 (and PyTorch where installed): exp within 2 ulp with exact specials, sigmoid within rtol 3e-7, relu exact.
-Sizes straddle the serial/parallel crossover and the kernels' block boundaries."""
+Sizes straddle the CPU backend's serial/parallel crossover (its _run) and the kernels' block boundaries."""
 import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from minigrad.backends.cpu import CPU_BACKEND, SERIAL_WORK
 from minigrad_kernels.cpu import elementwise
 
 BLOCK = elementwise.EXP_BLOCK
-SMALL = elementwise.SMALL
+SMALL = SERIAL_WORK
 DENORMAL_SPACING = 2.0 ** -149
 SPECIALS = np.array([np.inf, -np.inf, np.nan, 0.0, -0.0, 88.72283, 88.72284, -87.33655, -103.97207,
                      -103.973, -104.0, 1e-45, -1e-45, 3e38, -3e38, 20.0, -20.0], dtype=np.float32)
 SIZES = [0, 1, 15, 16, 17, BLOCK - 1, BLOCK, BLOCK + 1, 3 * BLOCK + 5, SMALL - 1, SMALL, SMALL + 1,
-         SMALL + BLOCK + 3, elementwise.RELU_SMALL - 1, elementwise.RELU_SMALL]
+         SMALL + BLOCK + 3, 5 * SMALL + 1]
 
 
 def reference_exp(x):
@@ -88,26 +89,25 @@ def float32_inputs(draw):
 
 @given(float32_inputs())
 def test_exp_float32_within_2_ulp(x):
-    assert_exp_close(elementwise.exp(x), x)
+    assert_exp_close(CPU_BACKEND.exp(x), x)
 
 
 @given(float32_inputs())
 def test_sigmoid_float32_matches_float64(x):
-    assert_sigmoid_close(elementwise.sigmoid(x), x)
+    assert_sigmoid_close(CPU_BACKEND.sigmoid(x), x)
 
 
 @given(float32_inputs())
 def test_relu_float32_exact(x):
-    assert_relu_exact(elementwise.relu(x), x)
+    assert_relu_exact(CPU_BACKEND.relu(x), x)
 
 
-@pytest.mark.parametrize("kernel", ["exp_float32", "exp_float32_serial"])
-def test_exp_kernel_sweeps_the_whole_range(kernel):
+def test_exp_kernel_sweeps_the_whole_range():
     """Every float32 result range, normal and denormal, on a dense grid and around 0."""
     grid = np.linspace(-110.0, 95.0, 1_000_003, dtype=np.float32)
     near_zero = np.geomspace(1e-45, 1e-3, 20_001, dtype=np.float32)
     x = np.concatenate([grid, near_zero, -near_zero, SPECIALS])
-    assert_exp_close(getattr(elementwise, kernel)(x), x)
+    assert_exp_close(elementwise.exp_float32(x), x)
 
 
 def test_exp_specials_exact():
@@ -115,21 +115,19 @@ def test_exp_specials_exact():
     x = SPECIALS
     with np.errstate(all="ignore"):
         expected = np.exp(x)
-    for kernel in (elementwise.exp_float32, elementwise.exp_float32_serial):
-        actual = kernel(x)
-        special = ~np.isfinite(expected) | (expected == 0) | (expected == 1) | (expected < 1e-44)
-        np.testing.assert_array_equal(actual[special], expected[special])
+    actual = CPU_BACKEND.exp(x)
+    special = ~np.isfinite(expected) | (expected == 0) | (expected == 1) | (expected < 1e-44)
+    np.testing.assert_array_equal(actual[special], expected[special])
     assert np.isfinite(elementwise.exp_float32(np.float32([88.72283])))[0]
     assert np.isinf(elementwise.exp_float32(np.float32([88.72284])))[0]
 
 
 def test_sigmoid_specials():
     x = np.array([np.nan, np.inf, -np.inf, 0.0, -0.0, -100.0, -103.0, -110.0, 100.0, 17.0], np.float32)
-    for kernel in (elementwise.sigmoid_float32, elementwise.sigmoid_float32_serial):
-        y = kernel(x)
-        assert np.isnan(y[0]) and y[1] == 1 and y[2] == 0 and y[3] == 0.5 and y[4] == 0.5
-        assert 0 < y[5] < 1e-43 and 0 < y[6] < 1e-44 and y[7] == 0 and y[8] == 1
-        assert_sigmoid_close(y, x)
+    y = CPU_BACKEND.sigmoid(x)
+    assert np.isnan(y[0]) and y[1] == 1 and y[2] == 0 and y[3] == 0.5 and y[4] == 0.5
+    assert 0 < y[5] < 1e-43 and 0 < y[6] < 1e-44 and y[7] == 0 and y[8] == 1
+    assert_sigmoid_close(y, x)
 
 
 @pytest.mark.parametrize("size", [5, SMALL + 7])

@@ -178,7 +178,6 @@ class CPUBackend(SharedBackend):
     remainder = _binary(np.remainder, quiet=True)
     power = _binary(np.power, quiet=True)
     negative = _unary(np.negative)
-    exp = staticmethod(elementwise_kernels.exp)
     log = _unary(np.log, quiet=True)
     sqrt = _unary(np.sqrt, quiet=True)
     sin = _unary(np.sin, quiet=True)
@@ -215,7 +214,7 @@ class CPUBackend(SharedBackend):
     def sigmoid(x):
         """float32: one parallel pass with a vectorized exp (minigrad_kernels/cpu/elementwise.py); float64:
         numpy's exp between two parallel passes."""
-        return elementwise_kernels.sigmoid(x)
+        return _run(elementwise_kernels.sigmoid, x.size, x)
 
     @staticmethod
     def sigmoid_backward(grad, y):
@@ -240,8 +239,12 @@ class CPUBackend(SharedBackend):
         return _run(elementwise_kernels.erf, x.size, np.ascontiguousarray(x).reshape(-1)).reshape(x.shape)
 
     @staticmethod
+    def exp(x):
+        return _run(elementwise_kernels.exp, x.size, x)
+
+    @staticmethod
     def relu(x):
-        return elementwise_kernels.relu(x)
+        return _run(elementwise_kernels.relu, x.size, x)
 
     # reductions
     @staticmethod

@@ -1,6 +1,7 @@
 """Elementwise functions numpy lacks, and fused ones that save passes over memory.
 
-float32 exp, sigmoid and relu run in one parallel pass whose inner loop LLVM vectorizes. This Numba has
+float32 exp, sigmoid and relu run in one parallel pass whose inner loop LLVM vectorizes (the CPU backend
+runs small arrays on the calling thread alone, see its _run). This Numba has
 no SVML, so math.exp in a loop is a scalar libm call: the float32 exp here is written out instead (range
 reduction, a polynomial, and 2**n built from exponent bits), all in float32 arithmetic.
 """
@@ -78,10 +79,6 @@ _EXPONENT_BIAS = np.int32(127)
 _MANTISSA_BITS = np.int32(23)
 _ONE_BIT = np.int32(1)
 EXP_BLOCK = 2048  # elements per parallel task: the block, its output and its scratch (32 KB) stay in L1
-# Below these many elements the serial kernels run: the parallel launch (~4 us) costs more than it
-# saves (measured crossovers on 2 threads: ~16K for exp and sigmoid, ~80K for relu)
-SMALL = 16384
-RELU_SMALL = 81920
 
 
 @cpu_kernel(parallel=False, fastmath={"contract"})  # a * b + c as one FMA: faster, more accurate
@@ -140,17 +137,6 @@ def exp_float32(x):
     return out
 
 
-@cpu_kernel(parallel=False)
-def exp_float32_serial(x):
-    """exp_float32 on the calling thread, for arrays too small to pay for a parallel launch."""
-    out = np.empty_like(x)
-    scratch = np.empty(2 * EXP_BLOCK, np.int32)
-    for start in range(0, x.shape[0], EXP_BLOCK):
-        stop = min(start + EXP_BLOCK, x.shape[0])
-        _exp_block(x[start:stop], out[start:stop], scratch[:EXP_BLOCK], scratch[EXP_BLOCK:], False)
-    return out
-
-
 @cpu_kernel
 def sigmoid_float32(x):
     """sigmoid of a contiguous 1-d float32 array in one parallel pass (see _sigmoid_block)."""
@@ -163,32 +149,11 @@ def sigmoid_float32(x):
     return out
 
 
-@cpu_kernel(parallel=False)
-def sigmoid_float32_serial(x):
-    """sigmoid_float32 on the calling thread, for arrays too small to pay for a parallel launch."""
-    out = np.empty_like(x)
-    scratch = np.empty(2 * EXP_BLOCK, np.int32)
-    for start in range(0, x.shape[0], EXP_BLOCK):
-        stop = min(start + EXP_BLOCK, x.shape[0])
-        _sigmoid_block(x[start:stop], out[start:stop], scratch[:EXP_BLOCK], scratch[EXP_BLOCK:])
-    return out
-
-
 @cpu_kernel
 def relu_flat(x):
     """max(x, 0) of a contiguous 1-d array as np.maximum(x, 0) gives it: nan stays nan, -0.0 becomes 0."""
     out = np.empty_like(x)
     for i in prange(x.shape[0]):
-        v = x[i]
-        out[i] = 0 if v <= 0 else v
-    return out
-
-
-@cpu_kernel(parallel=False)
-def relu_flat_serial(x):
-    """relu_flat on the calling thread, for arrays too small to pay for a parallel launch."""
-    out = np.empty_like(x)
-    for i in range(x.shape[0]):
         v = x[i]
         out[i] = 0 if v <= 0 else v
     return out
@@ -206,23 +171,21 @@ def _float32_flat(x):
 
 def exp(x):
     """np.exp(x), quiet (inf and 0 without warnings, as PyTorch). float32 (copied to C order first if it
-    is not): one parallel pass (serial below SMALL elements), within 2 ulp; other dtypes: numpy's exp."""
+    is not): one parallel pass, within 2 ulp; other dtypes: numpy's exp."""
     flat = _float32_flat(x)
     if flat is None:
         with np.errstate(all="ignore"):
             return np.exp(x)
-    kernel = exp_float32 if flat.shape[0] >= SMALL else exp_float32_serial
-    return kernel(flat).reshape(x.shape)
+    return exp_float32(flat).reshape(x.shape)
 
 
 def sigmoid(x):
     """1 / (1 + exp(-x)) without overflow: 1 / (1 + e) for x >= 0, e / (1 + e) below, e = exp(-|x|).
-    float32 (copied to C order first if it is not): one parallel pass (serial below SMALL elements);
-    float64: numpy's exp between two parallel passes, as accurate as numpy; other dtypes: numpy."""
+    float32 (copied to C order first if it is not): one parallel pass; float64: numpy's exp between two
+    parallel passes, as accurate as numpy; other dtypes: numpy."""
     flat = _float32_flat(x)
     if flat is not None:
-        kernel = sigmoid_float32 if flat.shape[0] >= SMALL else sigmoid_float32_serial
-        return kernel(flat).reshape(x.shape)
+        return sigmoid_float32(flat).reshape(x.shape)
     if isinstance(x, np.ndarray) and x.dtype == np.float64:
         flat = np.ascontiguousarray(x).reshape(-1)
         e = negative_abs(flat)
@@ -234,9 +197,7 @@ def sigmoid(x):
 
 def relu(x):
     """np.maximum(x, 0) in x's dtype (nan stays nan, -0.0 becomes 0). C-contiguous float32 and float64:
-    one parallel pass (serial below RELU_SMALL elements); otherwise numpy."""
+    one parallel pass; otherwise numpy."""
     if isinstance(x, np.ndarray) and x.dtype in (np.float32, np.float64) and x.flags.c_contiguous:
-        flat = x.reshape(-1)
-        kernel = relu_flat if flat.shape[0] >= RELU_SMALL else relu_flat_serial
-        return kernel(flat).reshape(x.shape)
+        return relu_flat(x.reshape(-1)).reshape(x.shape)
     return np.maximum(x, 0).astype(x.dtype, copy=False)
