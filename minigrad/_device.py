@@ -41,6 +41,9 @@ CPU = device("cpu")
 
 
 def placement(spec):
-    """The device a tensor put on `spec` reports: plain "cuda" means the current GPU, cuda:0, as in PyTorch."""
+    """The device a tensor put on `spec` reports: plain "cuda" means the current GPU, cuda:0, and any CPU
+    is the CPU (the one object CPU, so that ops compare devices by identity), as in PyTorch."""
     placed = device(spec)
-    return device("cuda", 0) if placed.type == "cuda" and placed.index is None else placed
+    if placed.type == "cpu":
+        return CPU
+    return device("cuda", 0) if placed.index is None else placed

@@ -2,6 +2,7 @@
 import builtins
 import collections
 import functools
+import math
 import numbers
 import warnings
 
@@ -718,7 +719,7 @@ class Tensor(TensorBase):
             raise RuntimeError(f"mean(): could not infer output dtype. Input dtype must be either a "
                                f"floating point or complex dtype. Got: {source._dtype}")
         dims = normalize_dims(dim, self.ndim)
-        count = int(np.prod([self._data.shape[d] for d in dims], dtype=np.int64))
+        count = math.prod(self._data.shape[d] for d in dims)
         return reduction.Sum.apply(source, dims, keepdim) / count
 
     @_numpy_names
@@ -727,7 +728,7 @@ class Tensor(TensorBase):
             correction = 1 if unbiased else 0
         _require_float(self, "var")
         dims = normalize_dims(dim, self.ndim)
-        count = int(np.prod([self._data.shape[d] for d in dims], dtype=np.int64))
+        count = math.prod(self._data.shape[d] for d in dims)
         centered = self - self.mean(dims, keepdim=True)
         return (centered * centered).sum(dims, keepdim=keepdim) / builtins.max(count - correction, 0)
 
@@ -815,11 +816,13 @@ class Tensor(TensorBase):
 
     # --- shapes -----------------------------------------------------------------------------------
     def _target_shape(self, shape):
+        if shape == self._data.shape:
+            return shape
         known = [n for n in shape if n != -1]
         if shape.count(-1) > 1 or any(n < -1 for n in shape):
             raise RuntimeError(f"shape '{list(shape)}' is invalid: only one dimension can be inferred "
                                "and sizes must be non-negative")
-        size, product = self.numel(), int(np.prod(known, dtype=np.int64))
+        size, product = self.numel(), math.prod(known)
         if (-1 in shape and (product == 0 or size % product)) or (-1 not in shape and product != size):
             raise RuntimeError(f"shape '{list(shape)}' is invalid for input of size {size}")
         return tuple(size // product if n == -1 else n for n in shape)
@@ -890,7 +893,7 @@ class Tensor(TensorBase):
         if start > end:
             raise RuntimeError("flatten() has invalid args: start_dim cannot come after end_dim")
         shape = self._data.shape
-        return self.reshape(shape[:start] + (-1 if self.numel() else int(np.prod(shape[start:end + 1])),)
+        return self.reshape(shape[:start] + (-1 if self.numel() else math.prod(shape[start:end + 1]),)
                             + shape[end + 1:])
 
     def unflatten(self, dim, sizes):
