@@ -240,7 +240,12 @@ class CPUBackend(SharedBackend):
 
     @staticmethod
     def exp(x):
-        return _run(elementwise_kernels.exp, x.size, x)
+        """Large float32 arrays through elementwise's parallel exp; small ones through numpy's (as fast on
+        one thread, and a LeNet step's log-softmax then compiles no kernel)."""
+        if x.size < SERIAL_WORK:
+            with np.errstate(all="ignore"):
+                return np.exp(x)
+        return elementwise_kernels.exp(x)
 
     @staticmethod
     def relu(x):
@@ -333,9 +338,12 @@ class CPUBackend(SharedBackend):
 
     @staticmethod
     def take_along_axis(x, indices, axis):
-        if axis == x.ndim - 1 and x.ndim >= 2 and x.shape[:-1] == indices.shape[:-1] and x.size and indices.size:
-            rows = _run(pool_kernels.gather_rows, indices.size, np.ascontiguousarray(x).reshape(-1, x.shape[-1]),
-                        np.ascontiguousarray(indices).reshape(-1, indices.shape[-1]))
+        """Large gathers along the last axis in parallel; small ones (a loss's targets) in numpy, which is as
+        fast there and leaves the kernel uncompiled in a process that never needs it."""
+        if axis == x.ndim - 1 and x.ndim >= 2 and x.shape[:-1] == indices.shape[:-1] and x.size \
+                and indices.size >= SERIAL_WORK:
+            rows = pool_kernels.gather_rows(np.ascontiguousarray(x).reshape(-1, x.shape[-1]),
+                                            np.ascontiguousarray(indices).reshape(-1, indices.shape[-1]))
             return rows.reshape(indices.shape)
         return np.take_along_axis(x, indices, axis)
 
@@ -372,11 +380,13 @@ class CPUBackend(SharedBackend):
 
     @staticmethod
     def scatter_add_along_axis(shape, indices, values, axis):
-        """zeros(shape) with values added at `indices` along `axis` (take_along_axis's adjoint)."""
-        if axis == len(shape) - 1 and len(shape) >= 2 and tuple(shape[:-1]) == indices.shape[:-1] and values.size:
-            rows = _run(pool_kernels.scatter_add_rows, math.prod(shape),
-                        np.ascontiguousarray(values).reshape(-1, values.shape[-1]),
-                        np.ascontiguousarray(indices).reshape(-1, indices.shape[-1]), shape[-1])
+        """zeros(shape) with values added at `indices` along `axis` (take_along_axis's adjoint); large ones
+        along the last axis in parallel, small ones in numpy (as take_along_axis)."""
+        if axis == len(shape) - 1 and len(shape) >= 2 and tuple(shape[:-1]) == indices.shape[:-1] \
+                and values.size >= SERIAL_WORK:
+            rows = pool_kernels.scatter_add_rows(np.ascontiguousarray(values).reshape(-1, values.shape[-1]),
+                                                 np.ascontiguousarray(indices).reshape(-1, indices.shape[-1]),
+                                                 shape[-1])
             return rows.reshape(shape)
         out = np.zeros(shape, dtype=values.dtype)
         if indices.shape[axis] == 1:  # one index per slice: nothing repeats
