@@ -5,7 +5,7 @@ import sys
 import textwrap
 
 import numpy as np
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from minigrad_kernels.cpu import conv_gemm
@@ -61,10 +61,20 @@ def tiled_convolutions(draw):
             draw(st.integers(1, 40)), draw(st.integers(1, 3)), draw(st.integers(0, 1000)))
 
 
+_STRIDE_2 = ((1, 3, 3), (1, 2, 2), (0, 1, 1), (1, 1, 1), (1, 5, 5))  # on 9x9: odd width, padding
+_DILATED = ((1, 3, 3), (1, 2, 2), (0, 2, 1), (1, 2, 2), (1, 4, 3))  # on 8x8
+
+
 @given(tiled_convolutions())
+@example((2, 2, 3, 1, (1, 9, 9), _STRIDE_2, 1, 25, 2, 0))  # one image a tile: strided copies of one float
+@example((3, 2, 2, 1, (1, 9, 9), _STRIDE_2, 2, 25, 1, 1))  # blocks of images (and a last block of one)
+@example((2, 2, 2, 2, (1, 9, 9), _STRIDE_2, 1, 7, 2, 2))  # chunks: runs that start mid-row
+@example((2, 2, 4, 2, (1, 8, 8), _DILATED, 3, 5, 1, 3))
+@example((2, 2, 2, 1, (1, 6, 6), ((1, 3, 3), (1, 1, 1), (0, 1, 1), (1, 1, 1), (1, 6, 6)), 2, 36, 1, 4))
 def test_tiled_gemm_convolution_matches_unfold_and_einsum(case):
     """conv_gemm's three kernels, with any tiling (blocks of images, or chunks of one image's positions)
-    and thread count, against one unfold + einsum."""
+    and thread count, against one unfold + einsum. The examples: strided and dilated copies, whole
+    output rows at a time (blocks, or one image a tile, with padding) or runs (chunks)."""
     batch, c_in, c_out, groups, in_size, geometry, images, chunk, threads, seed = case
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((batch, c_in) + in_size)
