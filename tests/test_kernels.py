@@ -71,10 +71,12 @@ _DILATED = ((1, 3, 3), (1, 2, 2), (0, 2, 1), (1, 2, 2), (1, 4, 3))  # on 8x8
 @example((2, 2, 2, 2, (1, 9, 9), _STRIDE_2, 1, 7, 2, 2))  # chunks: runs that start mid-row
 @example((2, 2, 4, 2, (1, 8, 8), _DILATED, 3, 5, 1, 3))
 @example((2, 2, 2, 1, (1, 6, 6), ((1, 3, 3), (1, 1, 1), (0, 1, 1), (1, 1, 1), (1, 6, 6)), 2, 36, 1, 4))
+@example((3, 2, 260, 2, (1, 3, 3), ((1, 2, 2), (1, 1, 1), (0, 0, 0), (1, 1, 1), (1, 2, 2)), 2, 4, 2, 5))
 def test_tiled_gemm_convolution_matches_unfold_and_einsum(case):
     """conv_gemm's three kernels, with any tiling (blocks of images, or chunks of one image's positions)
     and thread count, against one unfold + einsum. The examples: strided and dilated copies, whole
-    output rows at a time (blocks, or one image a tile, with padding) or runs (chunks)."""
+    output rows at a time (blocks, or one image a tile, with padding) or runs (chunks), and over 128
+    outputs a group (the weight gradient summed untransposed)."""
     batch, c_in, c_out, groups, in_size, geometry, images, chunk, threads, seed = case
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((batch, c_in) + in_size)
