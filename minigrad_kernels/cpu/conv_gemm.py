@@ -256,11 +256,12 @@ _NO_BIAS = np.empty(0)
 @cpu_kernel
 def conv_pass(mode, x, w, grad, bias, kernel, stride, padding, dilation, out_size, images, chunk, threads):
     """One of the three operands of <conv(x, w), grad> from the other two, in place: FORWARD writes
-    grad (N, C_out, L) = conv(x, w) + bias (per output channel; bias may be empty); WEIGHT writes w (G, C_out / G, C_in / G * K) = the gradient in w;
-    INPUT writes x (N, C_in, D, H, W) = the gradient in x. One kernel for the three, as Numba took about
-    5 s to compile each. Tiles are blocks of `images` whole images, or (images == 1) chunks of `chunk`
-    positions of one image (INPUT needs whole images: no two threads may add into one); thread t takes
-    tiles t, t + threads, ... WEIGHT sums each thread's tiles, then the threads' sums."""
+    grad (N, C_out, L) = conv(x, w) + bias (per output channel; bias may be empty); WEIGHT writes
+    w (G, C_out / G, C_in / G * K) = the gradient in w; INPUT writes x (N, C_in, D, H, W) = the gradient
+    in x. One kernel for the three, as Numba took about 5 s to compile each. Tiles are blocks of `images`
+    whole images, or (images == 1) chunks of `chunk` positions of one image (INPUT needs whole images: no
+    two threads may add into one); thread t takes tiles t, t + threads, ... WEIGHT sums each thread's
+    tiles, then the threads' sums."""
     groups, per_group, taps = w.shape
     n_batch, volume = x.shape[0], out_size[0] * out_size[1] * out_size[2]
     n_tiles, width = _tile_count(n_batch, volume, images, chunk)
@@ -325,11 +326,13 @@ def conv_weight(x, grad, groups, kernel, stride, padding, dilation, out_size, im
     """The gradient in w, (G, C_out / G, C_in / G * K)."""
     taps = x.shape[1] // groups * kernel[0] * kernel[1] * kernel[2]
     dw = np.empty((groups, grad.shape[1] // groups, taps), dtype=x.dtype)
-    conv_pass(WEIGHT, x, dw, grad, _NO_BIAS.astype(x.dtype), kernel, stride, padding, dilation, out_size, images, chunk, threads)
+    conv_pass(WEIGHT, x, dw, grad, _NO_BIAS.astype(x.dtype), kernel, stride, padding, dilation, out_size, images,
+              chunk, threads)
     return dw
 
 
 def conv_input(grad, w, kernel, stride, padding, dilation, out_size, images, threads, grad_x):
     """grad_x (N, C_in, D, H, W) = the adjoint of conv_forward in x, by blocks of whole images."""
     volume = out_size[0] * out_size[1] * out_size[2]
-    conv_pass(INPUT, grad_x, w, grad, _NO_BIAS.astype(w.dtype), kernel, stride, padding, dilation, out_size, images, volume, threads)
+    conv_pass(INPUT, grad_x, w, grad, _NO_BIAS.astype(w.dtype), kernel, stride, padding, dilation, out_size, images,
+              volume, threads)
