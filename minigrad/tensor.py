@@ -176,7 +176,8 @@ def _numpy_names(method):
 
 
 def _tensor_from_array(array, device):
-    """A new Tensor holding `array` on `device`: _init_fields inlined, as every op's output comes here."""
+    """A new Tensor holding `array` on `device`: _init_fields inlined, as every op's output comes here
+    (a field added to one must be added to the other)."""
     t = _new_tensor(Tensor)
     if isinstance(array, np.generic):
         array = np.asarray(array)

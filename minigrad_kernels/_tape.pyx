@@ -1,11 +1,13 @@
 # cython: language_level=3, boundscheck=False, wraparound=False
-"""The tape: graph nodes and the reverse sweep.
+"""The tape: graph nodes, the reverse sweep, and Primitive.apply's common path (apply_primitive).
 
 A Node stands for one recorded op. It knows nothing about tensors: it holds
 `fn`, an object with `apply_backward(grads) -> grads_per_input` and
 `release()`, and `next_edges`, one `(Node, slot)` or None per input.
 The sweep is iterative (no recursion limit) and counts dependencies so every
 node runs once, after all the gradients flowing into it have been summed.
+apply_primitive reads and writes Tensors' fields; it imports nothing of minigrad
+(autograd/function.py binds the helpers it calls back, bind_primitive_machinery).
 """
 cimport cython
 from cpython.weakref cimport PyWeakref_NewRef
@@ -195,6 +197,7 @@ def bind_primitive_machinery(tensor_base, float16, state, dict backend_of_type, 
     _compute, _compute_only, _share_storage, _push_tangents = compute, compute_only, share_storage, push_tangents
 
 
+@cython.boundscheck(True)  # args[k] for each saved argument: an IndexError, never a read past the tuple
 def apply_primitive(cls, *args):
     """Primitive.apply: unwrap, check devices, compute, wrap, save, record the node, push tangents."""
     cdef Py_ssize_t i, k, n = len(args)

@@ -215,7 +215,7 @@ def test_pooling_and_padding_match_cpu(name):
 
 
 @needs_cuda
-def test_max_pool_indices_match_cpu():
+def test_max_pool_values_and_indices_match_cpu():
     x = np.random.default_rng(1).standard_normal((1, 2, 6, 5))
     _, gpu = F.max_pool2d(minigrad.from_numpy(x).cuda(), 3, 2, 1, return_indices=True)
     _, cpu = F.max_pool2d(minigrad.from_numpy(x), 3, 2, 1, return_indices=True)

@@ -44,6 +44,22 @@ def test_parallel_arithmetic_matches_numpy(name, dtype, operands, n_batch, chann
     np.testing.assert_array_equal(getattr(CPU_BACKEND, name)(a, b), getattr(np, name)(a, b))
 
 
+def test_channel_sums_and_large_float16_arithmetic_keep_numpy_results():
+    """The CPU backend's own paths for sums over all but the channels (empty batches too) and for large
+    +, -, * (float16 stays with numpy: Numba's CPU target has none)."""
+    from minigrad.backends.cpu import CPU_BACKEND, PARALLEL_ARITHMETIC
+    rng = np.random.default_rng(0)
+    for shape in [(0, 3, 2, 2), (2, 3, 0, 2), (4, 3, 5, 7), (2, 3, 1, 4, 4)]:
+        x = rng.standard_normal(shape)
+        axes = (0,) + tuple(range(2, len(shape)))
+        for keepdims in (False, True):
+            np.testing.assert_allclose(CPU_BACKEND.sum(x, axes, keepdims), np.sum(x, axes, keepdims=keepdims),
+                                       rtol=1e-12, atol=1e-12)
+    half = rng.standard_normal(PARALLEL_ARITHMETIC + 3).astype(np.float16)
+    for name in ("add", "subtract", "multiply"):
+        np.testing.assert_array_equal(getattr(CPU_BACKEND, name)(half, half), getattr(np, name)(half, half))
+
+
 @st.composite
 def tiled_convolutions(draw):
     """A 3-d convolution (2-d and 1-d ones are its special cases), and tile sizes that split images."""

@@ -108,11 +108,9 @@ class Context:
         if self._released:
             raise RuntimeError(_FREED)
         if self.materialize_grads:
-            for g in grads:
-                if g is None:  # outputs that received no gradient get zeros
-                    grads = tuple([g if g is not None else _zeros_for_output(self._output_meta[i])
-                                   for i, g in enumerate(grads)])
-                    break
+            if any(g is None for g in grads):  # outputs that received no gradient get zeros
+                grads = tuple([grad if grad is not None else _zeros_for_output(self._output_meta[i])
+                               for i, grad in enumerate(grads)])
         result = self._function.backward(self, *grads)
         if not isinstance(result, tuple):
             result = (result,)

@@ -83,7 +83,8 @@ def _arithmetic(ufunc, op):
     """numpy's ufunc (quiet) as the interface's f(a, b); large float operands of one shape, or one large
     (N, C, ...) operand and a per-channel (1, C, 1, ...) one, go through arithmetic's parallel kernels."""
     def method(a, b):
-        if isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and a.dtype == b.dtype and a.dtype.kind == "f":
+        if isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and a.dtype == b.dtype \
+                and a.dtype in (np.float32, np.float64):  # Numba's CPU target has no float16
             if a.shape == b.shape and a.size >= PARALLEL_ARITHMETIC and a.flags.c_contiguous \
                     and b.flags.c_contiguous:
                 return arithmetic.same_shape(op, a.reshape(-1), b.reshape(-1)).reshape(a.shape)
@@ -222,7 +223,7 @@ class CPUBackend(SharedBackend):
         if grad.shape != y.shape:
             return grad * y * (1 - y)
         flat = _run(elementwise_kernels.sigmoid_backward, grad.size, np.ascontiguousarray(grad).reshape(-1),
-                                                    np.ascontiguousarray(y).reshape(-1))
+                    np.ascontiguousarray(y).reshape(-1))
         return flat.reshape(grad.shape)
 
     @staticmethod
@@ -231,7 +232,7 @@ class CPUBackend(SharedBackend):
         if grad.shape != y.shape or grad.dtype != y.dtype:
             return np.where(y <= 0, np.zeros((), dtype=np.result_type(grad, y)), grad)
         flat = _run(elementwise_kernels.relu_backward, grad.size, np.ascontiguousarray(grad).reshape(-1),
-                                                 np.ascontiguousarray(y).reshape(-1))
+                    np.ascontiguousarray(y).reshape(-1))
         return flat.reshape(grad.shape)
 
     @staticmethod
@@ -240,8 +241,9 @@ class CPUBackend(SharedBackend):
 
     @staticmethod
     def exp(x):
-        """Large float32 arrays through elementwise's parallel exp; small ones through numpy's (as fast on
-        one thread, and a LeNet step's log-softmax then compiles no kernel)."""
+        """Large float32 arrays through elementwise's parallel exp (within 2 ulp, as numpy's within 1: an
+        element's exp may differ in its last bit with the array's size); small ones through numpy's (as fast
+        on one thread, and a LeNet step's log-softmax then compiles no kernel)."""
         if x.size < SERIAL_WORK:
             with np.errstate(all="ignore"):
                 return np.exp(x)
@@ -249,7 +251,11 @@ class CPUBackend(SharedBackend):
 
     @staticmethod
     def relu(x):
-        return _run(elementwise_kernels.relu, x.size, x)
+        """Large arrays through elementwise's one-pass parallel relu, small ones through numpy's maximum
+        (setting the thread count for a serial kernel costs more than the work there)."""
+        if x.size < SERIAL_WORK:
+            return np.maximum(x, 0).astype(x.dtype, copy=False)
+        return elementwise_kernels.relu(x)
 
     # reductions
     @staticmethod
@@ -433,7 +439,7 @@ class CPUBackend(SharedBackend):
         taps = x.shape[1] // g.groups * math.prod(g.kernel)
         budget = (1 << 18) * max(1, c_out // g.groups // 16)  # wider GEMMs (more rows) take longer tiles
         tiling = _shallow_tiling(g, n_batch, taps, x.itemsize, budget, 4) or _tiling(g, n_batch, _tile(taps))
-        bias = np.empty(0, dtype=x.dtype) if bias is None else np.ascontiguousarray(bias)
+        bias = np.empty(0, dtype=x.dtype) if bias is None else _operand(bias)  # one compiled signature
         conv_gemm.conv_forward(_operand(x), _grouped(w, g.groups), bias, *_geometry(g), *tiling, get_num_threads(),
                                out)
         return out.reshape((n_batch, c_out) + tuple(g.out_size))
@@ -547,8 +553,8 @@ def _channel_reduction(x, axis, dtype):
     gradients) of a C-contiguous float array (N, C, ...), which numpy reduces strided when asked for the
     axes at once: one thread, (64, 256, 2, 2) 0.263 -> 0.014 ms, (64, 64, 8, 8) 0.115 -> 0.028 ms summed
     over N first (ResNet-18 at batch 64 makes 127 sums a step, mostly these)."""
-    return (dtype is None and x.ndim >= 3 and x.dtype.kind == "f" and axis == (0,) + tuple(range(2, x.ndim))
-            and x.flags.c_contiguous)
+    return (dtype is None and x.ndim >= 3 and x.size and x.dtype.kind == "f"
+            and axis == (0,) + tuple(range(2, x.ndim)) and x.flags.c_contiguous)
 
 
 _STRIDED = {}  # id(windows) -> (windows, _strided_windows(windows)): nn.functional reuses its window tuples
@@ -746,7 +752,7 @@ def _from_grid(flat, size, grid, before=(0, 0, 0)):
     volume = flat.reshape(flat.shape[:2] + grid)
     if before == (0, 0, 0) and all(n <= m for n, m in zip(size, grid)):
         out = np.empty(flat.shape[:2] + tuple(size), dtype=flat.dtype)
-        _run(direct_conv.crop, out.size, volume, out)  # in parallel: numpy's strided copy took 1.6 ms of a LeNet step
+        _run(direct_conv.crop, out.size, volume, out)  # a kernel: numpy's strided copy took 1.6 ms of a LeNet step
         return out
     out = np.zeros(flat.shape[:2] + tuple(size), dtype=flat.dtype)
     inside, on_grid = _overlap(size, grid, before)

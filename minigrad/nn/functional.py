@@ -367,7 +367,8 @@ def _avg_pool_windows(sizes, kernel, stride, padding, out, count_include_pad, di
     return hs, he, ws, we, divisor.astype(np_dtype)
 
 
-def _avg_pool(input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override, nd, name):  # noqa: A002
+def _avg_pool(input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override, nd,  # noqa: A002
+              name):
     x = _float_input(input, name, (nd + 1, nd + 2))
     kernel, stride, padding, _, out = _pool_geometry(x, kernel_size, stride, padding, 1, ceil_mode, nd, name)
     if divisor_override is not None and (not isinstance(divisor_override, numbers.Integral) or divisor_override <= 0):

@@ -18,8 +18,8 @@ from minigrad_kernels._jit import cpu_kernel
 
 @cpu_kernel(fastmath=True)
 def conv_grid(xp, w, offsets, span, out):
-    """out[n, o, :span] += sum_{c, k} w[o, c, k] * xp[n, g * Cg + c, offsets[k]:offsets[k] + span], four
-    taps a pass over the output row (one load and store of it per four products, not per one)."""
+    """out[n, o, :span] += sum_{c, k} w[o, c, k] * xp[n, g * Cg + c, offsets[k]:offsets[k] + span], eight
+    taps a pass over the output row (one load and store of it per eight products, not per one)."""
     n_batch, channels = xp.shape[0], xp.shape[1]
     c_out, c_group, taps = w.shape
     per_group = c_out // (channels // c_group)
@@ -33,13 +33,13 @@ def conv_grid(xp, w, offsets, span, out):
             for k in range(0, taps - 7, 8):
                 w0, w1, w2, w3 = weights[k], weights[k + 1], weights[k + 2], weights[k + 3]
                 w4, w5, w6, w7 = weights[k + 4], weights[k + 5], weights[k + 6], weights[k + 7]
-                a, b = uint64(offsets[k]), uint64(offsets[k + 1])
-                d, e = uint64(offsets[k + 2]), uint64(offsets[k + 3])
-                f, g = uint64(offsets[k + 4]), uint64(offsets[k + 5])
-                h, i = uint64(offsets[k + 6]), uint64(offsets[k + 7])
+                o0, o1 = uint64(offsets[k]), uint64(offsets[k + 1])
+                o2, o3 = uint64(offsets[k + 2]), uint64(offsets[k + 3])
+                o4, o5 = uint64(offsets[k + 4]), uint64(offsets[k + 5])
+                o6, o7 = uint64(offsets[k + 6]), uint64(offsets[k + 7])
                 for p in range(uint64(span)):
-                    row[p] += (w0 * src[a + p] + w1 * src[b + p] + w2 * src[d + p] + w3 * src[e + p] +
-                               w4 * src[f + p] + w5 * src[g + p] + w6 * src[h + p] + w7 * src[i + p])
+                    row[p] += (w0 * src[o0 + p] + w1 * src[o1 + p] + w2 * src[o2 + p] + w3 * src[o3 + p] +
+                               w4 * src[o4 + p] + w5 * src[o5 + p] + w6 * src[o6 + p] + w7 * src[o7 + p])
             for k in range(taps - taps % 8, taps):
                 weight, start = weights[k], uint64(offsets[k])
                 for p in range(uint64(span)):

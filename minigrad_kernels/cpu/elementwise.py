@@ -1,7 +1,7 @@
 """Elementwise functions numpy lacks, and fused ones that save passes over memory.
 
 float32 exp, sigmoid and relu run in one parallel pass whose inner loop LLVM vectorizes (the CPU backend
-runs small arrays on the calling thread alone, see its _run). This Numba has
+sends small arrays to numpy's exp and maximum, and small sigmoids through the kernel on one thread). This Numba has
 no SVML, so math.exp in a loop is a scalar libm call: the float32 exp here is written out instead (range
 reduction, a polynomial, and 2**n built from exponent bits), all in float32 arithmetic.
 """
