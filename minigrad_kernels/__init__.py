@@ -1,6 +1,7 @@
 """Compiled code for minigrad: the Cython tape and the Numba kernels.
 
-This package knows arrays, never Tensors, and never imports `minigrad`.
+The Numba kernels know arrays, never Tensors; the tape's apply_primitive reads Tensors' fields. Nothing
+here imports `minigrad`.
 """
 import os
 

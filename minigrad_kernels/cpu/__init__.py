@@ -1,7 +1,7 @@
 """Numba CPU kernels. Every function takes and returns numpy arrays and ints.
 
 The first time a kernel is compiled in a process (a cold Numba cache, or a signature not cached yet),
-one line on stderr says so: a cold start otherwise waits about 20 s in silence.
+one line on stderr says so: a cold start otherwise waits about 25 s in silence.
 """
 import sys
 
@@ -20,7 +20,7 @@ class _CompileNotice(event.Listener):
         if _announced or not module.startswith(__name__ + "."):
             return
         _announced = True
-        message = (f"minigrad: compiling CPU kernels, once: about 20 s (later runs load them from "
+        message = (f"minigrad: compiling CPU kernels, once: about 25 s (later runs load them from "
                    f"{dispatcher.stats.cache_path})")
         if "tqdm" in sys.modules:  # a progress bar may be on the line: write above it
             sys.modules["tqdm"].tqdm.write(message, file=sys.stderr)
