@@ -176,24 +176,12 @@ def _numpy_names(method):
 
 
 def _tensor_from_array(array, device):
-    """A new Tensor holding `array` on `device`: _init_fields inlined, as every op's output comes here
-    (a field added to one must be added to the other)."""
+    """A new Tensor holding `array` on `device` (every op's output comes here)."""
     t = _new_tensor(Tensor)
     if isinstance(array, np.generic):
         array = np.asarray(array)
     t._dtype = _DTYPE_OF_NUMPY.get(array.dtype) or dtypes.from_numpy_dtype(array.dtype)
-    t._data = array
-    t._device = device
-    t._requires_grad = False
-    t._node = None
-    t._output_nr = 0
-    t._grad = None
-    t._version = VersionCounter()
-    t._tangent = None
-    t._accumulator = None
-    t._base = None
-    t._view_version = 0
-    t._retains_grad = False
+    t._init_fields(array, device)
     return t
 
 

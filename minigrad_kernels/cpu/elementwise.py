@@ -126,26 +126,18 @@ def _sigmoid_block(x, out, first_bits, second_bits):
 
 
 @cpu_kernel
-def exp_float32(x):
-    """exp of a contiguous 1-d float32 array, in parallel blocks (within 2 ulp of the exact result)."""
+def float32_pass(x, sigmoid):
+    """exp (within 2 ulp of the exact result), or sigmoid when `sigmoid` (see _sigmoid_block), of a
+    contiguous 1-d float32 array, in one parallel pass over blocks."""
     out = np.empty_like(x)
     n_blocks = (x.shape[0] + EXP_BLOCK - 1) // EXP_BLOCK
     for b in prange(n_blocks):
         start, stop = b * EXP_BLOCK, min((b + 1) * EXP_BLOCK, x.shape[0])
         scratch = np.empty(2 * EXP_BLOCK, np.int32)
-        _exp_block(x[start:stop], out[start:stop], scratch[:EXP_BLOCK], scratch[EXP_BLOCK:], False)
-    return out
-
-
-@cpu_kernel
-def sigmoid_float32(x):
-    """sigmoid of a contiguous 1-d float32 array in one parallel pass (see _sigmoid_block)."""
-    out = np.empty_like(x)
-    n_blocks = (x.shape[0] + EXP_BLOCK - 1) // EXP_BLOCK
-    for b in prange(n_blocks):
-        start, stop = b * EXP_BLOCK, min((b + 1) * EXP_BLOCK, x.shape[0])
-        scratch = np.empty(2 * EXP_BLOCK, np.int32)
-        _sigmoid_block(x[start:stop], out[start:stop], scratch[:EXP_BLOCK], scratch[EXP_BLOCK:])
+        if sigmoid:
+            _sigmoid_block(x[start:stop], out[start:stop], scratch[:EXP_BLOCK], scratch[EXP_BLOCK:])
+        else:
+            _exp_block(x[start:stop], out[start:stop], scratch[:EXP_BLOCK], scratch[EXP_BLOCK:], False)
     return out
 
 
@@ -176,7 +168,7 @@ def exp(x):
     if flat is None:
         with np.errstate(all="ignore"):
             return np.exp(x)
-    return exp_float32(flat).reshape(x.shape)
+    return float32_pass(flat, False).reshape(x.shape)
 
 
 def sigmoid(x):
@@ -185,7 +177,7 @@ def sigmoid(x):
     parallel passes, as accurate as numpy; other dtypes: numpy."""
     flat = _float32_flat(x)
     if flat is not None:
-        return sigmoid_float32(flat).reshape(x.shape)
+        return float32_pass(flat, True).reshape(x.shape)
     if isinstance(x, np.ndarray) and x.dtype == np.float64:
         flat = np.ascontiguousarray(x).reshape(-1)
         e = negative_abs(flat)
