@@ -230,14 +230,8 @@ def _record(cls, ctx, args, outputs):
         ctx._saved = saved = tuple([_saved_form(item, outputs) for item in ctx._saved])
         if any(type(item) is _SavedOutput for item in saved):
             ctx._node = weakref.ref(node)  # only a saved output needs the node back (see _SavedOutput)
-    _attach_outputs(node, outputs, ctx._non_differentiable)
-    return node
-
-
-def _attach_outputs(node, outputs, non_differentiable):
-    """Make the op's node the grad_fn of its floating outputs that are not marked non-differentiable."""
     for i, out in enumerate(outputs):
-        if out._dtype.is_floating_point and not (non_differentiable and any(out is t for t in non_differentiable)):
+        if _differentiable(ctx, out):
             out._attach(node, i)
 
 
