@@ -272,7 +272,7 @@ def conv_pass(mode, x, w, grad, bias, kernel, stride, padding, dilation, out_siz
     partial = np.zeros((threads if mode == WEIGHT else 0, groups, taps * per_group), dtype=x.dtype)
     turned = np.empty((groups if mode == INPUT else 0, taps, per_group), dtype=x.dtype)
     for g in range(turned.shape[0]):
-        _transpose_into(turned[g], w[g], False)
+        _transpose_into(turned[g], w[g], mode == WEIGHT)
     for t in prange(threads):
         block_space = np.empty(_image_size(x) * images, dtype=x.dtype)
         col_space = np.empty(groups * taps * width, dtype=x.dtype)
@@ -285,13 +285,13 @@ def conv_pass(mode, x, w, grad, bias, kernel, stride, padding, dilation, out_siz
             count = _row_runs(p0, p0 + positions, out_size, runs)
             if mode != INPUT:
                 _columns(_block(x, n0, nb, block_space), runs, count, kernel, stride, padding, dilation, out_size,
-                         cols.reshape((groups * taps, positions * nb)), False)
+                         cols.reshape((groups * taps, positions * nb)), mode == INPUT)
             for g in range(groups):
                 if mode == FORWARD:
                     np.dot(w[g], cols[g], tile_grad)
-                    _move_products(grad, n0, nb, p0, g * per_group, tile_grad, bias, False)
+                    _move_products(grad, n0, nb, p0, g * per_group, tile_grad, bias, mode != FORWARD)
                 else:
-                    _move_products(grad, n0, nb, p0, g * per_group, tile_grad, bias, True)
+                    _move_products(grad, n0, nb, p0, g * per_group, tile_grad, bias, mode != FORWARD)
                     if mode == WEIGHT:
                         if turn:
                             _add(partial[t, g].reshape((taps, per_group)), np.dot(cols[g], tile_grad.T))
@@ -300,11 +300,11 @@ def conv_pass(mode, x, w, grad, bias, kernel, stride, padding, dilation, out_siz
                     else:
                         np.dot(turned[g], tile_grad, cols[g])
             if mode == INPUT:  # col2im into the image itself, or into the block transposed
-                xt = _block(x, n0, 1, block_space) if nb == 1 else \
+                xt = _block(x, n0, nb, block_space) if nb == 1 else \
                     block_space[:_image_size(x) * nb].reshape(x.shape[1:] + (nb,))
                 xt[...] = 0.0
                 _columns(xt, runs, count, kernel, stride, padding, dilation, out_size,
-                         cols.reshape((groups * taps, positions * nb)), True)
+                         cols.reshape((groups * taps, positions * nb)), mode == INPUT)
                 if nb > 1:
                     _transpose_block(x, n0, xt, True)
     if mode == WEIGHT:
@@ -312,7 +312,7 @@ def conv_pass(mode, x, w, grad, bias, kernel, stride, padding, dilation, out_siz
         for t in range(threads):
             for g in range(groups):
                 if turn:
-                    _transpose_into(w[g], partial[t, g].reshape((taps, per_group)), True)
+                    _transpose_into(w[g], partial[t, g].reshape((taps, per_group)), mode == WEIGHT)
                 else:
                     _add(w[g], partial[t, g].reshape((per_group, taps)))
 

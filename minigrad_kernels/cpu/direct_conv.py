@@ -7,8 +7,8 @@ output) makes the innermost loop one long contiguous run that vectorizes; the po
 in the padding columns are computed too and dropped by the caller. The VJP in x uses the same grid:
 it scatters w * g back along the same offsets (convolution with the reflected kernel). (The VJP in w
 is faster as per-image GEMMs on unfolded columns; see the CPU backend.) Grid arrays (N, C, S) must be
-C-contiguous; `g` must be zero at the dropped positions. Indices are unsigned so that Numba emits no negative-index wraparound,
-which would stop LLVM vectorizing the inner loops (measured: 5x slower).
+C-contiguous; `g` must be zero at the dropped positions. Indices are unsigned so that Numba emits no
+negative-index wraparound, which would stop LLVM vectorizing the inner loops (measured: 5x slower).
 """
 import numpy as np
 from numba import prange, uint64

@@ -110,12 +110,12 @@ def _exp_block(x, out, first_bits, second_bits, negate_abs):
 
 
 @cpu_kernel(parallel=False)
-def _sigmoid_block(x, out, first_bits, second_bits):
-    """out = sigmoid(x) for float32 1-d blocks of one length: e = exp(-|x|), then 1 / (1 + e) for x >= 0
-    and e / (1 + e) below (no overflow, full relative precision for large negative x, nan -> nan)."""
-    _exp_block(x, out, first_bits, second_bits, True)
-    # the scratch is free again: numerator and denominator in it, then one division into out. np.divide,
-    # not '/' in the loop: '/' checks for division by zero, which stops vectorization
+def _sigmoid_from_exp(x, out, first_bits, second_bits):
+    """out = sigmoid(x) for float32 1-d blocks of one length, from out = exp(-|x|) (_exp_block's scratch
+    free again): 1 / (1 + e) for x >= 0 and e / (1 + e) below (no overflow, full relative precision for
+    large negative x, nan -> nan)."""
+    # numerator and denominator in the scratch, then one division into out. np.divide, not '/' in the
+    # loop: '/' checks for division by zero, which stops vectorization
     numerator = first_bits[:x.shape[0]].view(np.float32)
     denominator = second_bits[:x.shape[0]].view(np.float32)
     for i in range(x.shape[0]):
@@ -127,17 +127,17 @@ def _sigmoid_block(x, out, first_bits, second_bits):
 
 @cpu_kernel
 def float32_pass(x, sigmoid):
-    """exp (within 2 ulp of the exact result), or sigmoid when `sigmoid` (see _sigmoid_block), of a
+    """exp (within 2 ulp of the exact result), or sigmoid when `sigmoid` (see _sigmoid_from_exp), of a
     contiguous 1-d float32 array, in one parallel pass over blocks."""
     out = np.empty_like(x)
     n_blocks = (x.shape[0] + EXP_BLOCK - 1) // EXP_BLOCK
     for b in prange(n_blocks):
         start, stop = b * EXP_BLOCK, min((b + 1) * EXP_BLOCK, x.shape[0])
         scratch = np.empty(2 * EXP_BLOCK, np.int32)
+        # the flag passed on as a variable: a constant True or False would compile _exp_block twice
+        _exp_block(x[start:stop], out[start:stop], scratch[:EXP_BLOCK], scratch[EXP_BLOCK:], sigmoid)
         if sigmoid:
-            _sigmoid_block(x[start:stop], out[start:stop], scratch[:EXP_BLOCK], scratch[EXP_BLOCK:])
-        else:
-            _exp_block(x[start:stop], out[start:stop], scratch[:EXP_BLOCK], scratch[EXP_BLOCK:], False)
+            _sigmoid_from_exp(x[start:stop], out[start:stop], scratch[:EXP_BLOCK], scratch[EXP_BLOCK:])
     return out
 
 
