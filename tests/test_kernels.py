@@ -136,3 +136,18 @@ def test_debug_switch_compiles_bounds_checked_kernels_in_their_own_cache(tmp_pat
     assert result.returncode != 0
     assert "IndexError" in result.stderr and "out of bounds" in result.stderr
     assert result.stdout.strip().endswith("numba-debug-kernels")
+
+
+def test_cold_cache_compiles_conv_pass_in_a_second_process(tmp_path):
+    """The first kernel compiled on a cold cache (max pooling here) starts the warm-up process; the first
+    GEMM convolution waits for it and loads conv_pass from the cache instead of compiling it."""
+    script = ("import numpy as np; from minigrad_kernels.cpu import conv_gemm, pool, warm_up; "
+              "pool.max_pool(np.zeros((1, 1, 2, 2), np.float32), (2, 2), (2, 2), (0, 0), (1, 1), (1, 1)); "
+              "started = bool(warm_up._process); conv_gemm.compile_float32(); s = conv_gemm.conv_pass.stats; "
+              "print(started, sum(s.cache_hits.values()), sum(s.cache_misses.values()))")
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path))
+    env.pop("MINIGRAD_WARM_UP_CHILD", None)
+    result = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    assert result.stdout.split() == (["True", "1", "0"] if cores > 1 else ["False", "0", "1"])

@@ -1,11 +1,14 @@
 """Numba CPU kernels. Every function takes and returns numpy arrays and ints.
 
 The first time a kernel is compiled in a process (a cold Numba cache, or a signature not cached yet),
-one line on stderr says so: a cold start otherwise waits about 25 s in silence.
+one line on stderr says so: a cold start otherwise waits about 15 s in silence. The slowest kernel then
+compiles in a second process (see warm_up.py).
 """
 import sys
 
 from numba.core import event
+
+from minigrad_kernels.cpu import warm_up
 
 _announced = False
 
@@ -20,7 +23,8 @@ class _CompileNotice(event.Listener):
         if _announced or not module.startswith(__name__ + "."):
             return
         _announced = True
-        message = (f"minigrad: compiling CPU kernels, once: about 25 s (later runs load them from "
+        warm_up.start(f"{module}.{dispatcher.py_func.__name__}")
+        message = (f"minigrad: compiling CPU kernels, once: about 15 s (later runs load them from "
                    f"{dispatcher.stats.cache_path})")
         if "tqdm" in sys.modules:  # a progress bar may be on the line: write above it
             sys.modules["tqdm"].tqdm.write(message, file=sys.stderr)

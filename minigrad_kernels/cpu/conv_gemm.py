@@ -17,6 +17,7 @@ import numpy as np
 from numba import prange, uint64
 
 from minigrad_kernels._jit import cpu_kernel
+from minigrad_kernels.cpu import warm_up
 
 
 @cpu_kernel(parallel=False)
@@ -319,11 +320,13 @@ def conv_pass(mode, x, w, grad, bias, kernel, stride, padding, dilation, out_siz
 
 def conv_forward(x, w, bias, kernel, stride, padding, dilation, out_size, images, chunk, threads, out):
     """out (N, C_out, L) = the cross-correlation of x with w, plus bias (C_out,) when it is not empty."""
+    warm_up.wait()
     conv_pass(FORWARD, x, w, out, bias, kernel, stride, padding, dilation, out_size, images, chunk, threads)
 
 
 def conv_weight(x, grad, groups, kernel, stride, padding, dilation, out_size, images, chunk, threads):
     """The gradient in w, (G, C_out / G, C_in / G * K)."""
+    warm_up.wait()
     taps = x.shape[1] // groups * kernel[0] * kernel[1] * kernel[2]
     dw = np.empty((groups, grad.shape[1] // groups, taps), dtype=x.dtype)
     conv_pass(WEIGHT, x, dw, grad, _NO_BIAS.astype(x.dtype), kernel, stride, padding, dilation, out_size, images,
@@ -333,6 +336,14 @@ def conv_weight(x, grad, groups, kernel, stride, padding, dilation, out_size, im
 
 def conv_input(grad, w, kernel, stride, padding, dilation, out_size, images, threads, grad_x):
     """grad_x (N, C_in, D, H, W) = the adjoint of conv_forward in x, by blocks of whole images."""
+    warm_up.wait()
     volume = out_size[0] * out_size[1] * out_size[2]
     conv_pass(INPUT, grad_x, w, grad, _NO_BIAS.astype(w.dtype), kernel, stride, padding, dilation, out_size, images,
               volume, threads)
+
+
+def compile_float32():
+    """Compiles (or loads) conv_pass for float32 with the types the CPU backend passes (warm_up.py)."""
+    x, w = np.zeros((1, 1, 1, 1, 1), np.float32), np.zeros((1, 1, 1), np.float32)
+    conv_forward(x, w, np.zeros(1, np.float32), (1, 1, 1), (1, 1, 1), (0, 0, 0), (1, 1, 1), (1, 1, 1), 1, 1, 1,
+                 np.zeros((1, 1, 1), np.float32))

@@ -1,0 +1,43 @@
+"""On a cold kernel cache, the slowest kernel compiles in a second process while this one compiles the rest.
+
+Numba compiles one kernel at a time, on one core. conv_gemm.conv_pass alone takes about 12 s of the
+first LeNet training step's 20 s of compiling, so when this process compiles its first kernel, it starts
+a second Python process, which compiles conv_pass for float32 into the same cache. The
+first im2col convolution waits for that process (`wait`), then loads the kernel from the cache. If the
+process fails, the kernel compiles here, as it would without it. Not started on one core (nothing to
+gain) or from the warm-up process itself.
+"""
+import os
+import subprocess
+import sys
+
+_CHILD = "MINIGRAD_WARM_UP_CHILD"  # set in the warm-up process's environment
+KERNEL = "minigrad_kernels.cpu.conv_gemm.conv_pass"
+_COMMAND = "from minigrad_kernels.cpu import conv_gemm; conv_gemm.compile_float32()"
+_process = None
+
+
+def start(compiling):
+    """Starts the warm-up process, once per process; `compiling` is the kernel this process compiles now
+    (module.name): when it is conv_pass, nothing is left to warm up."""
+    global _process
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    if _process is not None or os.environ.get(_CHILD) or cores < 2 or compiling == KERNEL:
+        _process = False
+        return
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    path = os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))
+    env = dict(os.environ, **{_CHILD: "1", "PYTHONPATH": path})
+    try:
+        _process = subprocess.Popen([sys.executable, "-c", _COMMAND], env=env, stdin=subprocess.DEVNULL,
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    except OSError:  # no process to be had: compile here
+        _process = False
+
+
+def wait():
+    """Waits until the warm-up process, if one runs, has finished."""
+    global _process
+    if _process:
+        _process.wait()
+        _process = False
