@@ -28,13 +28,19 @@ def test_max_along_middle_matches_numpy(shape, seed, take_max, with_nan):
 
 @given(st.sampled_from(["add", "subtract", "multiply"]), st.sampled_from([np.float32, np.float64]),
        st.sampled_from(["same", "channel_right", "channel_left", "transposed"]), st.integers(1, 3),
-       st.integers(1, 7), st.integers(0, 1000))
-def test_parallel_arithmetic_matches_numpy(name, dtype, operands, n_batch, channels, seed):
+       st.integers(1, 7), st.booleans(), st.integers(0, 1000))
+def test_parallel_arithmetic_matches_numpy(name, dtype, operands, n_batch, channels, short_maps, seed):
     """+, -, * at sizes where the CPU backend runs them in parallel (one shape, or a per-channel operand
-    on either side; a transposed operand takes numpy's path), bit for bit against numpy, nan and inf too."""
+    on either side, with long maps or short ones (under 64 values, a pass per image); a transposed operand
+    takes numpy's path), bit for bit against numpy, nan and inf too."""
     from minigrad.backends.cpu import CPU_BACKEND, PARALLEL_ARITHMETIC
     rng = np.random.default_rng(seed)
-    shape = (n_batch, channels, 1, -(-PARALLEL_ARITHMETIC // (n_batch * channels)) + int(rng.integers(0, 40)))
+    if short_maps:  # many channels of 1 to 63 values
+        length = int(rng.integers(1, 64))
+        channels = -(-PARALLEL_ARITHMETIC // (n_batch * length)) + int(rng.integers(0, 40))
+        shape = (n_batch, channels, 1, length)
+    else:
+        shape = (n_batch, channels, 1, -(-PARALLEL_ARITHMETIC // (n_batch * channels)) + int(rng.integers(0, 40)))
     a = rng.standard_normal(shape).astype(dtype)
     a.flat[rng.integers(0, a.size, 3)] = [np.nan, np.inf, -np.inf]
     b = {"same": rng.standard_normal(shape), "transposed": rng.standard_normal(shape[::-1]).T}.get(

@@ -651,11 +651,14 @@ def _tiling(g, n_batch, tile):
     block's columns are built faster (runs nb times longer: for 3x3 64->64 on 8x8 maps, 2.2 ms with
     blocks of 3 images, 1.0 ms with blocks of 8). At least one block per thread, not four: two threads,
     ResNet-18's layers at batch 64, forward + backward 57 -> 51-54 ms (256->256 at 2x2: blocks of 32
-    images, 1.7 ms forward, against 2.3 with 8)."""
+    images, 1.7 ms forward, against 2.3 with 8). Blocks of a power of two images ran 5-15% faster than
+    their neighbours (two threads, 64->64 at 8x8, batch 64: 8 images 2.0 ms forward, 7 images 2.2)."""
     volume = math.prod(g.out_size)
     if volume > tile or g.out_size[2] >= 16:
         return 1, min(tile, volume)
-    return max(1, min(2 * tile // volume, n_batch // get_num_threads())), volume
+    most = max(1, n_batch // get_num_threads())
+    images = 1 << round(math.log2(max(1, min(2 * tile // volume, most))))  # the nearest power of two
+    return (images if images <= most else images // 2), volume
 
 
 def _shallow_tiling(g, n_batch, taps, itemsize, budget, tiles_per_thread):

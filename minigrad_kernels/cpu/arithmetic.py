@@ -35,8 +35,11 @@ def same_shape(op, a, b):
 @cpu_kernel
 def per_channel(op, a, b, swap):
     """a[n, c, :] op b[c] for a C-contiguous (N, C, L) array a and a (C,) array b of a's dtype (b op a
-    when swap)."""
+    when swap). Maps of 64 values or more: a task per (n, c) row against b[c]; shorter ones: a task per
+    image against b repeated along it (with 2x2 maps a task per row took 7-9x longer)."""
     n_batch, channels, length = a.shape
+    if length < 64:
+        return _per_image(op, a, b, swap)
     out = np.empty_like(a)
     for row in prange(n_batch * channels):
         n, c = row // channels, row % channels
@@ -53,4 +56,31 @@ def per_channel(op, a, b, swap):
         else:
             for i in range(uint64(length)):
                 dst[i] = src[i] - v
+    return out
+
+
+@cpu_kernel
+def _per_image(op, a, b, swap):
+    """per_channel for short maps: one pass per image against b repeated along it."""
+    n_batch, channels, length = a.shape
+    out = np.empty_like(a)
+    size = uint64(channels * length)
+    repeated = np.empty(size, dtype=a.dtype)
+    for c in range(channels):  # element loops: a slice assignment here would be a parallel region each
+        for i in range(length):
+            repeated[c * length + i] = b[c]
+    for n in prange(n_batch):
+        src, dst = a[n].reshape(size), out[n].reshape(size)
+        if op == ADD:
+            for i in range(size):
+                dst[i] = src[i] + repeated[i]
+        elif op == MULTIPLY:
+            for i in range(size):
+                dst[i] = src[i] * repeated[i]
+        elif swap:
+            for i in range(size):
+                dst[i] = repeated[i] - src[i]
+        else:
+            for i in range(size):
+                dst[i] = src[i] - repeated[i]
     return out
