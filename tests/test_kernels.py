@@ -29,6 +29,10 @@ def test_max_along_middle_matches_numpy(shape, seed, take_max, with_nan):
 @given(st.sampled_from(["add", "subtract", "multiply"]), st.sampled_from([np.float32, np.float64]),
        st.sampled_from(["same", "channel_right", "channel_left", "transposed"]), st.integers(1, 3),
        st.integers(1, 7), st.booleans(), st.integers(0, 1000))
+@example("add", np.float32, "channel_right", 2, 1, True, 0)
+@example("subtract", np.float32, "channel_left", 2, 1, True, 1)
+@example("subtract", np.float64, "channel_right", 3, 1, True, 2)
+@example("multiply", np.float32, "channel_right", 1, 1, True, 3)
 def test_parallel_arithmetic_matches_numpy(name, dtype, operands, n_batch, channels, short_maps, seed):
     """+, -, * at sizes where the CPU backend runs them in parallel (one shape, or a per-channel operand
     on either side, with long maps or short ones (under 64 values, a pass per image); a transposed operand
