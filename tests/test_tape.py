@@ -132,6 +132,40 @@ def test_retain_grad_keeps_non_leaf_grad():
     np.testing.assert_allclose(y.grad.numpy(), [4.0, 8.0])
 
 
+def test_leaf_grad_takes_an_unshared_gradient_and_copies_a_shared_one(monkeypatch):
+    """.grad takes the engine's gradient array itself when nothing else can reach it (PyTorch's
+    AccumulateGrad too), and a copy whenever anything else could: the caller's root gradient, another
+    leaf's gradient, a hook's, a retained non-leaf gradient's."""
+    from minigrad.tensor import Tensor
+    copied = []
+    clone = Tensor.clone
+    monkeypatch.setattr(Tensor, "clone", lambda self: copied.append(tuple(self.shape)) or clone(self))
+    conv = minigrad.nn.Conv2d(2, 3, 3)
+    (conv(minigrad.randn(2, 2, 5, 5)) ** 2).sum().backward()
+    assert copied == []  # the weight's (a view of the kernel's 5-d gradient) and the bias's taken as they are
+
+    def shares(a, b):
+        return np.shares_memory(a.detach().numpy(), b.detach().numpy())
+
+    a, b, g = minigrad.randn(3, requires_grad=True), minigrad.randn(3, requires_grad=True), minigrad.ones(3)
+    a.backward(g)  # the caller's gradient
+    (a * 1 + b * 1).backward(minigrad.ones(3) * 2)  # add's rule hands one tensor to both leaves
+    assert not shares(a.grad, g) and not shares(a.grad, b.grad)
+    kept = []
+    a.grad = None
+    a.register_hook(lambda grad: kept.append(grad))
+    (a * 2).backward(g)
+    assert not shares(a.grad, kept[0])
+    x = minigrad.randn(3, requires_grad=True)
+    y = x.view(3)
+    y.retain_grad()
+    (y * 2).backward(g)
+    assert not shares(x.grad, y.grad)
+    np.testing.assert_array_equal(x.grad.numpy(), [2, 2, 2])
+    y.grad.zero_()
+    np.testing.assert_array_equal(x.grad.numpy(), [2, 2, 2])
+
+
 def test_detach_cuts_the_graph_and_shares_storage():
     x = minigrad.tensor([1.0, 2.0], requires_grad=True)
     d = (x * 2).detach()
