@@ -54,6 +54,25 @@ def test_parallel_arithmetic_matches_numpy(name, dtype, operands, n_batch, chann
     np.testing.assert_array_equal(getattr(CPU_BACKEND, name)(a, b), getattr(np, name)(a, b))
 
 
+@given(st.sampled_from([np.float32, np.float64]), st.sampled_from(["C", "F", "strided"]), st.booleans(),
+       st.integers(4, 300), st.integers(0, 1000))
+def test_parallel_matmul_matches_numpy(dtype, b_layout, a_transposed, rows, seed):
+    """2-d products past PARALLEL_MATMUL (a block of rows per thread) against numpy's, for any layout of
+    either operand (Linear's weight arrives transposed, its weight gradient's left operand too)."""
+    from minigrad.backends.cpu import CPU_BACKEND, PARALLEL_MATMUL
+    rng = np.random.default_rng(seed)
+    inner = int(rng.integers(1, 300))
+    columns = -(-PARALLEL_MATMUL // (rows * inner)) + int(rng.integers(0, 5))
+    a = rng.standard_normal((inner, rows) if a_transposed else (rows, inner)).astype(dtype)
+    a = a.T if a_transposed else a
+    b = {"C": rng.standard_normal((inner, columns)), "F": rng.standard_normal((columns, inner)).T,
+         "strided": rng.standard_normal((inner, 2 * columns))[:, ::2]}[b_layout].astype(dtype)
+    out = CPU_BACKEND.matmul(a, b)
+    assert out.dtype == dtype and out.shape == (rows, columns)
+    np.testing.assert_allclose(out, np.matmul(a, b), rtol=1e-5 if dtype == np.float32 else 1e-12,
+                               atol=1e-5 if dtype == np.float32 else 1e-12)
+
+
 def test_channel_sums_and_large_float16_arithmetic_keep_numpy_results():
     """The CPU backend's own paths for sums over all but the channels (empty batches too) and for large
     +, -, * (float16 stays with numpy: Numba's CPU target has none)."""
