@@ -975,6 +975,15 @@ def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):  
     if weight is not None and tuple(weight.shape) != (n_classes,):
         raise RuntimeError(f"nll_loss(): expected weight of shape [{n_classes}] (one per class), "
                            f"got {list(weight.shape)}")
+    if not target._vmap_level:  # the indices checked on the host (one read, as PyTorch's kernel checks them)
+        labels = target._backend.to_numpy(target._data)
+        valid = labels != ignore_index
+        bad = valid & ((labels < 0) | (labels >= n_classes))
+        if bad.any():
+            raise IndexError(f"nll_loss(): Target {labels[bad][0]} is out of bounds for {n_classes} classes")
+        if weight is None and valid.all():  # every target counts once: the mean is over all of them
+            picked = Gather.apply(input, target.unsqueeze(class_dim), class_dim).squeeze(class_dim)
+            return _reduce(-picked, reduction, "nll_loss")
     valid = target != ignore_index
     safe = where(valid, target, target.new_zeros(()))
     if bool(((safe < 0) | (safe >= n_classes)).any()):
