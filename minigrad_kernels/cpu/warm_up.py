@@ -2,11 +2,13 @@
 
 Numba compiles one kernel at a time, on one core. conv_gemm.conv_pass alone takes about 12 s of the
 first LeNet training step's 20 s of compiling, so when this process compiles its first kernel, it starts
-a second Python process, which compiles conv_pass for float32 into the same cache. The
-first im2col convolution waits for that process (`wait`), then loads the kernel from the cache. If the
-process fails, the kernel compiles here, as it would without it. Not started on one core (nothing to
-gain) or from the warm-up process itself.
+a second Python process, which compiles conv_pass for float32 into the same cache. The first im2col
+convolution waits for that process (`wait`), and meanwhile compiles here what a training step needs
+after it (_WHILE_WAITING), then loads conv_pass from the cache. If the process fails, conv_pass
+compiles here, as it would without it. Not started on one core (nothing to gain) or from the warm-up
+process itself.
 """
+import importlib
 import os
 import subprocess
 import sys
@@ -35,9 +37,31 @@ def start(compiling):
         _process = False
 
 
+# (module, kernel, float32 signature as the CPU backend calls it): what LeNet's first training step with
+# SGD or Adam compiles after its first im2col convolution (about 6 s), in the order it needs them
+_WHILE_WAITING = (
+    ("linalg", "matmul_rows", "(float32[:, ::1], float32[::1, :], float32[:, ::1], int64)"),
+    ("elementwise", "sigmoid_backward", "(float32[::1], float32[::1])"),
+    ("elementwise", "relu_backward", "(float32[::1], float32[::1])"),
+    ("linalg", "matmul_rows", "(float32[:, ::1], float32[:, ::1], float32[:, ::1], int64)"),
+    ("pool", "strided_window_mean_adjoint",
+     "(float32[:, :, :, ::1], UniTuple(int64, 2), UniTuple(int64, 2), float32, int64, int64)"),
+    ("pool", "scatter_add_rows", "(float32[:, ::1], int64[:, ::1], int64)"),
+    ("optim", "sgd", "(float32[::1], float32[::1], float32[::1], float32, float32, float32, float32, boolean, "
+                     "boolean, boolean)"),
+    ("optim", "adam", "(float32[::1], float32[::1], float32[::1], float32[::1], float32[::1], boolean, boolean, "
+                      "float32, float32, float32, float32, float32, float32, float32, float32)"),
+)
+
+
 def wait():
-    """Waits until the warm-up process, if one runs, has finished."""
+    """Waits until the warm-up process, if one runs, has finished; compiles _WHILE_WAITING's kernels here
+    meanwhile, as long as it runs."""
     global _process
     if _process:
+        for module, kernel, signature in _WHILE_WAITING:
+            if _process.poll() is not None:
+                break
+            getattr(importlib.import_module(f"{__package__}.{module}"), kernel).compile(signature)
         _process.wait()
         _process = False
