@@ -171,7 +171,8 @@ def test_cold_cache_compiles_conv_pass_in_a_second_process(tmp_path):
     """On a cold cache the first kernel compiled starts the warm-up process; the first GEMM convolution
     waits for it, compiling warm_up._WHILE_WAITING's kernels meanwhile, and loads conv_pass from the cache
     instead of compiling it. A training step that calls each of those kernels then compiles none of them
-    again: their signatures are the ones the backend asks for."""
+    again (their signatures are the ones the backend asks for), and a second process compiles nothing
+    (they were cached under the keys its calls look up)."""
     script = textwrap.dedent("""
         import minigrad
         from minigrad import nn
@@ -199,3 +200,6 @@ def test_cold_cache_compiles_conv_pass_in_a_second_process(tmp_path):
     for line in lines[1:]:  # matmul_rows twice: its two signatures, at most one compile each
         module, kernel, misses = line.split()
         assert int(misses) <= (2 if kernel == "matmul_rows" else 1), line
+    warm = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True)
+    assert warm.returncode == 0 and "compiling" not in warm.stderr, warm.stderr
+    assert all(line.split()[-1] == "0" for line in warm.stdout.splitlines()), warm.stdout

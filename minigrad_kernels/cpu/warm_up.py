@@ -13,6 +13,8 @@ import os
 import subprocess
 import sys
 
+from numba.core import sigutils
+
 _CHILD = "MINIGRAD_WARM_UP_CHILD"  # set in the warm-up process's environment
 KERNEL = "minigrad_kernels.cpu.conv_gemm.conv_pass"
 _COMMAND = "from minigrad_kernels.cpu import conv_gemm; conv_gemm.compile_float32()"
@@ -62,6 +64,8 @@ def wait():
         for module, kernel, signature in _WHILE_WAITING:
             if _process.poll() is not None:
                 break
-            getattr(importlib.import_module(f"{__package__}.{module}"), kernel).compile(signature)
+            # as a tuple of types, the cache's key for calls (a string would be its own key, never found again)
+            argument_types, _ = sigutils.normalize_signature(signature)
+            getattr(importlib.import_module(f"{__package__}.{module}"), kernel).compile(tuple(argument_types))
         _process.wait()
         _process = False
