@@ -976,7 +976,7 @@ def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):  
         raise RuntimeError(f"nll_loss(): expected weight of shape [{n_classes}] (one per class), "
                            f"got {list(weight.shape)}")
     if not target._vmap_level:  # the indices checked on the host (one read, as PyTorch's kernel checks them)
-        labels = target._backend.to_numpy(target._data)
+        labels = target.cpu().numpy()
         valid = labels != ignore_index
         bad = valid & ((labels < 0) | (labels >= n_classes))
         if bad.any():
