@@ -411,13 +411,14 @@ class CPUBackend(SharedBackend):
     @staticmethod
     def matmul(a, b):
         if (a.ndim == 2 == b.ndim and a.dtype == b.dtype and a.dtype in (np.float32, np.float64)
-                and a.shape[0] * a.shape[1] * b.shape[1] >= PARALLEL_MATMUL and a.shape[0] >= 2 * get_num_threads()
-                and get_num_threads() > 1):
-            out = np.empty((a.shape[0], b.shape[1]), dtype=a.dtype)
-            contiguous = b.flags.c_contiguous or b.flags.f_contiguous
-            linalg_kernels.matmul_rows(np.ascontiguousarray(a), b if contiguous else np.ascontiguousarray(b), out,
-                                       get_num_threads())
-            return out
+                and a.shape[0] * a.shape[1] * b.shape[1] >= PARALLEL_MATMUL):
+            threads = get_num_threads()
+            if 1 < threads and 2 * threads <= a.shape[0]:
+                out = np.empty((a.shape[0], b.shape[1]), dtype=a.dtype)
+                contiguous = b.flags.c_contiguous or b.flags.f_contiguous
+                linalg_kernels.matmul_rows(np.ascontiguousarray(a), b if contiguous else np.ascontiguousarray(b),
+                                           out, threads)
+                return out
         return np.matmul(a, b)
 
     # convolution: 5-d arrays (N, C, D, H, W); tiled im2col + GEMM, or the direct kernel (one input channel)
