@@ -371,6 +371,14 @@ def _conv_weight(function, size, args, batched):
     return out.reshape((size, -1) + tuple(out.shape[1:]))
 
 
+def _linear(function, size, args, batched):
+    """Linear as the product and sum it stands for, on the physical operands (batch in front): x @ w^T,
+    plus b with the batch dim ahead of the examples' one."""
+    x, w, *bias = args
+    out = x @ w.mT
+    return out + (bias[0].unsqueeze(-2) if batched[2] else bias[0]) if bias else out
+
+
 RULES = {}
 for _rule, _functions in [
     (_elementwise, (ew.Add, ew.Sub, ew.Mul, ew.Div, ew.Pow, ew.Maximum, ew.Minimum, ew.Remainder,
@@ -396,6 +404,7 @@ for _rule, _functions in [
                         pool.WindowMeanAdjoint, pool.Pad, pool.PadAdjoint)),
     (_conv, (conv.Conv, conv.ConvTranspose)),
     (_conv_weight, (conv.ConvWeight,)),
+    (_linear, (linalg.Linear,)),
 ]:
     RULES.update(dict.fromkeys(_functions, _rule))
 

@@ -79,6 +79,15 @@ def matmul_pair(draw):
 
 
 @st.composite
+def linear_operands(draw):
+    """nn.Linear's operands: x (N, in), w (out, in) and, half the time, b (out,)."""
+    n, k, m = (draw(st.integers(1, 4)) for _ in range(3))
+    rng = _rng(draw(seeds))
+    arrays = [rng.standard_normal((n, k)), rng.standard_normal((m, k))]
+    return arrays + ([rng.standard_normal(m)] if draw(st.booleans()) else []), draw(st.sampled_from(LAYOUTS))
+
+
+@st.composite
 def separated_matrices(draw):
     """A batch of m x n matrices whose singular values are at least 0.5 apart (and from 0), so that the
     SVD's rules (which divide by s_j^2 - s_i^2) are smooth there."""
@@ -191,6 +200,7 @@ CASES = {
     "cat": (binary(), lambda a, b: _cat(a, b)),
     "stack_split": (unary(min_dims=1), lambda x: _stack_split(x)),
     "matmul": (matmul_pair(), lambda a, b: a @ b),
+    "linear": (linear_operands(), lambda x, w, *b: _module(x).nn.functional.linear(x, w, *b)),
     "svd": (separated_matrices(), _svd_invariants),
     "clone": (unary(), lambda x: x.clone() * 1.5),
 }

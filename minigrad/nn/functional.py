@@ -14,6 +14,7 @@ from minigrad.autograd.grad_mode import no_grad
 from minigrad.backends.geometry import ConvGeometry
 from minigrad.creation import arange, as_tensor
 from minigrad.ops import conv as conv_ops
+from minigrad.ops import linalg as linalg_ops
 from minigrad.ops import pool as pool_ops
 from minigrad.ops.reduction import Gather
 from minigrad.random import generator_or_default
@@ -625,6 +626,8 @@ def linear(input, weight, bias=None):  # noqa: A002
     if input.shape[-1:] != weight.shape[-1:]:
         raise RuntimeError(f"linear(): mat1 and mat2 shapes cannot be multiplied "
                            f"({'x'.join(map(str, input.shape))} and {'x'.join(map(str, weight.T.shape))})")
+    if input.ndim == 2 and (bias is None or tuple(bias.shape) == tuple(weight.shape[:1])):
+        return linalg_ops.Linear.apply(input, weight, *(() if bias is None else (bias,)))
     out = input @ weight.T
     return out if bias is None else out + bias
 

@@ -23,6 +23,34 @@ class Matmul(Primitive):
                 sum_to(a.mT @ g, b.shape) if need_b else None)
 
 
+class Linear(Primitive):
+    """x @ w^T (+ b) for x (N, in), w (out, in), b (out,): nn.Linear's product and bias as one node on the
+    tape (a transpose, a product and a sum were three, and as many again in the backward pass)."""
+    float16_in_float32 = True
+    saves = ("x", "w")
+
+    @staticmethod
+    def compute(ctx, x, w, b=None):
+        backend, ctx.biased = ctx.backend, b is not None
+        out = backend.matmul(x, backend.transpose(w))
+        if b is not None:
+            backend.add_into(out, b)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        x, w = ctx.saved_tensors
+        need_x, need_w = ctx.needs_input_grad[:2]
+        grads = (g @ w if need_x else None, g.mT @ x if need_w else None)
+        return grads + ((g.sum(0) if ctx.needs_input_grad[2] else None,) if ctx.biased else ())
+
+    @staticmethod
+    def jvp(ctx, dx, dw, db=None):
+        x, w = ctx.saved_tensors
+        out = dx @ w.mT + x @ dw.mT
+        return out if db is None else out + db
+
+
 class Svd(Primitive):
     """(U, S, Vh) with A = U diag(S) Vh for a batch of real matrices (..., m, n), k = min(m, n) singular
     values in descending order, U (..., m, k) and Vh (..., k, n) (or square, full_matrices=True).
