@@ -989,7 +989,7 @@ def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):  
             return _reduce(-picked, reduction, "nll_loss")
     valid = target != ignore_index
     safe = where(valid, target, target.new_zeros(()))
-    if bool(((safe < 0) | (safe >= n_classes)).any()):
+    if target._vmap_level and bool(((safe < 0) | (safe >= n_classes)).any()):  # else checked above
         raise IndexError(f"nll_loss(): Target {int(safe[(safe < 0) | (safe >= n_classes)][0])} is out of bounds "
                          f"for {n_classes} classes")
     picked = Gather.apply(input, safe.unsqueeze(class_dim), class_dim).squeeze(class_dim)
