@@ -73,6 +73,31 @@ def test_parallel_matmul_matches_numpy(dtype, b_layout, a_transposed, rows, seed
                                atol=1e-5 if dtype == np.float32 else 1e-12)
 
 
+@given(st.sampled_from([np.float32, np.float64]), st.integers(1, 2), st.integers(1, 600), st.integers(2, 9),
+       st.integers(2, 9), st.booleans(), st.integers(0, 1000))
+@example(np.float32, 2, 600, 9, 9, True, 0)  # several parallel tasks, odd sizes (a row and a column unread)
+def test_2x2_pooling_kernels_match_the_general_ones(dtype, n_batch, channels, height, width, with_nan, seed):
+    """2x2 stride-2 max and average pooling (and the average's adjoint) bit for bit against the general
+    kernels: half-integer values (many ties, exact sums), nans first in their window, as the general one."""
+    from minigrad.backends.cpu import CPU_BACKEND
+    from minigrad_kernels.cpu import pool
+    rng = np.random.default_rng(seed)
+    x = (rng.integers(-3, 4, (n_batch, channels, height, width)) / 2).astype(dtype)
+    if with_nan:
+        x[rng.random(x.shape) < 0.1] = np.nan
+    out_size = (height // 2, width // 2)
+    values, indices = CPU_BACKEND.max_pool(x, (2, 2), (2, 2), (0, 0), (1, 1), out_size)  # the 2x2 kernel
+    expected_values, expected_indices = pool.max_pool(x, (2, 2), (2, 2), (0, 0), (1, 1), out_size)
+    np.testing.assert_array_equal(values, expected_values)
+    np.testing.assert_array_equal(indices, expected_indices)
+    divisor = float(rng.integers(1, 5))
+    np.testing.assert_array_equal(pool.mean_pool_2x2(x, out_size, divisor),
+                                  pool.strided_window_mean(x, (2, 2), (2, 2), out_size, divisor))
+    grad = (rng.integers(-3, 4, values.shape) / 2).astype(dtype)
+    np.testing.assert_array_equal(pool.mean_pool_2x2_adjoint(grad, divisor, height, width),
+                                  pool.strided_window_mean_adjoint(grad, (2, 2), (2, 2), divisor, height, width))
+
+
 def test_channel_sums_and_large_float16_arithmetic_keep_numpy_results():
     """The CPU backend's own paths for sums over all but the channels (empty batches too) and for large
     +, -, * (float16 stays with numpy: Numba's CPU target has none)."""

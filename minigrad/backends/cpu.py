@@ -500,7 +500,10 @@ class CPUBackend(SharedBackend):
     # pooling: 4-d arrays (N, C, H, W)
     @staticmethod
     def max_pool(x, kernel, stride, padding, dilation, out_size):
-        return _run(pool_kernels.max_pool, x.size, np.ascontiguousarray(x), kernel, stride, padding, dilation, out_size)
+        x = np.ascontiguousarray(x)
+        if padding == (0, 0) and dilation == (1, 1) and _pool_2x2(x.shape, kernel, stride, out_size):
+            return _run(pool_kernels.max_pool_2x2, x.size, x, out_size)
+        return _run(pool_kernels.max_pool, x.size, x, kernel, stride, padding, dilation, out_size)
 
     @staticmethod
     def window_max_indices(x, windows):
@@ -509,6 +512,8 @@ class CPUBackend(SharedBackend):
     @staticmethod
     def window_mean(x, windows):
         strided = _strided_windows(windows)
+        if strided and _pool_2x2(x.shape, *strided[:2], windows[4].shape):
+            return _run(pool_kernels.mean_pool_2x2, x.size, np.ascontiguousarray(x), windows[4].shape, strided[2])
         if strided:
             return _run(pool_kernels.strided_window_mean, x.size, np.ascontiguousarray(x), *strided[:2],
                         windows[4].shape, strided[2])
@@ -517,6 +522,9 @@ class CPUBackend(SharedBackend):
     @staticmethod
     def window_mean_adjoint(grad, windows, height, width):
         strided = _strided_windows(windows)
+        if strided and _pool_2x2((height, width), *strided[:2], grad.shape[2:]):
+            return _run(pool_kernels.mean_pool_2x2_adjoint, grad.shape[0] * grad.shape[1] * height * width,
+                        np.ascontiguousarray(grad), strided[2], height, width)
         if strided:
             return _run(pool_kernels.strided_window_mean_adjoint, grad.shape[0] * grad.shape[1] * height * width,
                         np.ascontiguousarray(grad), *strided, height, width)
@@ -568,6 +576,15 @@ def _channel_reduction(x, axis, dtype):
     over N first (ResNet-18 at batch 64 makes 127 sums a step, mostly these)."""
     return (dtype is None and x.ndim >= 3 and x.size and x.dtype.kind == "f"
             and axis == (0,) + tuple(range(2, x.ndim)) and x.flags.c_contiguous)
+
+
+def _pool_2x2(shape, kernel, stride, out_size):
+    """Whether pooling windows are 2x2 at stride 2 and all inside a map of `shape` (..., H, W), for the
+    kernels that vectorize over long runs (measured on two threads for LeNet's (256, 6, 28, 28): max
+    pooling 2.3 -> 0.29 ms, average pooling 0.40 -> 0.18 ms, its adjoint 0.87 -> 0.22 ms)."""
+    height, width = shape[-2:]
+    return (tuple(kernel) == (2, 2) == tuple(stride) and 2 * out_size[0] <= height and 2 * out_size[1] <= width
+            and height * width < 1 << 31)
 
 
 _STRIDED = {}  # id(windows) -> (windows, _strided_windows(windows)): nn.functional reuses its window tuples

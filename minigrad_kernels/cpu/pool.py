@@ -48,6 +48,110 @@ def max_pool(x, kernel, stride, padding, dilation, out_size):
     return values, indices
 
 
+POOL_2X2_BLOCK = 4096  # input elements per parallel task of the 2x2 kernels
+
+
+@cpu_kernel
+def max_pool_2x2(x, out_size):
+    """max_pool's values and indices for 2x2 windows at stride 2, all inside x (no padding, dilation 1), in
+    two loops that LLVM vectorizes: each column's max over a window's two rows (and where), then the max of
+    each pair of those. Ties and nans go to the first in the window's row-major order, as in max_pool.
+    (max_pool's branches cost ~9 ns an output on random data; this ~1.)  The plane must have < 2**31
+    positions (int32 scratch)."""
+    n_batch, channels, height, width = x.shape
+    oh, ow = out_size
+    used = 2 * ow  # input columns that some window reads
+    values = np.empty((n_batch, channels, oh, ow), dtype=x.dtype)
+    indices = np.empty((n_batch, channels, oh, ow), dtype=np.int64)
+    flat_x, flat_values, flat_indices = x.reshape(-1), values.reshape(-1), indices.reshape(-1)
+    rows = n_batch * channels * oh
+    per_task = max(1, POOL_2X2_BLOCK // used)
+    for task in prange((rows + per_task - 1) // per_task):
+        first, last = task * per_task, min(rows, (task + 1) * per_task)
+        best = np.empty((last - first) * used, dtype=x.dtype)
+        where = np.empty((last - first) * used, dtype=np.int32)
+        for r in range(first, last):
+            plane, y = r // oh, r % oh
+            top = uint64((plane * height + 2 * y) * width)
+            bottom = top + uint64(width)
+            at = uint64((r - first) * used)
+            origin = 2 * y * width
+            for i in range(uint64(used)):
+                s0, s1 = flat_x[top + i], flat_x[bottom + i]
+                lower = (s0 == s0) & ((s1 > s0) | (s1 != s1))  # '&' and '|': no branches, so it vectorizes
+                best[at + i] = s1 if lower else s0
+                where[at + i] = origin + width + i if lower else origin + i
+        start = uint64(first * ow)
+        for j in range(uint64((last - first) * ow)):
+            v0, v1 = best[2 * j], best[2 * j + 1]
+            i0, i1 = where[2 * j], where[2 * j + 1]
+            same = (v1 == v0) | ((v1 != v1) & (v0 != v0))
+            right = (v1 > v0) | (same & (i1 < i0)) | ((v1 != v1) & (v0 == v0))
+            flat_values[start + j] = v1 if right else v0
+            flat_indices[start + j] = i1 if right else i0
+    return values, indices
+
+
+@cpu_kernel
+def mean_pool_2x2(x, out_size, divisor):
+    """strided_window_mean for 2x2 windows at stride 2, all inside x: the float64 sums of each column's two
+    rows, then of each pair of those (a loop over long runs, which vectorizes, where strided_window_mean's
+    loops are a map row long), divided by divisor."""
+    n_batch, channels, height, width = x.shape
+    oh, ow = out_size
+    used = 2 * ow
+    out = np.empty((n_batch, channels, oh, ow), dtype=x.dtype)
+    flat_x, flat_out = x.reshape(-1), out.reshape(-1)
+    rows = n_batch * channels * oh
+    per_task = max(1, POOL_2X2_BLOCK // used)
+    for task in prange((rows + per_task - 1) // per_task):
+        first, last = task * per_task, min(rows, (task + 1) * per_task)
+        total = np.empty((last - first) * used)
+        for r in range(first, last):
+            plane, y = r // oh, r % oh
+            top = uint64((plane * height + 2 * y) * width)
+            bottom = top + uint64(width)
+            at = uint64((r - first) * used)
+            for i in range(uint64(used)):
+                total[at + i] = np.float64(flat_x[top + i]) + np.float64(flat_x[bottom + i])
+        start = uint64(first * ow)
+        for j in range(uint64((last - first) * ow)):
+            flat_out[start + j] = (total[2 * j] + total[2 * j + 1]) / divisor
+    return out
+
+
+@cpu_kernel
+def mean_pool_2x2_adjoint(grad, divisor, height, width):
+    """mean_pool_2x2's adjoint: grad[i, j] / divisor on each of its window's four positions (0 on the rows
+    and columns no window reads), one long loop filling a row pair's shares, then two row copies."""
+    n_batch, channels, oh, ow = grad.shape
+    used = 2 * ow
+    if 2 * oh == height and used == width:
+        out = np.empty((n_batch, channels, height, width), dtype=grad.dtype)
+    else:
+        out = np.zeros((n_batch, channels, height, width), dtype=grad.dtype)
+    flat_grad, flat_out = grad.reshape(-1), out.reshape(-1)
+    rows = n_batch * channels * oh
+    per_task = max(1, POOL_2X2_BLOCK // used)
+    for task in prange((rows + per_task - 1) // per_task):
+        first, last = task * per_task, min(rows, (task + 1) * per_task)
+        shares = np.empty((last - first) * used, dtype=grad.dtype)
+        start = uint64(first * ow)
+        for j in range(uint64((last - first) * ow)):
+            share = flat_grad[start + j] / divisor
+            shares[2 * j] = share
+            shares[2 * j + 1] = share
+        for r in range(first, last):
+            plane, y = r // oh, r % oh
+            top = uint64((plane * height + 2 * y) * width)
+            bottom = top + uint64(width)
+            at = uint64((r - first) * used)
+            for i in range(uint64(used)):
+                flat_out[top + i] = shares[at + i]
+                flat_out[bottom + i] = shares[at + i]
+    return out
+
+
 @cpu_kernel
 def window_max_indices(x, h_start, h_end, w_start, w_end):
     """Arg-max over windows [h_start[i], h_end[i]) x [w_start[j], w_end[j])."""

@@ -46,8 +46,7 @@ _WHILE_WAITING = (
     ("elementwise", "sigmoid_backward", "(float32[::1], float32[::1])"),
     ("elementwise", "relu_backward", "(float32[::1], float32[::1])"),
     ("linalg", "matmul_rows", "(float32[:, ::1], float32[:, ::1], float32[:, ::1], int64)"),
-    ("pool", "strided_window_mean_adjoint",
-     "(float32[:, :, :, ::1], UniTuple(int64, 2), UniTuple(int64, 2), float32, int64, int64)"),
+    ("pool", "mean_pool_2x2_adjoint", "(float32[:, :, :, ::1], float32, int64, int64)"),
     ("pool", "scatter_add_rows", "(float32[:, ::1], int64[:, ::1], int64)"),
     ("optim", "sgd", "(float32[::1], float32[::1], float32[::1], float32, float32, float32, float32, boolean, "
                      "boolean, boolean)"),
