@@ -5,7 +5,7 @@ import sys
 import textwrap
 
 import numpy as np
-from hypothesis import example, given
+from hypothesis import assume, example, given
 from hypothesis import strategies as st
 
 from minigrad_kernels.cpu import conv_gemm
@@ -71,6 +71,42 @@ def test_parallel_matmul_matches_numpy(dtype, b_layout, a_transposed, rows, seed
     assert out.dtype == dtype and out.shape == (rows, columns)
     np.testing.assert_allclose(out, np.matmul(a, b), rtol=1e-5 if dtype == np.float32 else 1e-12,
                                atol=1e-5 if dtype == np.float32 else 1e-12)
+
+
+def _first_max(x, kernel, stride, padding, dilation, out_size):
+    """max_pool's reference, window by window: the first max in row-major window order, the first nan
+    if any, -inf and -1 for a window wholly in the padding."""
+    values = np.full(x.shape[:2] + out_size, -np.inf, dtype=x.dtype)
+    indices = np.full(x.shape[:2] + out_size, -1)
+    for n, c, y, xo in np.ndindex(values.shape):
+        for a, b in np.ndindex(kernel):
+            iy, ix = y * stride[0] - padding[0] + a * dilation[0], xo * stride[1] - padding[1] + b * dilation[1]
+            if 0 <= iy < x.shape[2] and 0 <= ix < x.shape[3]:
+                v, best = x[n, c, iy, ix], values[n, c, y, xo]
+                if indices[n, c, y, xo] < 0 or (best == best and (v > best or v != v)):
+                    values[n, c, y, xo], indices[n, c, y, xo] = v, iy * x.shape[3] + ix
+    return values, indices
+
+
+@given(st.tuples(st.integers(1, 3), st.integers(1, 3)), st.tuples(st.integers(1, 3), st.integers(1, 3)),
+       st.tuples(st.integers(0, 2), st.integers(0, 2)), st.tuples(st.integers(1, 2), st.integers(1, 2)),
+       st.tuples(st.integers(1, 7), st.integers(1, 7)), st.booleans(), st.integers(0, 1000))
+@example((3, 3), (2, 2), (1, 1), (1, 1), (7, 6), True, 0)  # ResNet's stem pooling, on an odd map
+def test_max_pool_kernel_takes_the_first_maximum(kernel, stride, padding, dilation, size, with_nan, seed):
+    """The separable max pooling kernel against a window-by-window reference: ties (small integers) and
+    nans, padding (windows wholly inside it too), dilation, any stride."""
+    from minigrad_kernels.cpu import pool
+    rng = np.random.default_rng(seed)
+    x = rng.integers(-2, 3, (2, 3) + size).astype(np.float32)
+    if with_nan:
+        x[rng.random(x.shape) < 0.15] = np.nan
+    out_size = tuple((n + 2 * p - d * (k - 1) - 1) // s + 1 for n, k, s, p, d in zip(size, kernel, stride, padding,
+                                                                                     dilation))
+    assume(min(out_size) >= 1)
+    values, indices = pool.max_pool(x, kernel, stride, padding, dilation, out_size)
+    expected_values, expected_indices = _first_max(x, kernel, stride, padding, dilation, out_size)
+    np.testing.assert_array_equal(values, expected_values)
+    np.testing.assert_array_equal(indices, expected_indices)
 
 
 @given(st.sampled_from([np.float32, np.float64]), st.integers(1, 2), st.integers(1, 600), st.integers(2, 9),

@@ -436,10 +436,10 @@ class CPUBackend(SharedBackend):
         n_batch, c_out = x.shape[0], w.shape[0]
         if _direct(g, x.shape[1], c_out):
             grid = _grid(g)
-            out = np.empty((n_batch, c_out, math.prod(grid)), dtype=x.dtype)
-            out[...] = 0 if bias is None else bias.reshape(1, c_out, 1)  # the sums start from the bias
-            direct_conv.conv_grid(_to_grid(x, g, grid), _taps(w), _offsets(g, grid), _span(g, grid), out)
-            return _from_grid(out, g.out_size, grid)
+            out = np.empty((n_batch, c_out) + tuple(g.out_size), dtype=x.dtype)
+            bias = np.empty(0, dtype=x.dtype) if bias is None else _operand(bias)  # one compiled signature
+            direct_conv.conv_grid(_to_grid(x, g, grid), _taps(w), _offsets(g, grid), _span(g, grid), bias, grid, out)
+            return out
         taps, g = _live_taps(g)
         w = _take_taps(w, taps, g)
         if _winograd(g, x.shape[1], c_out):
