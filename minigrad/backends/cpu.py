@@ -503,7 +503,7 @@ class CPUBackend(SharedBackend):
     @staticmethod
     def max_pool(x, kernel, stride, padding, dilation, out_size):
         x = np.ascontiguousarray(x)
-        if padding == (0, 0) and dilation == (1, 1) and _pool_2x2(x.shape, kernel, stride, out_size):
+        if tuple(padding) == (0, 0) and tuple(dilation) == (1, 1) and _pool_2x2(x.shape, kernel, stride, out_size):
             return _run(pool_kernels.max_pool_2x2, x.size, x, out_size)
         return _run(pool_kernels.max_pool, x.size, x, kernel, stride, padding, dilation, out_size)
 
