@@ -795,7 +795,7 @@ def _onto_grid(y, grid):
     return out.reshape(y.shape[0], y.shape[1], math.prod(grid))
 
 
-def _from_grid(flat, size, grid, before=(0, 0, 0)):
+def _from_grid(flat, size, grid, before):
     """The (N, C, *size) block of a flattened grid that starts at `before`."""
     volume = flat.reshape(flat.shape[:2] + grid)
     if before == (0, 0, 0) and all(n <= m for n, m in zip(size, grid)):
