@@ -15,7 +15,7 @@ move their inputs down to the physical level (`lower`) and their results back up
 import numpy as np
 
 from minigrad import random
-from minigrad.ops import conv, elementwise as ew, linalg, logic, pool, reduction, shape as shape_ops
+from minigrad.ops import conv, elementwise as ew, linalg, logic, normalization, pool, reduction, shape as shape_ops
 from minigrad.tensor import Tensor
 from minigrad.toplevel import cat
 
@@ -371,6 +371,25 @@ def _conv_weight(function, size, args, batched):
     return out.reshape((size, -1) + tuple(out.shape[1:]))
 
 
+def _channelwise(function, size, args, batched):
+    """Normalize and Project (statistics per channel of (N, C, ...)): the batch joins the channels, and a
+    (C,) argument or output becomes (B * C,)."""
+    def joined(a, is_batched):
+        if not isinstance(a, Tensor):
+            return a
+        if a.ndim - is_batched == 1:
+            return (a if is_batched else _broadcast_in(a, size)).reshape(-1)
+        return _into_channels(a, is_batched, size)
+
+    def split(o):
+        if o.ndim == 1:
+            return o.reshape(size, -1)
+        return _move(o.reshape((o.shape[0], size, -1) + tuple(o.shape[2:])), 1, 0)
+
+    out = function.apply(*[joined(a, is_batched) for a, is_batched in zip(args, batched)])
+    return tuple(map(split, out)) if isinstance(out, tuple) else split(out)
+
+
 def _linear(function, size, args, batched):
     """Linear as the product and sum it stands for, on the physical operands (batch in front): x @ w^T,
     plus b with the batch dim ahead of the examples' one."""
@@ -404,6 +423,7 @@ for _rule, _functions in [
                         pool.WindowMeanAdjoint, pool.Pad, pool.PadAdjoint)),
     (_conv, (conv.Conv, conv.ConvTranspose)),
     (_conv_weight, (conv.ConvWeight,)),
+    (_channelwise, (normalization.Normalize, normalization.Project)),
     (_linear, (linalg.Linear,)),
 ]:
     RULES.update(dict.fromkeys(_functions, _rule))

@@ -124,10 +124,10 @@ def _concrete_primitives():
     """Every differentiable op class in minigrad.ops (bases that only share code excluded)."""
     import inspect
     from minigrad.autograd.function import Function
-    from minigrad.ops import conv, elementwise, linalg, pool, reduction, shape
+    from minigrad.ops import conv, elementwise, linalg, normalization, pool, reduction, shape
     bases = {elementwise.ElementwiseBinary, elementwise.Unary}
     found = set()
-    for module in (conv, elementwise, linalg, logic, pool, reduction, shape):
+    for module in (conv, elementwise, linalg, logic, normalization, pool, reduction, shape):
         for _, cls in inspect.getmembers(module, inspect.isclass):
             if issubclass(cls, Function) and cls.__module__ == module.__name__ and not cls.__name__.startswith("_") \
                     and cls not in bases and getattr(cls, "differentiable", True):
@@ -168,7 +168,7 @@ def _layer_cases(rng):
     """(function, inputs) for the convolution, pooling and padding primitives, and for each adjoint
     that only a VJP applies (its own rules are checked here, as a function of its own)."""
     from minigrad.backends.geometry import ConvGeometry
-    from minigrad.ops import conv, pool, reduction, shape
+    from minigrad.ops import conv, normalization, pool, reduction, shape
     import minigrad.nn.functional as F
     x4, w4 = _rng_leaf(rng, 2, 2, 5, 5), _rng_leaf(rng, 3, 2, 2, 2)
     geometry = ConvGeometry((1, 2, 2), (1, 1, 1), (0, 0, 0), (1, 1, 1), 1, (1, 5, 5), (1, 4, 4))
@@ -198,6 +198,8 @@ def _layer_cases(rng):
         (lambda x: F.max_pool2d(x, 2), [x4]),
         (lambda x: F.adaptive_max_pool2d(x, 2), [x4]),
         (lambda v: reduction.ScatterAlong.apply(v, index, dim, (2, 2, 25)), [_rng_leaf(rng, *index.shape)]),
+        (lambda u, xhat, r: normalization.Project.apply(u, xhat, r),
+         [_rng_leaf(rng, 3, 2, 2), _rng_leaf(rng, 3, 2, 2), leaf(rng.uniform(0.5, 2.0, 2))]),
     ]
 
 

@@ -96,10 +96,10 @@ def test_backend_has_no_undeclared_public_names(get_backend):
 
 @pytest.mark.parametrize("get_backend", BACKENDS)
 def test_convolution_plumbing_is_written_once(get_backend):
-    """unfold, fold and the GEMM path live in SharedBackend; a backend brings im2col and col2im (the CPU
-    backend may also take its direct stride-1 path, falling back to SharedBackend's)."""
+    """The GEMM path lives in SharedBackend; a backend brings im2col and col2im (the CPU backend may also
+    take its direct stride-1 path, falling back to SharedBackend's)."""
     cls = type(get_backend())
-    for name in ("unfold", "fold", "_columns", "_grouped_outputs"):
+    for name in ("_columns", "_grouped_outputs"):
         assert name not in vars(cls), f"{cls.__name__} redefines {name}"
     if cls.name == "cuda":
         for name in ("conv", "conv_transpose", "conv_weight"):

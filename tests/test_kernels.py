@@ -153,6 +153,32 @@ def test_channel_sums_and_large_float16_arithmetic_keep_numpy_results():
         np.testing.assert_array_equal(getattr(CPU_BACKEND, name)(half, half), getattr(np, name)(half, half))
 
 
+@given(st.sampled_from([np.float32, np.float64]), st.sampled_from([(0, 3, 2), (2, 3, 0), (3, 2, 5, 7), (2, 5, 1, 1),
+                                                                  (64, 9, 3), (2, 0, 4)]),
+       st.booleans(), st.booleans(), st.integers(0, 1000))
+def test_per_channel_kernels_match_numpy(dtype, shape, transposed, with_y, seed):
+    """channel_sums (float64 sums of x and x * y per channel) and channel_affine (x * scale + shift, plus
+    y * y_scale) against numpy, on empty shapes, single values per channel and non-contiguous inputs."""
+    from minigrad.backends.cpu import CPU_BACKEND
+    rng = np.random.default_rng(seed)
+    x, y = (rng.standard_normal(shape).astype(dtype) for _ in range(2))
+    if transposed:  # the same values, strided
+        x = np.ascontiguousarray(np.swapaxes(x, 0, -1)).swapaxes(0, -1)
+    axes = (0,) + tuple(range(2, len(shape)))
+    sums, products = CPU_BACKEND.channel_sums(x, y)
+    assert sums.dtype == products.dtype == np.float64
+    np.testing.assert_allclose(sums, x.astype(np.float64).sum(axes), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(products, (x.astype(np.float64) * y).sum(axes), rtol=1e-12, atol=1e-12)
+    scale, shift, y_scale = (rng.standard_normal(shape[1]) for _ in range(3))
+    along = (1, shape[1]) + (1,) * (len(shape) - 2)
+    expected = x * scale.astype(dtype).reshape(along) + shift.astype(dtype).reshape(along)
+    out = CPU_BACKEND.channel_affine(x, scale, shift, *((y, y_scale) if with_y else ()))
+    if with_y:
+        expected = expected + y * y_scale.astype(dtype).reshape(along)
+    assert out.dtype == dtype and out.shape == x.shape
+    np.testing.assert_allclose(out, expected, rtol=1e-6 if dtype == np.float32 else 1e-14, atol=1e-6)
+
+
 @st.composite
 def tiled_convolutions(draw):
     """A 3-d convolution (2-d and 1-d ones are its special cases), and tile sizes that split images."""

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 import minigrad
 from minigrad.ops.elementwise import ReluBackward, SigmoidBackward
+from minigrad.ops.normalization import Normalize
 from checks import LAYOUTS, broadcastable_pair, check_rules, leaf, shapes
 
 seeds = st.integers(0, 2 ** 32 - 1)
@@ -85,6 +86,16 @@ def linear_operands(draw):
     rng = _rng(draw(seeds))
     arrays = [rng.standard_normal((n, k)), rng.standard_normal((m, k))]
     return arrays + ([rng.standard_normal(m)] if draw(st.booleans()) else []), draw(st.sampled_from(LAYOUTS))
+
+
+@st.composite
+def channel_operands(draw):
+    """Batch normalization's x (N, C, ...) with at least 2 values per channel, and w and b (C,)."""
+    n, channels = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    rest = draw(shapes(0, 2, 1, 3).filter(lambda r: n * int(np.prod(r)) >= 2))
+    rng = _rng(draw(seeds))
+    return ([rng.standard_normal((n, channels) + rest), rng.standard_normal(channels), rng.standard_normal(channels)],
+            draw(st.sampled_from(LAYOUTS)))
 
 
 @st.composite
@@ -202,6 +213,8 @@ CASES = {
     "matmul": (matmul_pair(), lambda a, b: a @ b),
     "linear": (linear_operands(), lambda x, w, *b: _module(x).nn.functional.linear(x, w, *b)),
     "svd": (separated_matrices(), _svd_invariants),
+    "batch_norm": (channel_operands(), lambda x, w, b: _module(x).nn.functional.batch_norm(x, None, None, w, b, True)),
+    "batch_norm_statistics": (channel_operands(), lambda x, w, b: _normalize_with_statistics(x, w, b)),
     "clone": (unary(), lambda x: x.clone() * 1.5),
 }
 
@@ -222,6 +235,17 @@ def _relu_backward(g, y):
     if isinstance(g, minigrad.Tensor):
         return ReluBackward.apply(g, y)
     return g * (y > 0) + 0 * y  # equal away from y = nan; y's gradient is zero, not None
+
+
+def _normalize_with_statistics(x, w, b):
+    """Normalize's three outputs, each with a gradient of its own; against PyTorch, their formulas."""
+    dims = (0,) + tuple(range(2, x.ndim))
+    if isinstance(x, minigrad.Tensor):
+        out, mean, var = Normalize.apply(x, 1e-5)
+    else:
+        mean, var = x.mean(dims), x.var(dims, correction=0)
+        out = (x - mean.reshape(w.shape + (1,) * (x.ndim - 2))) / (var.reshape(w.shape + (1,) * (x.ndim - 2)) + 1e-5).sqrt()
+    return _module(x).cat([(out * out).reshape(-1), mean * w, var * b])
 
 
 def _where(a, b):

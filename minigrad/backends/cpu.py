@@ -25,6 +25,7 @@ from minigrad.backends.geometry import ConvGeometry
 from minigrad.backends.interface import ViewError
 from minigrad.backends.shared import SharedBackend
 from minigrad_kernels.cpu import arithmetic
+from minigrad_kernels.cpu import channels as channels_kernels
 from minigrad_kernels.cpu import conv_gemm
 from minigrad_kernels.cpu import direct_conv
 from minigrad_kernels.cpu import elementwise as elementwise_kernels
@@ -499,6 +500,23 @@ class CPUBackend(SharedBackend):
         full.reshape(c_out, shape[1], -1)[:, :, live_taps] = dw.reshape(c_out, shape[1], len(live_taps))
         return full
 
+    # per channel: (N, C, ...) as (N, C, L), one kernel pass each
+    @staticmethod
+    def channel_sums(x, y):
+        x, y = _by_channel(x), _by_channel(y)
+        return _run(channels_kernels.channel_sums, 2 * x.size, x, y)
+
+    @staticmethod
+    def channel_affine(x, scale, shift, y=None, y_scale=None):
+        out = np.empty(x.shape, dtype=x.dtype)
+        flat, empty = _by_channel(x), np.empty((0, 0, 0), dtype=x.dtype)
+
+        def coefficients(values):
+            return np.ascontiguousarray(values, dtype=x.dtype)
+        _run(channels_kernels.channel_affine, 2 * flat.size, flat, coefficients(scale), coefficients(shift),
+             empty if y is None else _by_channel(y), coefficients(scale if y is None else y_scale), _by_channel(out))
+        return out
+
     # pooling: 4-d arrays (N, C, H, W)
     @staticmethod
     def max_pool(x, kernel, stride, padding, dilation, out_size):
@@ -578,6 +596,11 @@ def _channel_reduction(x, axis, dtype):
     over N first (ResNet-18 at batch 64 makes 127 sums a step, mostly these)."""
     return (dtype is None and x.ndim >= 3 and x.size and x.dtype.kind == "f"
             and axis == (0,) + tuple(range(2, x.ndim)) and x.flags.c_contiguous)
+
+
+def _by_channel(x):
+    """x (N, C, ...) as a C-contiguous (N, C, L)."""
+    return np.ascontiguousarray(x).reshape(x.shape[0], x.shape[1], math.prod(x.shape[2:]))
 
 
 def _pool_2x2(shape, kernel, stride, out_size):

@@ -159,10 +159,12 @@ class Backend(abc.ABC):
         """conv's adjoint in x: y (N, C_out, *out) -> (N, C, *in)."""
     def conv_weight(self, x, y, g):
         """conv's adjoint in w: x (N, C, *in) and y (N, C_out, *out) -> w's shape."""
-    def unfold(self, x, g):
-        """x's (N, C * K, L) columns: torch.nn.functional.unfold."""
-    def fold(self, cols, channels, g):
-        """unfold's adjoint: (N, channels * K, L) -> (N, channels, *g.in_size), overlaps added."""
+
+    # --- per channel (dim 1) of (N, C, ...) arrays: batch normalization -----------------------------------
+    def channel_sums(self, x, y):
+        """(sum of x, sum of x * y) over every dim but 1, two float64 (C,) arrays; y has x's shape."""
+    def channel_affine(self, x, scale, shift, y=None, y_scale=None):
+        """x * scale + shift (+ y * y_scale), in x's dtype, from (C,) scales and shift of any float dtype."""
 
     # --- pooling on (N, C, H, W) planes, padding on (P, D, H, W) -----------------------------------------
     def max_pool(self, x, kernel, stride, padding, dilation, out_size):

@@ -8,6 +8,8 @@ their scalars here too, once for both devices' kernels.
 """
 import math
 
+import numpy as np
+
 from minigrad.backends.interface import Backend
 
 
@@ -54,15 +56,19 @@ class SharedBackend(Backend):
         dw = self.matmul(self._grouped_outputs(y, g), self.transpose(self._columns(x, g), (0, 2, 1)))
         return self.reshape(dw, (c_out, c_in // g.groups) + tuple(g.kernel))
 
-    def unfold(self, x, g):
-        """(N, C * K, L) columns of a 5-d input, torch.nn.functional.unfold's layout."""
-        cols = self.empty((x.shape[0], x.shape[1] * math.prod(g.kernel), math.prod(g.out_size)), x.dtype)
-        self.im2col(x, g, cols)
-        return cols
+    # per channel: sums in float64 and the affine map as separate elementwise passes (the CPU fuses each)
+    def channel_sums(self, x, y):
+        axes = (0,) + tuple(range(2, len(x.shape)))
+        x, y = self.astype(x, np.dtype(np.float64)), self.astype(y, np.dtype(np.float64))
+        return self.sum(x, axes), self.sum(self.multiply(x, y), axes)
 
-    def fold(self, cols, channels, g):
-        """unfold's adjoint: (N, channels * K, L) -> (N, channels, *in), overlaps added."""
-        return self.col2im(self.contiguous(cols), g, channels)
+    def channel_affine(self, x, scale, shift, y=None, y_scale=None):
+        shape = (1, x.shape[1]) + (1,) * (len(x.shape) - 2)
+
+        def along(values):
+            return self.reshape(self.astype(values, x.dtype), shape)
+        out = self.add(self.multiply(x, along(scale)), along(shift))
+        return out if y is None else self.add(out, self.multiply(y, along(y_scale)))
 
     # optimizer steps: the scalars as the Tensor-op form (minigrad/optim) computes them, in Python floats,
     # then cast to the arrays' dtype (as numpy casts a Python scalar); `_sgd_pass`/`_adam_pass` run the kernel

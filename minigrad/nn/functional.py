@@ -15,6 +15,7 @@ from minigrad.backends.geometry import ConvGeometry
 from minigrad.creation import arange, as_tensor
 from minigrad.ops import conv as conv_ops
 from minigrad.ops import linalg as linalg_ops
+from minigrad.ops import normalization as normalization_ops
 from minigrad.ops import pool as pool_ops
 from minigrad.ops.reduction import Gather
 from minigrad.random import generator_or_default
@@ -738,16 +739,13 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
                                  ("weight", weight), ("bias", bias)), "batch_norm")
     if input.ndim < 2:
         raise ValueError(f"batch_norm(): expected at least 2-D input (N, C, ...), got {input.ndim}-D input")
-    dims = (0,) + tuple(range(2, input.ndim))
     shape = (1, input.shape[1]) + (1,) * (input.ndim - 2)
     for argument, value in (("running_mean", running_mean), ("running_var", running_var), ("weight", weight),
                             ("bias", bias)):
         if value is not None and tuple(value.shape) != (input.shape[1],):
             raise RuntimeError(f"batch_norm(): expected {argument} of shape [{input.shape[1]}] (the channels of "
                                f"input {list(input.shape)}), got {list(value.shape)}")
-    # Per-channel scale and shift, so that the input is read by as few full-size ops as possible
-    # (training: 6 forward, down from 9; evaluation: 2, as PyTorch's CPU kernel folds them too).
-    if not training:
+    if not training:  # one per-channel scale and shift, as PyTorch's CPU kernel folds them too
         scale = 1 / (running_var + eps).sqrt() * (1 if weight is None else weight)
         shift = (0 if bias is None else bias) - running_mean * scale
         return input * scale.reshape(shape) + shift.reshape(shape)
@@ -755,15 +753,12 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     if count <= 1:
         raise ValueError(f"batch_norm(): Expected more than 1 value per channel when training, "
                          f"got input size {list(input.shape)}")
-    mean = input.mean(dims, keepdim=True)
-    centered = input - mean
-    var = (centered * centered).mean(dims)
+    out, mean, var = normalization_ops.Normalize.apply(input, eps)
     if running_mean is not None:
         with no_grad():
-            running_mean.mul_(1 - momentum).add_(mean.detach().reshape(-1) * momentum)
+            running_mean.mul_(1 - momentum).add_(mean.detach() * momentum)
             running_var.mul_(1 - momentum).add_(var.detach() * (momentum * count / (count - 1)))
-    scale = 1 / (var + eps).sqrt() * (1 if weight is None else weight)
-    out = centered * scale.reshape(shape)
+    out = out if weight is None else out * weight.reshape(shape)
     return out if bias is None else out + bias.reshape(shape)
 
 

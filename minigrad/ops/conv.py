@@ -12,6 +12,8 @@ so each one's VJP is made of the other two (grad_input of a convolution *is* a t
 convolution), each one's JVP is bilinear (op(da, b) + op(a, db)), and every derivative is itself
 differentiable. Unfold and Fold (im2col and col2im on their own) are a linear adjoint pair.
 """
+import math
+
 from minigrad.autograd.function import AUTO_BILINEAR, AUTO_LINEAR, Primitive
 
 
@@ -86,7 +88,10 @@ class Unfold(Primitive):
     @staticmethod
     def compute(ctx, x, geometry):
         ctx.geometry, ctx.channels = geometry, x.shape[1]
-        return ctx.backend.unfold(x, geometry)
+        cols = ctx.backend.empty((x.shape[0], x.shape[1] * math.prod(geometry.kernel), math.prod(geometry.out_size)),
+                                 x.dtype)
+        ctx.backend.im2col(x, geometry, cols)
+        return cols
 
     @staticmethod
     def backward(ctx, g):
@@ -101,7 +106,7 @@ class Fold(Primitive):
     @staticmethod
     def compute(ctx, cols, channels, geometry):
         ctx.geometry = geometry
-        return ctx.backend.fold(cols, channels, geometry)
+        return ctx.backend.col2im(ctx.backend.contiguous(cols), geometry, channels)
 
     @staticmethod
     def backward(ctx, g):
