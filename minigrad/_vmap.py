@@ -372,8 +372,8 @@ def _conv_weight(function, size, args, batched):
 
 
 def _channelwise(function, size, args, batched):
-    """Normalize and Project (statistics per channel of (N, C, ...)): the batch joins the channels, and a
-    (C,) argument or output becomes (B * C,)."""
+    """Ops per channel of (N, C, ...) (batch normalization's): the batch joins the channels, and a (C,)
+    argument or output becomes (B * C,)."""
     def joined(a, is_batched):
         if not isinstance(a, Tensor):
             return a
@@ -423,7 +423,8 @@ for _rule, _functions in [
                         pool.WindowMeanAdjoint, pool.Pad, pool.PadAdjoint)),
     (_conv, (conv.Conv, conv.ConvTranspose)),
     (_conv_weight, (conv.ConvWeight,)),
-    (_channelwise, (normalization.Normalize, normalization.Project)),
+    (_channelwise, (normalization.Normalize, normalization.Project, normalization.ChannelAffine,
+                   normalization.ChannelSums)),
     (_linear, (linalg.Linear,)),
 ]:
     RULES.update(dict.fromkeys(_functions, _rule))

@@ -200,6 +200,7 @@ def _layer_cases(rng):
         (lambda v: reduction.ScatterAlong.apply(v, index, dim, (2, 2, 25)), [_rng_leaf(rng, *index.shape)]),
         (lambda u, xhat, r: normalization.Project.apply(u, xhat, r),
          [_rng_leaf(rng, 3, 2, 2), _rng_leaf(rng, 3, 2, 2), leaf(rng.uniform(0.5, 2.0, 2))]),
+        (lambda x, y: minigrad.cat(normalization.ChannelSums.apply(x, y)), [_rng_leaf(rng, 2, 3, 2), _rng_leaf(rng, 2, 3, 2)]),
     ]
 
 

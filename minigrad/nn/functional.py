@@ -739,7 +739,6 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
                                  ("weight", weight), ("bias", bias)), "batch_norm")
     if input.ndim < 2:
         raise ValueError(f"batch_norm(): expected at least 2-D input (N, C, ...), got {input.ndim}-D input")
-    shape = (1, input.shape[1]) + (1,) * (input.ndim - 2)
     for argument, value in (("running_mean", running_mean), ("running_var", running_var), ("weight", weight),
                             ("bias", bias)):
         if value is not None and tuple(value.shape) != (input.shape[1],):
@@ -747,8 +746,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
                                f"input {list(input.shape)}), got {list(value.shape)}")
     if not training:  # one per-channel scale and shift, as PyTorch's CPU kernel folds them too
         scale = 1 / (running_var + eps).sqrt() * (1 if weight is None else weight)
-        shift = (0 if bias is None else bias) - running_mean * scale
-        return input * scale.reshape(shape) + shift.reshape(shape)
+        return normalization_ops.ChannelAffine.apply(input, scale, (0 if bias is None else bias) - running_mean * scale)
     count = input.numel() // input.shape[1]
     if count <= 1:
         raise ValueError(f"batch_norm(): Expected more than 1 value per channel when training, "
@@ -758,8 +756,10 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         with no_grad():
             running_mean.mul_(1 - momentum).add_(mean.detach() * momentum)
             running_var.mul_(1 - momentum).add_(var.detach() * (momentum * count / (count - 1)))
-    out = out if weight is None else out * weight.reshape(shape)
-    return out if bias is None else out + bias.reshape(shape)
+    if weight is None and bias is None:
+        return out
+    return normalization_ops.ChannelAffine.apply(out, out.new_ones(out.shape[1]) if weight is None else weight,
+                                                 out.new_zeros(out.shape[1]) if bias is None else bias)
 
 
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):  # noqa: A002

@@ -1,12 +1,15 @@
-"""Batch normalization as two primitives over the channel dim 1 of (N, C, ...): Normalize and its VJP.
+"""Batch normalization's primitives over the channel dim 1 of (N, C, ...): Normalize and its VJP Project,
+and the per-channel affine map with its sums.
 
 With means m(.) per channel over every other dim, xhat = (x - m(x)) * r and r = 1 / sqrt(var + eps),
 the VJP of xhat in x and its JVP are one linear map, self-adjoint (a projection scaled by r):
 
     P(u) = r * (u - m(u) - xhat * m(xhat * u))
 
-Project computes P in two passes over u (its sums, then the affine map); Normalize in two over x. Each
-rule is written with Tensor operations, P among them, so every derivative is itself differentiable.
+Project computes P in two passes over u (its sums, then the affine map); Normalize in two over x.
+ChannelAffine is x * scale + shift per channel (BatchNorm's weight and bias, or in evaluation all of it),
+and its VJP in scale and shift is ChannelSums's one pass. Each rule is written with Tensor operations, P
+among them, so every derivative is itself differentiable.
 """
 import numpy as np
 
@@ -97,3 +100,53 @@ class Project(Primitive):
         moved = -r.reshape(shape) * (dxhat * (xhat * u).mean(dims, keepdim=True)
                                      + xhat * (dxhat * u).mean(dims, keepdim=True))
         return Project.apply(du, xhat, r) + moved + dr.reshape(shape) * Project.apply(u, xhat, r.new_ones(r.shape))
+
+
+class ChannelAffine(Primitive):
+    """x (N, C, ...) * scale + shift, with scale and shift (C,) along dim 1, in one pass."""
+    float16_in_float32 = True
+    saves = ("x", "scale")
+
+    @staticmethod
+    def compute(ctx, x, scale, shift):
+        return ctx.backend.channel_affine(x, scale, shift)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, scale = ctx.saved_tensors
+        needs = ctx.needs_input_grad
+        grad_x = ChannelAffine.apply(g, scale, scale.new_zeros(scale.shape)) if needs[0] else None
+        sums, products = ChannelSums.apply(g, x) if needs[1] or needs[2] else (None, None)
+        return grad_x, products, sums
+
+    @staticmethod
+    def jvp(ctx, dx, dscale, dshift):
+        x, scale = ctx.saved_tensors
+        return ChannelAffine.apply(dx, scale, dshift) + ChannelAffine.apply(x, dscale, dscale.new_zeros(dscale.shape))
+
+
+class ChannelSums(Primitive):
+    """(sum of x, sum of x * y) per channel of x and y (N, C, ...) of one shape, (C,) each in x's dtype,
+    from one pass (in float64)."""
+    float16_in_float32 = True
+    outputs = ("sums", "products")
+    saves = ("x", "y")
+
+    @staticmethod
+    def compute(ctx, x, y):
+        sums, products = ctx.backend.channel_sums(x, y)
+        return ctx.backend.astype(sums, x.dtype), ctx.backend.astype(products, x.dtype)
+
+    @staticmethod
+    def backward(ctx, g_sums, g_products):
+        x, y = ctx.saved_tensors
+        needs = ctx.needs_input_grad
+        grad_x = ChannelAffine.apply(y, g_products, g_sums) if needs[0] else None
+        grad_y = ChannelAffine.apply(x, g_products, g_products.new_zeros(g_products.shape)) if needs[1] else None
+        return grad_x, grad_y
+
+    @staticmethod
+    def jvp(ctx, dx, dy):
+        x, y = ctx.saved_tensors
+        sums, products = ChannelSums.apply(dx, y)
+        return sums, products + ChannelSums.apply(x, dy)[1]
