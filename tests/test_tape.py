@@ -135,7 +135,7 @@ def test_retain_grad_keeps_non_leaf_grad():
 def test_leaf_grad_takes_an_unshared_gradient_and_copies_a_shared_one(monkeypatch):
     """.grad takes the engine's gradient array itself when nothing else can reach it (PyTorch's
     AccumulateGrad too), and a copy whenever anything else could: the caller's root gradient, another
-    leaf's gradient, a hook's, a retained non-leaf gradient's."""
+    leaf's gradient, a hook's, a retained non-leaf gradient's, an array a rule kept."""
     from minigrad.tensor import Tensor
     copied = []
     clone = Tensor.clone
@@ -143,6 +143,9 @@ def test_leaf_grad_takes_an_unshared_gradient_and_copies_a_shared_one(monkeypatc
     conv = minigrad.nn.Conv2d(2, 3, 3)
     (conv(minigrad.randn(2, 2, 5, 5)) ** 2).sum().backward()
     assert copied == []  # the weight's (a view of the kernel's 5-d gradient) and the bias's taken as they are
+    conv = minigrad.nn.Conv2d(2, 3, 3, padding=1)
+    (conv(minigrad.randn(2, 2, 1, 1)) ** 2).sum().backward()  # one live tap: the 5-d gradient owns its array
+    assert copied == []
 
     def shares(a, b):
         return np.shares_memory(a.detach().numpy(), b.detach().numpy())
@@ -156,6 +159,22 @@ def test_leaf_grad_takes_an_unshared_gradient_and_copies_a_shared_one(monkeypatc
     a.register_hook(lambda grad: kept.append(grad))
     (a * 2).backward(g)
     assert not shares(a.grad, kept[0])
+    kept = []
+
+    class ViewOfAKeptGradient(minigrad.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 2
+
+        @staticmethod
+        def backward(ctx, g):
+            whole = g.reshape(1, 3) * 2  # owns its array, which `kept` holds too
+            kept.append(whole.numpy())
+            return whole.reshape(3)
+
+    x = minigrad.randn(3, requires_grad=True)
+    ViewOfAKeptGradient.apply(x).sum().backward()
+    assert not np.shares_memory(x.grad.numpy(), kept[0])
     x = minigrad.randn(3, requires_grad=True)
     y = x.view(3)
     y.retain_grad()
@@ -195,6 +214,24 @@ def test_in_place_on_a_non_leaf_is_differentiated():
     y.sum().backward()
     np.testing.assert_allclose(x.grad.numpy(), [0.0, 4.0])
     assert y._version.value == 2
+
+
+def test_in_place_copies_the_old_values_only_for_an_op_that_saves_them(monkeypatch):
+    """add saves none of its inputs, so y += x writes into y's storage with no copy of y's old values;
+    mul saves its first, so y *= x gives it a copy. Gradients and tangents are right either way."""
+    from minigrad.backends.cpu import CPU_BACKEND
+    copies, copy = [], CPU_BACKEND.copy
+    monkeypatch.setattr(CPU_BACKEND, "copy", lambda x, order="K": copies.append(x.shape) or copy(x, order))
+    x = minigrad.tensor([1.0, 2.0], requires_grad=True)
+    y = x * 3
+    y += x
+    assert copies == []
+    y *= x  # y = 4 x^2
+    assert copies == [(2,)]
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [8.0, 16.0])
+    _, tangent = minigrad.func.jvp(lambda t: (t * 3).add_(t).mul_(t), (x.detach(),), (minigrad.tensor([1.0, -1.0]),))
+    np.testing.assert_allclose(tangent.numpy(), [8.0, -16.0])
 
 
 def test_in_place_on_a_leaf_that_requires_grad_raises():

@@ -106,8 +106,9 @@ class TensorBase:
             raise RuntimeError("in-place: modifying a view in place while recording gradients is not "
                                "supported; clone() the view first, or do it under no_grad()")
         source = self
-        if recording or self._tangent is not None:
-            # the op may save its input: give it the old values, not the storage we overwrite
+        if (recording or self._tangent is not None) and 0 in getattr(function, "_save_plan", (0,)):
+            # the op may save its input (a Primitive names what it saves; a Function may save anything):
+            # give it the old values, not the storage we overwrite
             source = self._wrap(self._backend.copy(self._data))
             source._node, source._output_nr, source._requires_grad = self._node, self._output_nr, self._requires_grad
             source._tangent = self._tangent
@@ -225,9 +226,12 @@ def _unshared(grad):
         if view_of._base is not None or sys.getrefcount(view_of) > 3:
             return False
         viewed = view_of._data
-        if viewed is not base and (viewed.base is not base or sys.getrefcount(viewed) > 3):
+        if viewed is base:  # the tensor viewed owns the array: it and the local `viewed` hold the base
+            known += 2
+        elif viewed.base is not base or sys.getrefcount(viewed) > 3:
             return False
-        known += 1
+        else:
+            known += 1
     return base is None or (type(base) is np.ndarray and sys.getrefcount(base) <= known)
 
 
