@@ -284,6 +284,16 @@ def test_gradgradcheck(fn):
     assert gradgradcheck(fn, [x])
 
 
+def test_batch_norm_has_second_derivatives():
+    """Normalize's and Project's rules, written with Tensor ops, differentiate again (in training, with an
+    affine map, and through the mean and variance outputs)."""
+    from minigrad.ops.normalization import Normalize
+    rng = np.random.default_rng(1)
+    x, w, b = leaf(rng.standard_normal((3, 2, 2))), leaf(rng.standard_normal(2)), leaf(rng.standard_normal(2))
+    assert gradgradcheck(lambda x, w, b: minigrad.nn.functional.batch_norm(x, None, None, w, b, True).sin(), [x, w, b])
+    assert gradgradcheck(lambda x: minigrad.cat([o.reshape(-1) for o in Normalize.apply(x, 1e-5)]).sin(), [x])
+
+
 def test_gradcheck_catches_a_wrong_rule():
     class WrongSquare(Function):
         @staticmethod

@@ -49,7 +49,7 @@ class Normalize(Primitive):
     @staticmethod
     def backward(ctx, g, g_mean, g_var):
         out, var = ctx.saved_tensors
-        dims, shape, count = _channels(out)
+        _, shape, count = _channels(out)
         inv_std = _inv_std(var, ctx.eps)
         grad = None if g is None else Project.apply(g, out, inv_std)
         if g_mean is not None:  # x - mean = out / inv_std
