@@ -3,6 +3,7 @@ signature, nothing public beyond it, and the contract's errors raised alike. The
 the CUDA side needs a GPU or NUMBA_ENABLE_CUDASIM=1 (marker `cuda`)."""
 import ast
 import inspect
+import warnings
 import pathlib
 
 import numpy as np
@@ -157,6 +158,17 @@ def test_contract_layout_promises(get_backend):
     assert tuple(empty.shape) == (2, 0, 3) and empty.dtype == np.float32 and b.is_contiguous(empty)
     assert b.zeros((2,)).dtype == np.float64
     np.testing.assert_array_equal(b.to_numpy(b.reshape(t, (6,))), np.arange(6.0).reshape(2, 3).T.reshape(6))
+
+
+@pytest.mark.parametrize("get_backend", BACKENDS)
+def test_contract_float_overflow_gives_inf_without_a_warning(get_backend):
+    """inf, and no warning (on CUDA only the value: the simulator runs kernels on numpy scalars, which warn)."""
+    b = get_backend()
+    x = b.from_numpy(np.full((2, 3, 2), 3e38, np.float32))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error" if b.name == "cpu" else "ignore")
+        for out in (b.sum(x), b.sum(x, (0, 2)), b.prod(x, 1), b.multiply(x, x), b.add(x, x), b.exp(x)):
+            assert np.isposinf(b.to_numpy(out)).all()
 
 
 @pytest.mark.parametrize("get_backend", BACKENDS)

@@ -265,14 +265,16 @@ class CPUBackend(SharedBackend):
     # reductions
     @staticmethod
     def sum(x, axis=None, keepdims=False, dtype=None):  # noqa: A003
-        if _channel_reduction(x, axis, dtype):  # over N first: numpy adds whole rows, vectorized
-            sums = x.reshape(x.shape[0], -1).sum(0).reshape(x.shape[1], -1).sum(1)
-            return sums.reshape((1, -1) + (1,) * (x.ndim - 2)) if keepdims else sums
-        return np.sum(x, axis=axis, keepdims=keepdims, dtype=dtype)
+        with np.errstate(over="ignore", invalid="ignore"):  # inf and nan, as the contract says, no warning
+            if _channel_reduction(x, axis, dtype):  # over N first: numpy adds whole rows, vectorized
+                sums = x.reshape(x.shape[0], -1).sum(0).reshape(x.shape[1], -1).sum(1)
+                return sums.reshape((1, -1) + (1,) * (x.ndim - 2)) if keepdims else sums
+            return np.sum(x, axis=axis, keepdims=keepdims, dtype=dtype)
 
     @staticmethod
     def prod(x, axis=None, keepdims=False, dtype=None):
-        return np.prod(x, axis=axis, keepdims=keepdims, dtype=dtype)
+        with np.errstate(over="ignore", invalid="ignore"):
+            return np.prod(x, axis=axis, keepdims=keepdims, dtype=dtype)
 
     @staticmethod
     def all(x, axis=None, keepdims=False):  # noqa: A003
