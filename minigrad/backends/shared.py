@@ -4,7 +4,8 @@ Convolution is im2col, one batched GEMM per group, and the reshapes around them;
 reuse the same columns. Only `im2col`, `col2im`, `matmul` and the layout entries differ by device; a
 backend may still override a method here with a faster device-specific path (the CPU backend's direct
 stride-1 convolution) and fall back to this one. The optimizer steps (sgd_update, adam_update) work out
-their scalars here too, once for both devices' kernels.
+their scalars here too, once for both devices' kernels, and batch normalization's per-channel sums and
+affine map are written here from elementwise entries (the CPU backend runs one kernel pass for each).
 """
 import math
 
@@ -56,7 +57,7 @@ class SharedBackend(Backend):
         dw = self.matmul(self._grouped_outputs(y, g), self.transpose(self._columns(x, g), (0, 2, 1)))
         return self.reshape(dw, (c_out, c_in // g.groups) + tuple(g.kernel))
 
-    # per channel: sums in float64 and the affine map as separate elementwise passes (the CPU fuses each)
+    # per channel: sums in float64 and the affine map, as separate elementwise passes
     def channel_sums(self, x, y):
         axes = (0,) + tuple(range(2, len(x.shape)))
         x, y = self.astype(x, np.dtype(np.float64)), self.astype(y, np.dtype(np.float64))
