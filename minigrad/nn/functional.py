@@ -171,11 +171,10 @@ def _conv(input, weight, bias, stride, padding, dilation, groups, nd, name):  # 
         return out if input.ndim == nd + 2 else out.squeeze(0)
     geometry = ConvGeometry(_padded3(kernel, 1), _padded3(stride, 1), _padded3(before, 0),
                             _padded3(dilation, 1), groups, _padded3(in_size, 1), _padded3(out_size, 1))
-    operands = (x.reshape(n_batch, channels, *geometry.in_size), weight.reshape(c_out, c_group, *geometry.kernel),
-                geometry)
+    operands = (x, weight, geometry)
     if _checked_bias(c_out, x, bias, name) is not None:
         operands += (bias,)
-    out = conv_ops.Conv.apply(*operands).reshape(n_batch, c_out, *out_size)
+    out = conv_ops.Conv.apply(*operands)
     return out if input.ndim == nd + 2 else out.squeeze(0)
 
 
@@ -217,9 +216,7 @@ def _conv_transpose(input, weight, bias, stride, padding, output_padding, groups
                            f"kernel {tuple(kernel)}, stride {stride}, padding {padding}, dilation {dilation})")
     geometry = ConvGeometry(_padded3(kernel, 1), _padded3(stride, 1), _padded3(padding, 0),
                             _padded3(dilation, 1), groups, _padded3(out_size, 1), _padded3(in_size, 1))
-    out = conv_ops.ConvTranspose.apply(y.reshape(n_batch, channels, *geometry.out_size),
-                                       weight.reshape(c_in, c_group, *geometry.kernel), geometry)
-    out = _add_bias(out.reshape(n_batch, c_group * groups, *out_size), y, bias, name, nd)
+    out = _add_bias(conv_ops.ConvTranspose.apply(y, weight, geometry), y, bias, name, nd)
     return out if input.ndim == nd + 2 else out.squeeze(0)
 
 

@@ -1,6 +1,7 @@
 """Convolution as three bilinear primitives that are each other's derivatives.
 
-For x (N, C, *in), w (C_out, C/groups, *kernel) and y (N, C_out, *out), all 5-d here:
+For x (N, C, *in), w (C_out, C/groups, *kernel) and y (N, C_out, *out), 1-, 2- or 3-d (the geometry
+gives the sizes as (depth, height, width) triples; compute hands the backend 5-d views):
 
     Conv(x, w)          = y      cross-correlation (im2col, then GEMM; a bias may ride along)
     ConvTranspose(y, w) = x-like  the adjoint in x: GEMM with w^T, then col2im ("fold")
@@ -17,6 +18,16 @@ import math
 from minigrad.autograd.function import AUTO_BILINEAR, AUTO_LINEAR, Primitive
 
 
+def _in_5d(backend, a, size):
+    """a (N, C, *spatial) 1-, 2- or 3-d, as the backend's 5-d (N, C, D, H, W): size (D, H, W) has 1s in front."""
+    return backend.reshape(a, tuple(a.shape[:2]) + tuple(size))
+
+
+def _in_nd(backend, a, size, ndim):
+    """A backend's 5-d result back in the operands' ndim: the last ndim - 2 entries of size."""
+    return backend.reshape(a, tuple(a.shape[:2]) + tuple(size)[5 - ndim:])
+
+
 class Conv(Primitive):
     """Conv(x, w) (+ bias, one per output channel, added in the kernel's own pass): bilinear in (x, w)."""
     float16_in_float32 = True
@@ -25,7 +36,9 @@ class Conv(Primitive):
     @staticmethod
     def compute(ctx, x, w, geometry, bias=None):
         ctx.geometry, ctx.biased = geometry, bias is not None
-        return ctx.backend.conv(x, w, geometry, bias)
+        b = ctx.backend
+        out = b.conv(_in_5d(b, x, geometry.in_size), _in_5d(b, w, geometry.kernel), geometry, bias)
+        return _in_nd(b, out, geometry.out_size, x.ndim)
 
     @staticmethod
     def backward(ctx, g):
@@ -34,14 +47,14 @@ class Conv(Primitive):
         grads = (ConvTranspose.apply(g, w, ctx.geometry) if need_x else None,
                  ConvWeight.apply(x, g, ctx.geometry) if need_w else None, None)
         if ctx.biased:
-            grads += (g.sum((0, 2, 3, 4)) if ctx.needs_input_grad[3] else None,)
+            grads += (g.sum((0,) + tuple(range(2, g.ndim))) if ctx.needs_input_grad[3] else None,)
         return grads
 
     @staticmethod
     def jvp(ctx, dx, dw, _, db=None):
         x, w = ctx.saved_tensors
         out = Conv.apply(dx, w, ctx.geometry) + Conv.apply(x, dw, ctx.geometry)
-        return out if db is None else out + db.reshape(1, -1, 1, 1, 1)
+        return out if db is None else out + db.reshape((1, -1) + (1,) * (out.ndim - 2))
 
 
 class ConvTranspose(Primitive):
@@ -52,7 +65,9 @@ class ConvTranspose(Primitive):
     @staticmethod
     def compute(ctx, y, w, geometry):
         ctx.geometry = geometry
-        return ctx.backend.conv_transpose(y, w, geometry)
+        b = ctx.backend
+        out = b.conv_transpose(_in_5d(b, y, geometry.out_size), _in_5d(b, w, geometry.kernel), geometry)
+        return _in_nd(b, out, geometry.in_size, y.ndim)
 
     @staticmethod
     def backward(ctx, g):
@@ -70,7 +85,9 @@ class ConvWeight(Primitive):
     @staticmethod
     def compute(ctx, x, y, geometry):
         ctx.geometry = geometry
-        return ctx.backend.conv_weight(x, y, geometry)
+        b = ctx.backend
+        out = b.conv_weight(_in_5d(b, x, geometry.in_size), _in_5d(b, y, geometry.out_size), geometry)
+        return _in_nd(b, out, geometry.kernel, x.ndim)
 
     @staticmethod
     def backward(ctx, g):
