@@ -239,12 +239,12 @@ def _relu_backward(g, y):
 
 def _normalize_with_statistics(x, w, b):
     """Normalize's three outputs, each with a gradient of its own; against PyTorch, their formulas."""
-    dims = (0,) + tuple(range(2, x.ndim))
+    dims, shape = (0,) + tuple(range(2, x.ndim)), w.shape + (1,) * (x.ndim - 2)
     if isinstance(x, minigrad.Tensor):
         out, mean, var = Normalize.apply(x, 1e-5)
     else:
         mean, var = x.mean(dims), x.var(dims, correction=0)
-        out = (x - mean.reshape(w.shape + (1,) * (x.ndim - 2))) / (var.reshape(w.shape + (1,) * (x.ndim - 2)) + 1e-5).sqrt()
+        out = (x - mean.reshape(shape)) / (var.reshape(shape) + 1e-5).sqrt()
     return _module(x).cat([(out * out).reshape(-1), mean * w, var * b])
 
 

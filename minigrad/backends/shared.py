@@ -60,8 +60,9 @@ class SharedBackend(Backend):
     # per channel: sums in float64 and the affine map, as separate elementwise passes
     def channel_sums(self, x, y):
         axes = (0,) + tuple(range(2, len(x.shape)))
-        x, y = self.astype(x, np.dtype(np.float64)), self.astype(y, np.dtype(np.float64))
-        return self.sum(x, axes), self.sum(self.multiply(x, y), axes)
+        wide = self.astype(x, np.dtype(np.float64))
+        other = wide if y is x else self.astype(y, np.dtype(np.float64))  # Normalize's (x, x): one copy
+        return self.sum(wide, axes), self.sum(self.multiply(wide, other), axes)
 
     def channel_affine(self, x, scale, shift, y=None, y_scale=None):
         shape = (1, x.shape[1]) + (1,) * (len(x.shape) - 2)
