@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 import minigrad
 import minigrad.nn.functional as F
-from checks import LAYOUTS, check_adjoint, check_rules, leaf
+from checks import LAYOUTS, check_adjoint, check_rules, leaf, relayout
 
 seeds = st.integers(0, 2 ** 32 - 1)
 layouts = st.sampled_from(LAYOUTS)
@@ -307,11 +307,12 @@ def _check_winograd(torch, data, calls):
                   [x.detach().requires_grad_(), w.detach().requires_grad_()])
 
 
-@pytest.mark.parametrize("c_in, c_out, size, padding, blocked", [(1, 6, 28, 2, 1), (6, 16, 14, 0, 3)])
+@pytest.mark.parametrize("c_in, c_out, size, padding, blocked", [(1, 6, 28, 2, 1), (6, 16, 14, 0, 2)])
 def test_lenet_layers_in_blocks_of_images(c_in, c_out, size, padding, blocked, monkeypatch):
-    """LeNet's layers at batch 32, where the CPU backend tiles shallow layers in blocks of several whole
-    images (a spy counts the passes that were: the first layer's forward and input gradient run the
-    direct kernel, so only its weight gradient): forward and both gradients against PyTorch."""
+    """LeNet's layers at batch 32, where the CPU backend tiles shallow layers' GEMMs in blocks of several
+    whole images (a spy counts the passes that were: both forward passes and the first layer's input
+    gradient run the batch-minor kernel, so the weight gradients and the second layer's input gradient):
+    forward and both gradients against PyTorch."""
     torch = _torch()
     from minigrad.backends import cpu
     tilings = []
@@ -328,6 +329,62 @@ def test_lenet_layers_in_blocks_of_images(c_in, c_out, size, padding, blocked, m
     theirs.backward(torch.tensor(g))
     for ours, expected in ((y, theirs), (x.grad, xt.grad), (w.grad, wt.grad)):
         np.testing.assert_allclose(ours.detach().numpy(), expected.detach().numpy(), rtol=1e-9, atol=1e-9)
+
+
+@st.composite
+def batch_minor_case(draw):
+    """A stride-1 convolution that the CPU backend sends to its batch-minor kernel: 16-40 images (partial
+    blocks of lanes), 1-17 output channels (each register tile, and padded rows), 1-3 dims, dilation,
+    padding ("same" often, so that the input gradient takes the kernel too)."""
+    nd = draw(st.integers(1, 3))
+    kernel = tuple(draw(st.integers(1, 3)) for _ in range(nd))
+    assume(np.prod(kernel) > 1)
+    dilation = tuple(draw(st.integers(1, 2)) for _ in range(nd))
+    same = draw(st.booleans())
+    padding = tuple(d * (k - 1) // 2 if same else draw(st.integers(0, d * (k - 1))) for k, d in zip(kernel, dilation))
+    size = tuple(draw(st.integers(d * (k - 1) + 1, 6 if nd < 3 else 5)) for k, d in zip(kernel, dilation))  # taps live
+    c_in, c_out = draw(st.integers(1, 3)), draw(st.sampled_from([1, 3, 4, 5, 6, 7, 9, 16, 17]))
+    rng = np.random.default_rng(draw(seeds))
+    x = rng.standard_normal((draw(st.integers(16, 40)), c_in) + size)
+    return x, rng.standard_normal((c_out, c_in) + kernel), rng.standard_normal(c_out), padding, dilation
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@given(case=batch_minor_case(), layout=layouts)
+def test_batch_minor_convolution(dtype, case, layout):
+    """Stride-1 layers at 16 images or more take the batch-minor direct kernel (a spy checks that it ran):
+    forward and both gradients against PyTorch, the JVP against central differences along a direction
+    (float64), and the adjoint identity."""
+    torch = _torch()
+    from minigrad_kernels.cpu import batch_conv
+    x, w, b, padding, dilation = case
+    nd = x.ndim - 2
+    calls = []
+    with pytest.MonkeyPatch.context() as patch:
+        real = batch_conv.conv
+        patch.setattr(batch_conv, "conv", lambda *a: calls.append(1) or real(*a))
+        xs, ws, bs = (minigrad.from_numpy(relayout(a.astype(dtype), lay)).requires_grad_()
+                      for a, lay in ((x, layout), (w, "contiguous"), (b, "contiguous")))
+        y = CONV[nd](xs, ws, bs, padding=padding, dilation=dilation)
+        g = np.random.default_rng(0).standard_normal(tuple(y.shape)).astype(dtype)
+        y.backward(minigrad.from_numpy(g))
+    assert calls and y.dtype == getattr(minigrad, dtype), "the batch-minor kernel did not run"
+    xt, wt, bt = (torch.tensor(a, requires_grad=True) for a in (x.astype(dtype), w.astype(dtype), b.astype(dtype)))
+    theirs = getattr(torch.nn.functional, f"conv{nd}d")(xt, wt, bt, padding=padding, dilation=dilation)
+    theirs.backward(torch.tensor(g))
+    tolerance = 1e-9 if dtype == "float64" else 2e-4
+    for ours, expected in ((y, theirs), (xs.grad, xt.grad), (ws.grad, wt.grad), (bs.grad, bt.grad)):
+        np.testing.assert_allclose(ours.detach().numpy(), expected.detach().numpy(), rtol=tolerance, atol=tolerance)
+    if dtype == "float64":
+        fn = lambda a, c: CONV[nd](a, c, padding=padding, dilation=dilation)  # noqa: E731
+        dx, dw = np.random.default_rng(1).standard_normal(x.shape), np.random.default_rng(2).standard_normal(w.shape)
+        _, tangent = minigrad.func.jvp(fn, (leaf(x, requires_grad=False), leaf(w, requires_grad=False)),
+                                       (minigrad.from_numpy(dx), minigrad.from_numpy(dw)))
+        eps = 1e-6
+        ahead, behind = (fn(leaf(x + s * eps * dx, requires_grad=False), leaf(w + s * eps * dw, requires_grad=False))
+                         .numpy() for s in (1, -1))
+        np.testing.assert_allclose(tangent.numpy(), (ahead - behind) / (2 * eps), rtol=1e-5, atol=1e-5)
+        check_adjoint(fn, [leaf(x, layout), leaf(w)])
 
 
 def test_deep_layers_on_small_maps_run_in_blocks_that_copy_long_runs():

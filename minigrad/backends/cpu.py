@@ -13,6 +13,7 @@ LeNet training step at batch 256 on two threads ran at 8,100-8,800 images/s with
 14,900-15,900 with these settings, in the same process order.
 """
 import ctypes
+import functools
 import importlib
 import math
 import os
@@ -25,6 +26,7 @@ from minigrad.backends.geometry import ConvGeometry
 from minigrad.backends.interface import ViewError
 from minigrad.backends.shared import SharedBackend
 from minigrad_kernels.cpu import arithmetic
+from minigrad_kernels.cpu import batch_conv
 from minigrad_kernels.cpu import channels as channels_kernels
 from minigrad_kernels.cpu import conv_gemm
 from minigrad_kernels.cpu import direct_conv
@@ -35,6 +37,7 @@ from minigrad_kernels.cpu import optim as optim_kernels
 from minigrad_kernels.cpu import pad as pad_kernels
 from minigrad_kernels.cpu import pool as pool_kernels
 from minigrad_kernels.cpu import reduce as reduce_kernels
+from minigrad_kernels.cpu.register_tile import lanes
 from minigrad_kernels.cpu import winograd
 
 # Numba's np.dot (in the GEMM kernels) calls SciPy's BLAS: load it first so that the limit covers it too.
@@ -437,6 +440,9 @@ class CPUBackend(SharedBackend):
 
     def conv(self, x, w, g, bias=None):
         n_batch, c_out = x.shape[0], w.shape[0]
+        live = _batch_minor(g, x, c_out)
+        if live:
+            return _batch_minor_forward(x, _take_taps(w, *live), live[1], bias)
         if _direct(g, x.shape[1], c_out):
             grid = _grid(g)
             out = np.empty((n_batch, c_out) + tuple(g.out_size), dtype=x.dtype)
@@ -463,6 +469,9 @@ class CPUBackend(SharedBackend):
 
     def conv_transpose(self, y, w, g):
         n_batch, c_in = y.shape[0], w.shape[1] * g.groups
+        live = _batch_minor(g, y, c_in, transposed=True)
+        if live:
+            return _batch_minor_input(y, _take_taps(w, *live), live[1])
         if _direct(g, c_in, w.shape[0]):
             grid = _grid(g)
             grad = np.zeros((n_batch, c_in, math.prod(grid)), dtype=y.dtype)
@@ -656,7 +665,14 @@ def _live_taps(g):
     """(the live taps' flat positions in the kernel, their geometry): the taps that read the input at some
     output position, as the smaller kernel they form (with the padding shifted), so no GEMM multiplies
     columns of padding (on a 1x1 map, 8 of a 3x3 kernel's 9 taps read only padding). (None, g) when all
-    taps are live."""
+    taps are live. Remembered per geometry (its Python loops took 13 us a call)."""
+    taps, live = _live_taps_of(g.kernel, g.stride, g.padding, g.dilation, g.groups, g.in_size, g.out_size)
+    return taps, (g if live is None else live)
+
+
+@functools.lru_cache(maxsize=1024)
+def _live_taps_of(*fields):
+    g = ConvGeometry(*fields)
     first, last = [], []
     for k, s, p, d, size, out in zip(g.kernel, g.stride, g.padding, g.dilation, g.in_size, g.out_size):
         live = []
@@ -668,11 +684,13 @@ def _live_taps(g):
         first.append(0 if whole else live[0])
         last.append(k if whole else live[-1] + 1)
     if all(a == 0 and b == k for a, b, k in zip(first, last, g.kernel)):
-        return None, g
+        return None, None
     kernel = tuple(b - a for a, b in zip(first, last))
     padding = tuple(p - a * d for p, a, d in zip(g.padding, first, g.dilation))
     taps = np.arange(math.prod(g.kernel)).reshape(g.kernel)[tuple(slice(a, b) for a, b in zip(first, last))]
-    return taps.reshape(-1), ConvGeometry(kernel, g.stride, padding, g.dilation, g.groups, g.in_size, g.out_size)
+    taps = taps.reshape(-1)
+    taps.flags.writeable = False
+    return taps, ConvGeometry(kernel, g.stride, padding, g.dilation, g.groups, g.in_size, g.out_size)
 
 
 def _take_taps(w, taps, g):
@@ -775,6 +793,99 @@ def _winograd_block(c_in, c_out):
 def _planes(a):
     """(N, C, 1, H, W) as the (N, C, H, W) that winograd's kernels take, C-contiguous and writeable."""
     return _operand(a).reshape(a.shape[0], a.shape[1], a.shape[-2], a.shape[-1])
+
+
+# --- direct convolution with the batch as the vector dimension, see minigrad_kernels/cpu/batch_conv.py -
+
+def _batch_minor(g, a, channels, transposed=False):
+    """_live_taps(g) when the batch-minor direct kernel takes the convolution of a (N, C, ...) into
+    `channels` (transposed: its gradient in x, a the output gradient), else None: stride 1, no groups, at
+    least 16 images, more than one live tap, not a Winograd layer, a grid of at most 1 MB per block of
+    images (the kernel's reads of a block stay in L2: VGG's 64->64 at 56x56 ran at half speed with 14 MB),
+    and for the gradient in x an input at most 25% larger than the output (the kernel runs over the
+    output padded by the kernel's reach)."""
+    if g.groups != 1 or g.stride != (1, 1, 1) or a.shape[0] < 16:
+        return None
+    taps, live = _live_taps(g)
+    c_in, c_out = (channels, a.shape[1]) if transposed else (a.shape[1], channels)
+    grid = g.in_size if not transposed else tuple(n + d * (k - 1) for n, d, k in zip(g.in_size, g.dilation, g.kernel))
+    grid_bytes = a.shape[1] * math.prod(grid) * lanes(a.itemsize) * batch_conv.tile(channels)[1] * a.itemsize
+    if (math.prod(live.kernel) == 1 or _winograd(live, c_in, c_out) or grid_bytes > 1 << 20
+            or transposed and 4 * math.prod(g.in_size) > 5 * math.prod(g.out_size)):
+        return None
+    return taps, live
+
+
+def _batch_minor_conv(x, before, grid, w, w_offsets, w_stride, channels, g, bias=None):
+    """(N, channels, *g.out_size): x (N, C, ...) placed at `before` on the grid (C, *grid, Np), convolved
+    by batch_conv.conv with g's kernel, stride and dilation and the weights w (rows of w_stride) at
+    w_offsets, plus bias."""
+    n_batch, c_in = x.shape[:2]
+    rows, vectors = batch_conv.tile(channels)
+    block = lanes(x.itemsize) * vectors
+    n_pad = -(-n_batch // block) * block
+    xt = np.empty((c_in,) + grid + (n_pad,), dtype=x.dtype)
+    batch_conv.to_batch_minor(x, np.array(before, dtype=np.int64), xt)
+    out = np.empty((n_batch, channels) + tuple(g.out_size), dtype=x.dtype)
+    shift = np.zeros(w.shape[0] if w.ndim == 2 else w.shape[1], dtype=x.dtype)  # a whole tile of rows
+    if bias is not None:
+        shift[:channels] = bias
+    batch_conv.conv(xt, _grid_offsets(c_in, g.kernel, g.dilation, grid, n_pad), w, w_offsets, w_stride, shift,
+                    np.array(g.stride, dtype=np.int64), out)
+    return out
+
+
+@functools.lru_cache(maxsize=256)
+def _grid_offsets(*args):
+    """batch_conv.grid_offsets, remembered (numpy's meshgrid took 20-30 us a call)."""
+    offsets = batch_conv.grid_offsets(*args)
+    offsets.flags.writeable = False
+    return offsets
+
+
+@functools.lru_cache(maxsize=256)
+def _weight_offsets(c_out, c_pad, taps, turned):
+    """The weight offsets of batch_conv.conv: each tap in order (the forward pass: w (O, C * K), C = c_pad
+    and c_out unused), or each output channel's taps reversed (the gradient in x: w (O, C_pad, K))."""
+    if turned:
+        offsets = (np.arange(c_out)[:, None] * (c_pad * taps) + np.arange(taps)[::-1]).reshape(-1)
+    else:
+        offsets = np.arange(c_pad * taps)
+    offsets.flags.writeable = False
+    return offsets
+
+
+def _padded(a, axis, multiple):
+    """a C-contiguous, with zeros appended along `axis` up to a multiple of `multiple`."""
+    if a.shape[axis] % multiple == 0:
+        return _operand(a)
+    shape = list(a.shape)
+    shape[axis] = -(-shape[axis] // multiple) * multiple
+    out = np.zeros(shape, dtype=a.dtype)
+    out[(slice(None),) * axis + (slice(0, a.shape[axis]),)] = a
+    return out
+
+
+def _batch_minor_forward(x, w, g, bias):
+    c_out, c_in, taps = w.shape[0], w.shape[1], math.prod(g.kernel)
+    grid = tuple((o - 1) * s + d * (k - 1) + 1 for o, s, d, k in zip(g.out_size, g.stride, g.dilation, g.kernel))
+    weights = _padded(w.reshape(c_out, c_in * taps), 0, batch_conv.tile(c_out)[0])
+    return _batch_minor_conv(x, g.padding, grid, weights, _weight_offsets(0, c_in, taps, False), c_in * taps, c_out,
+                             g, bias)
+
+
+def _batch_minor_input(y, w, g):
+    """The gradient in x at stride 1: y on a grid padded by d * (k - 1) - p on each side, convolved with w
+    turned: w (O, C_pad, K) read at o * C_pad * K + (K - 1 - t) for tap t of channel o, K further per
+    input channel."""
+    c_out, c_in, taps = w.shape[0], w.shape[1], math.prod(g.kernel)
+    weights = _padded(w.reshape(c_out, c_in, taps), 1, batch_conv.tile(c_in)[0])
+    w_offsets = _weight_offsets(c_out, weights.shape[1], taps, True)
+    reach = tuple(d * (k - 1) for d, k in zip(g.dilation, g.kernel))
+    turned = ConvGeometry(g.kernel, (1, 1, 1), tuple(r - p for r, p in zip(reach, g.padding)), g.dilation, 1,
+                          g.out_size, g.in_size)
+    return _batch_minor_conv(y, turned.padding, tuple(n + r for n, r in zip(g.in_size, reach)), weights, w_offsets,
+                             taps, c_in, turned)
 
 
 # --- the direct (stride-1) convolution's padded grid, see minigrad_kernels/cpu/direct_conv.py -------

@@ -1,0 +1,148 @@
+"""Direct convolution with the batch as the vector dimension, its sums held in registers.
+
+The input is laid out batch-minor, (C, Dp, Hp, Wp, Np): the padded grid the convolution reads, with the
+batch last and padded with zeros to Np, a multiple of the tile's lanes. Then one output position of a
+block of images is a contiguous vector, and every kernel tap (c, a, b, e) of that position is the vector
+at a fixed offset from it. A task computes `rows` output channels x one block of images at one output
+position: register_tile.multiply_accumulate runs the whole reduction over channels and taps with the
+sums in registers, and stores them once into a small buffer, from which runs of positions go to the
+(N, O, Do, Ho, Wo) output. No column matrix is built, and only the input is copied (into the grid).
+
+The gradient in x at stride 1 is the same kernel: the output gradient placed on a grid padded by
+dilation * (kernel - 1) - padding, and the weight turned (taps reversed, in and out swapped), which the
+weight offsets address in place.
+
+Geometry arguments are (depth, height, width) triples. Inner loops index with unsigned ints.
+"""
+import numpy as np
+from numba import prange, uint64
+
+from minigrad_kernels._jit import cpu_kernel
+from minigrad_kernels.cpu.register_tile import TILE_BYTES, multiply_accumulate, transpose_store
+
+@cpu_kernel(parallel=False)
+def tile(channels):
+    """(rows, vectors) of the register tile for a convolution with this many output channels: 12 to 16
+    sums in registers, as few padded rows as that allows (LeNet's 6 channels: 6 x 2)."""
+    if channels >= 16:
+        return 16, 1
+    if channels >= 7:
+        return 8, 2
+    if channels >= 5:
+        return 6, 2
+    return 4, 4
+
+
+@cpu_kernel
+def to_batch_minor(x, before, out):
+    """out (C, Dp, Hp, Wp, Np) = x (N, C, D, H, W) with grid position p holding x[..., p - before] where
+    that is inside x, zero elsewhere and for images n >= N."""
+    n_batch, _, depth, height, width = x.shape
+    channels, grid_d, grid_h, grid_w, n_pad = out.shape
+    flat = out.reshape(out.size)
+    row_size = uint64(grid_w * n_pad)
+    for job in prange(channels * grid_d * grid_h):
+        c, zp, yp = job // (grid_d * grid_h), job // grid_h % grid_d, job % grid_h
+        z, y = zp - before[0], yp - before[1]
+        at = uint64(job) * row_size
+        for i in range(row_size):
+            flat[at + i] = 0.0
+        if 0 <= z < depth and 0 <= y < height:
+            first, last = max(0, before[2]), min(grid_w, before[2] + width)
+            for n in range(n_batch):
+                source = x[n, c, z, y]
+                for xp in range(first, last):
+                    flat[at + uint64(xp * n_pad + n)] = source[xp - before[2]]
+
+
+STAGE_BYTES = 1 << 15  # a task's tiles, staged before they go to the output: L1's size
+
+
+@cpu_kernel
+def conv(xt, x_offsets, w, w_offsets, w_stride, bias, stride, out):
+    """out (N, O, Do, Ho, Wo) = bias[o] + the convolution of xt (C, Dp, Hp, Wp, Np): output channel o at
+    position q is sum_t w[o * w_stride + w_offsets[t]] * xt[q * stride + x_offsets[t]] (flat offsets on
+    the grid, and into w). w and bias hold whole tiles of rows (O rounded up), xt whole blocks of images.
+    A task computes one block of rows and images at a run of positions into a buffer in L1, then writes
+    it to out transposed (_write_run): stored straight from the registers, the lanes of one vector
+    (images 4 KB apart on ResNet's maps) fell into one cache set."""
+    _, grid_d, grid_h, grid_w, n_pad = xt.shape
+    n_batch, channels, depth, height, width = out.shape
+    rows, vectors = tile(channels)
+    block = TILE_BYTES // xt.itemsize * vectors
+    n_blocks, row_blocks, volume = -(-n_batch // block), -(-channels // rows), depth * height * width
+    run = max(1, min(volume, STAGE_BYTES // (rows * block * xt.itemsize)))
+    runs = -(-volume // run)
+    x_flat, w_flat, out_flat = xt.reshape(xt.size), w.reshape(w.size), out.reshape(out.size)
+    # the intrinsic reads raw memory: every task's ranges are checked here, once (its writes go to a buffer
+    # sized for them, and then inside out)
+    _check_ranges(xt, x_offsets, w, w_offsets, w_stride, bias, stride, out, row_blocks * rows, n_blocks * block)
+    # tasks: the image block outermost (a thread's share of the input stays in cache), then rows, then runs
+    for task in prange(n_blocks * row_blocks * runs):
+        first, rest = task % runs * run, task // runs
+        ob, nb = rest % row_blocks, rest // row_blocks
+        count = min(run, volume - first)
+        stage = np.empty(rows * count * block, dtype=out.dtype)  # (rows, count, block)
+        for i in range(count):
+            p = first + i
+            zo, yo, xo = p // (height * width), p // width % height, p % width
+            x_at = ((zo * stride[0] * grid_h + yo * stride[1]) * grid_w + xo * stride[2]) * n_pad + nb * block
+            at, row = i * block, ob * rows  # rows and vectors must be literals: one call per tile
+            if rows == 16:
+                multiply_accumulate(x_flat, x_at, x_offsets, w_flat, w_offsets, w_stride, bias, row, stage, at,
+                                    count * block, 16, 1)
+            elif rows == 8:
+                multiply_accumulate(x_flat, x_at, x_offsets, w_flat, w_offsets, w_stride, bias, row, stage, at,
+                                    count * block, 8, 2)
+            elif rows == 6:
+                multiply_accumulate(x_flat, x_at, x_offsets, w_flat, w_offsets, w_stride, bias, row, stage, at,
+                                    count * block, 6, 2)
+            else:
+                multiply_accumulate(x_flat, x_at, x_offsets, w_flat, w_offsets, w_stride, bias, row, stage, at,
+                                    count * block, 4, 4)
+        _write_run(stage, count, block, nb * block, ob * rows, first, out)
+
+
+@cpu_kernel(parallel=False)
+def _write_run(stage, count, block, n0, o0, first, out):
+    """out[n0 + j, o0 + r, first + i] = stage[r, i, j] (stage (rows, count, block) flat) for the images and
+    channels out has: L x L blocks (L lanes) transposed in registers, the rest one by one."""
+    n_batch, channels = out.shape[:2]
+    volume = out.size // max(1, n_batch * channels)
+    width = TILE_BYTES // stage.itemsize
+    flat = out.reshape(out.size)
+    images, whole = min(block, n_batch - n0), count - count % width
+    for r in range(min(stage.size // (count * block), channels - o0)):
+        row = ((n0 * channels + o0 + r) * volume + first)
+        for j0 in range(0, images, width):
+            i0 = 0
+            if j0 + width <= images:
+                for i0 in range(0, whole, width):
+                    transpose_store(stage, (r * count + i0) * block + j0, block, flat,
+                                    row + j0 * channels * volume + i0, channels * volume)
+                i0 = whole
+            for j in range(j0, min(j0 + width, images)):
+                at, source = uint64(row + j * channels * volume), uint64(r * count * block + j)
+                for i in range(uint64(i0), uint64(count)):
+                    flat[at + i] = stage[source + i * uint64(block)]
+
+
+@cpu_kernel(parallel=False)
+def _check_ranges(xt, x_offsets, w, w_offsets, w_stride, bias, stride, out, padded_rows, padded_batch):
+    """Raises IndexError unless every read of conv's tasks is inside its array."""
+    _, grid_d, grid_h, grid_w, n_pad = xt.shape
+    channels, depth, height, width = out.shape[1:]
+    last = (((depth - 1) * stride[0] * grid_h + (height - 1) * stride[1]) * grid_w + (width - 1) * stride[2]) * n_pad
+    if x_offsets.size != w_offsets.size or n_pad < padded_batch or bias.size < padded_rows:
+        raise IndexError("batch_conv.conv: offsets of two lengths, a partial block of images, or a short bias")
+    if x_offsets.size and (x_offsets.min() < 0 or last + x_offsets.max() + n_pad > xt.size):
+        raise IndexError("batch_conv.conv: an input offset outside the grid")
+    if w_offsets.size and (w_offsets.min() < 0 or (padded_rows - 1) * w_stride + w_offsets.max() >= w.size):
+        raise IndexError("batch_conv.conv: a weight offset outside w")
+
+
+def grid_offsets(channels, kernel, dilation, grid, n_pad):
+    """Flat offsets of every tap (c, a, b, e) on the batch-minor grid (C, Dp, Hp, Wp, Np), in weight order."""
+    c, a, b, e = np.meshgrid(np.arange(channels), *(np.arange(k) * d for k, d in zip(kernel, dilation)),
+                             indexing="ij")
+    return ((((c * grid[0] + a) * grid[1] + b) * grid[2] + e) * n_pad).reshape(-1).astype(np.int64)
