@@ -800,59 +800,62 @@ def _planes(a):
 def _batch_minor(g, a, channels, transposed=False):
     """_live_taps(g) when the batch-minor direct kernel takes the convolution of a (N, C, ...) into
     `channels` (transposed: its gradient in x, a the output gradient), else None: stride 1, no groups, at
-    least 16 images, more than one live tap, not a Winograd layer, a grid of at most 1 MB per block of
-    images (the kernel's reads of a block stay in L2: VGG's 64->64 at 56x56 ran at half speed with 14 MB),
-    and for the gradient in x an input at most 25% larger than the output (the kernel runs over the
-    output padded by the kernel's reach)."""
+    least 16 images, more than one live tap, not a Winograd layer, and a grid of at most 1 MB per block of
+    images (the kernel's reads of a block stay in L2: VGG's 64->64 at 56x56 ran at half speed with 14 MB)."""
     if g.groups != 1 or g.stride != (1, 1, 1) or a.shape[0] < 16:
         return None
     taps, live = _live_taps(g)
     c_in, c_out = (channels, a.shape[1]) if transposed else (a.shape[1], channels)
     grid = g.in_size if not transposed else tuple(n + d * (k - 1) for n, d, k in zip(g.in_size, g.dilation, g.kernel))
     grid_bytes = a.shape[1] * math.prod(grid) * lanes(a.itemsize) * batch_conv.tile(channels)[1] * a.itemsize
-    if (math.prod(live.kernel) == 1 or _winograd(live, c_in, c_out) or grid_bytes > 1 << 20
-            or transposed and 4 * math.prod(g.in_size) > 5 * math.prod(g.out_size)):
+    if math.prod(live.kernel) == 1 or _winograd(live, c_in, c_out) or grid_bytes > 1 << 20:
         return None
     return taps, live
 
 
-def _batch_minor_conv(x, before, grid, w, w_offsets, w_stride, channels, g, bias=None):
-    """(N, channels, *g.out_size): x (N, C, ...) placed at `before` on the grid (C, *grid, Np), convolved
-    by batch_conv.conv with g's kernel, stride and dilation and the weights w (rows of w_stride) at
-    w_offsets, plus bias."""
+def _batch_minor_conv(x, g, w, w_step, w_stride, turned, channels, bias=None):
+    """(N, channels, *g.out_size): x (N, C, ...) placed at g.padding on the grid (C, *grid, Np) that the
+    convolution g reads, convolved by batch_conv.conv with each output position's live taps: weight
+    w[o * w_stride + c * w_step + k] for tap k of input channel c (K - 1 - k when turned), plus bias."""
     n_batch, c_in = x.shape[:2]
     rows, vectors = batch_conv.tile(channels)
     block = lanes(x.itemsize) * vectors
     n_pad = -(-n_batch // block) * block
+    grid = tuple((o - 1) * s + d * (k - 1) + 1 for o, s, d, k in zip(g.out_size, g.stride, g.dilation, g.kernel))
     xt = np.empty((c_in,) + grid + (n_pad,), dtype=x.dtype)
-    batch_conv.to_batch_minor(x, np.array(before, dtype=np.int64), xt)
+    batch_conv.to_batch_minor(x, np.array(g.padding, dtype=np.int64), xt)
     out = np.empty((n_batch, channels) + tuple(g.out_size), dtype=x.dtype)
-    shift = np.zeros(w.shape[0] if w.ndim == 2 else w.shape[1], dtype=x.dtype)  # a whole tile of rows
+    shift = np.zeros(-(-channels // rows) * rows, dtype=x.dtype)  # a whole tile of rows
     if bias is not None:
         shift[:channels] = bias
-    batch_conv.conv(xt, _grid_offsets(c_in, g.kernel, g.dilation, grid, n_pad), w, w_offsets, w_stride, shift,
-                    np.array(g.stride, dtype=np.int64), out)
+    x_offsets, w_offsets, starts = _position_taps(g.kernel, g.stride, g.padding, g.dilation, g.in_size, g.out_size,
+                                                  grid, n_pad, turned)
+    batch_conv.conv(xt, x_offsets, w, w_offsets, starts, w_step, w_stride, shift, np.array(g.stride, dtype=np.int64),
+                    out)
     return out
 
 
 @functools.lru_cache(maxsize=256)
-def _grid_offsets(*args):
-    """batch_conv.grid_offsets, remembered (numpy's meshgrid took 20-30 us a call)."""
-    offsets = batch_conv.grid_offsets(*args)
-    offsets.flags.writeable = False
-    return offsets
-
-
-@functools.lru_cache(maxsize=256)
-def _weight_offsets(c_out, c_pad, taps, turned):
-    """The weight offsets of batch_conv.conv: each tap in order (the forward pass: w (O, C * K), C = c_pad
-    and c_out unused), or each output channel's taps reversed (the gradient in x: w (O, C_pad, K))."""
-    if turned:
-        offsets = (np.arange(c_out)[:, None] * (c_pad * taps) + np.arange(taps)[::-1]).reshape(-1)
-    else:
-        offsets = np.arange(c_pad * taps)
-    offsets.flags.writeable = False
-    return offsets
+def _position_taps(kernel, stride, padding, dilation, in_size, out_size, grid, n_pad, turned):
+    """(x_offsets, w_offsets, starts) for batch_conv.conv: output position p's taps are entries
+    [starts[p], starts[p + 1]), only those that read inside the input (x_offsets on the grid (Dp, Hp, Wp,
+    Np) of one channel, w_offsets the tap's index in the kernel, reversed when turned). On ResNet-18's 2x2
+    maps a 3x3 kernel reads the padding with 5 of its 9 taps. Remembered per geometry."""
+    inside = []  # per axis: (outputs, taps) whether the tap reads inside the input
+    for k, s, p, d, n, o in zip(kernel, stride, padding, dilation, in_size, out_size):
+        read = np.arange(o)[:, None] * s + np.arange(k)[None, :] * d - p
+        inside.append((read >= 0) & (read < n))
+    live = (inside[0][:, None, None, :, None, None] & inside[1][None, :, None, None, :, None]
+            & inside[2][None, None, :, None, None, :]).reshape(math.prod(out_size), math.prod(kernel))
+    positions, taps = np.nonzero(live)
+    a, b, e = np.unravel_index(taps, kernel)
+    x_offsets = (((a * dilation[0]) * grid[1] + b * dilation[1]) * grid[2] + e * dilation[2]) * n_pad
+    w_offsets = math.prod(kernel) - 1 - taps if turned else taps
+    starts = np.concatenate([[0], np.cumsum(live.sum(axis=1))])
+    arrays = tuple(np.ascontiguousarray(v, dtype=np.int64) for v in (x_offsets, w_offsets, starts))
+    for v in arrays:
+        v.flags.writeable = False
+    return arrays
 
 
 def _padded(a, axis, multiple):
@@ -868,24 +871,18 @@ def _padded(a, axis, multiple):
 
 def _batch_minor_forward(x, w, g, bias):
     c_out, c_in, taps = w.shape[0], w.shape[1], math.prod(g.kernel)
-    grid = tuple((o - 1) * s + d * (k - 1) + 1 for o, s, d, k in zip(g.out_size, g.stride, g.dilation, g.kernel))
     weights = _padded(w.reshape(c_out, c_in * taps), 0, batch_conv.tile(c_out)[0])
-    return _batch_minor_conv(x, g.padding, grid, weights, _weight_offsets(0, c_in, taps, False), c_in * taps, c_out,
-                             g, bias)
+    return _batch_minor_conv(x, g, weights, taps, c_in * taps, False, c_out, bias)
 
 
 def _batch_minor_input(y, w, g):
-    """The gradient in x at stride 1: y on a grid padded by d * (k - 1) - p on each side, convolved with w
-    turned: w (O, C_pad, K) read at o * C_pad * K + (K - 1 - t) for tap t of channel o, K further per
-    input channel."""
+    """The gradient in x at stride 1: the convolution of y, padded by d * (k - 1) - p, with w turned (taps
+    reversed, in and out swapped), which the weight offsets address in w (O, C_pad, K) itself."""
     c_out, c_in, taps = w.shape[0], w.shape[1], math.prod(g.kernel)
     weights = _padded(w.reshape(c_out, c_in, taps), 1, batch_conv.tile(c_in)[0])
-    w_offsets = _weight_offsets(c_out, weights.shape[1], taps, True)
-    reach = tuple(d * (k - 1) for d, k in zip(g.dilation, g.kernel))
-    turned = ConvGeometry(g.kernel, (1, 1, 1), tuple(r - p for r, p in zip(reach, g.padding)), g.dilation, 1,
-                          g.out_size, g.in_size)
-    return _batch_minor_conv(y, turned.padding, tuple(n + r for n, r in zip(g.in_size, reach)), weights, w_offsets,
-                             taps, c_in, turned)
+    turned = ConvGeometry(g.kernel, (1, 1, 1), tuple(d * (k - 1) - p for d, k, p in zip(g.dilation, g.kernel, g.padding)),
+                          g.dilation, 1, g.out_size, g.in_size)
+    return _batch_minor_conv(y, turned, weights, weights.shape[1] * taps, taps, True, c_in)
 
 
 # --- the direct (stride-1) convolution's padded grid, see minigrad_kernels/cpu/direct_conv.py -------

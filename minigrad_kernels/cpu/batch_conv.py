@@ -6,7 +6,10 @@ block of images is a contiguous vector, and every kernel tap (c, a, b, e) of tha
 at a fixed offset from it. A task computes `rows` output channels x one block of images at one output
 position: register_tile.multiply_accumulate runs the whole reduction over channels and taps with the
 sums in registers, and stores them once into a small buffer, from which runs of positions go to the
-(N, O, Do, Ho, Wo) output. No column matrix is built, and only the input is copied (into the grid).
+(N, O, Do, Ho, Wo) output through in-register transposes. No column matrix is built, and only the input
+is copied (into the grid). Each position sums only over its taps that read inside the input: the
+padding's are skipped, not multiplied by zeros (on ResNet-18's 2x2 maps 5 of a 3x3 kernel's 9 taps read
+padding), so the padding is never read or written.
 
 The gradient in x at stride 1 is the same kernel: the output gradient placed on a grid padded by
 dilation * (kernel - 1) - padding, and the weight turned (taps reversed, in and out swapped), which the
@@ -19,6 +22,7 @@ from numba import prange, uint64
 
 from minigrad_kernels._jit import cpu_kernel
 from minigrad_kernels.cpu.register_tile import TILE_BYTES, multiply_accumulate, transpose_store
+
 
 @cpu_kernel(parallel=False)
 def tile(channels):
@@ -36,19 +40,20 @@ def tile(channels):
 @cpu_kernel
 def to_batch_minor(x, before, out):
     """out (C, Dp, Hp, Wp, Np) = x (N, C, D, H, W) with grid position p holding x[..., p - before] where
-    that is inside x, zero elsewhere and for images n >= N."""
+    that is inside x, and zero for images n >= N there; the grid's other positions (the padding, which
+    conv skips) are left as they were."""
     n_batch, _, depth, height, width = x.shape
     channels, grid_d, grid_h, grid_w, n_pad = out.shape
     flat = out.reshape(out.size)
-    row_size = uint64(grid_w * n_pad)
+    first, last = max(0, before[2]), min(grid_w, before[2] + width)
     for job in prange(channels * grid_d * grid_h):
         c, zp, yp = job // (grid_d * grid_h), job // grid_h % grid_d, job % grid_h
         z, y = zp - before[0], yp - before[1]
-        at = uint64(job) * row_size
-        for i in range(row_size):
-            flat[at + i] = 0.0
         if 0 <= z < depth and 0 <= y < height:
-            first, last = max(0, before[2]), min(grid_w, before[2] + width)
+            at = uint64(job * grid_w * n_pad)
+            for xp in range(first, last):
+                for n in range(uint64(xp * n_pad + n_batch), uint64((xp + 1) * n_pad)):
+                    flat[at + n] = 0.0
             for n in range(n_batch):
                 source = x[n, c, z, y]
                 for xp in range(first, last):
@@ -59,10 +64,12 @@ STAGE_BYTES = 1 << 15  # a task's tiles, staged before they go to the output: L1
 
 
 @cpu_kernel
-def conv(xt, x_offsets, w, w_offsets, w_stride, bias, stride, out):
+def conv(xt, x_offsets, w, w_offsets, starts, w_step, w_stride, bias, stride, out):
     """out (N, O, Do, Ho, Wo) = bias[o] + the convolution of xt (C, Dp, Hp, Wp, Np): output channel o at
-    position q is sum_t w[o * w_stride + w_offsets[t]] * xt[q * stride + x_offsets[t]] (flat offsets on
-    the grid, and into w). w and bias hold whole tiles of rows (O rounded up), xt whole blocks of images.
+    position q is the sum over channels c and q's taps t in [starts[q], starts[q + 1]) of
+    w[o * w_stride + c * w_step + w_offsets[t]] * xt[c, q * stride + x_offsets[t]] (flat offsets on one
+    channel's grid, and into w). w and bias hold whole tiles of rows (O rounded up), xt whole blocks of
+    images.
     A task computes one block of rows and images at a run of positions into a buffer in L1, then writes
     it to out transposed (_write_run): stored straight from the registers, the lanes of one vector
     (images 4 KB apart on ResNet's maps) fell into one cache set."""
@@ -74,9 +81,11 @@ def conv(xt, x_offsets, w, w_offsets, w_stride, bias, stride, out):
     run = max(1, min(volume, STAGE_BYTES // (rows * block * xt.itemsize)))
     runs = -(-volume // run)
     x_flat, w_flat, out_flat = xt.reshape(xt.size), w.reshape(w.size), out.reshape(out.size)
+    channel_steps = (xt.shape[0], xt.size // max(1, xt.shape[0]), w_step)
     # the intrinsic reads raw memory: every task's ranges are checked here, once (its writes go to a buffer
     # sized for them, and then inside out)
-    _check_ranges(xt, x_offsets, w, w_offsets, w_stride, bias, stride, out, row_blocks * rows, n_blocks * block)
+    _check_ranges(xt, x_offsets, w, w_offsets, starts, w_step, w_stride, bias, stride, out, row_blocks * rows,
+                  n_blocks * block)
     # tasks: the image block outermost (a thread's share of the input stays in cache), then rows, then runs
     for task in prange(n_blocks * row_blocks * runs):
         first, rest = task % runs * run, task // runs
@@ -87,18 +96,19 @@ def conv(xt, x_offsets, w, w_offsets, w_stride, bias, stride, out):
             p = first + i
             zo, yo, xo = p // (height * width), p // width % height, p % width
             x_at = ((zo * stride[0] * grid_h + yo * stride[1]) * grid_w + xo * stride[2]) * n_pad + nb * block
+            x_taps, w_taps = x_offsets[starts[p]:starts[p + 1]], w_offsets[starts[p]:starts[p + 1]]
             at, row = i * block, ob * rows  # rows and vectors must be literals: one call per tile
             if rows == 16:
-                multiply_accumulate(x_flat, x_at, x_offsets, w_flat, w_offsets, w_stride, bias, row, stage, at,
+                multiply_accumulate(x_flat, x_at, x_taps, w_flat, w_taps, channel_steps, w_stride, bias, row, stage, at,
                                     count * block, 16, 1)
             elif rows == 8:
-                multiply_accumulate(x_flat, x_at, x_offsets, w_flat, w_offsets, w_stride, bias, row, stage, at,
+                multiply_accumulate(x_flat, x_at, x_taps, w_flat, w_taps, channel_steps, w_stride, bias, row, stage, at,
                                     count * block, 8, 2)
             elif rows == 6:
-                multiply_accumulate(x_flat, x_at, x_offsets, w_flat, w_offsets, w_stride, bias, row, stage, at,
+                multiply_accumulate(x_flat, x_at, x_taps, w_flat, w_taps, channel_steps, w_stride, bias, row, stage, at,
                                     count * block, 6, 2)
             else:
-                multiply_accumulate(x_flat, x_at, x_offsets, w_flat, w_offsets, w_stride, bias, row, stage, at,
+                multiply_accumulate(x_flat, x_at, x_taps, w_flat, w_taps, channel_steps, w_stride, bias, row, stage, at,
                                     count * block, 4, 4)
         _write_run(stage, count, block, nb * block, ob * rows, first, out)
 
@@ -119,7 +129,7 @@ def _write_run(stage, count, block, n0, o0, first, out):
             if j0 + width <= images:
                 for i0 in range(0, whole, width):
                     transpose_store(stage, (r * count + i0) * block + j0, block, flat,
-                                    row + j0 * channels * volume + i0, channels * volume)
+                                    row + j0 * channels * volume + i0, channels * volume, width)
                 i0 = whole
             for j in range(j0, min(j0 + width, images)):
                 at, source = uint64(row + j * channels * volume), uint64(r * count * block + j)
@@ -128,21 +138,20 @@ def _write_run(stage, count, block, n0, o0, first, out):
 
 
 @cpu_kernel(parallel=False)
-def _check_ranges(xt, x_offsets, w, w_offsets, w_stride, bias, stride, out, padded_rows, padded_batch):
+def _check_ranges(xt, x_offsets, w, w_offsets, starts, w_step, w_stride, bias, stride, out, padded_rows,
+                  padded_batch):
     """Raises IndexError unless every read of conv's tasks is inside its array."""
-    _, grid_d, grid_h, grid_w, n_pad = xt.shape
-    channels, depth, height, width = out.shape[1:]
+    channels, grid_d, grid_h, grid_w, n_pad = xt.shape
+    depth, height, width = out.shape[2:]
     last = (((depth - 1) * stride[0] * grid_h + (height - 1) * stride[1]) * grid_w + (width - 1) * stride[2]) * n_pad
+    last += (channels - 1) * (xt.size // max(1, channels))
     if x_offsets.size != w_offsets.size or n_pad < padded_batch or bias.size < padded_rows:
         raise IndexError("batch_conv.conv: offsets of two lengths, a partial block of images, or a short bias")
+    if starts.size != depth * height * width + 1 or starts[0] < 0 or starts[-1] > x_offsets.size or (
+            starts.size > 1 and (starts[1:] - starts[:-1]).min() < 0):
+        raise IndexError("batch_conv.conv: the positions' tap ranges are not in order inside the offsets")
     if x_offsets.size and (x_offsets.min() < 0 or last + x_offsets.max() + n_pad > xt.size):
         raise IndexError("batch_conv.conv: an input offset outside the grid")
-    if w_offsets.size and (w_offsets.min() < 0 or (padded_rows - 1) * w_stride + w_offsets.max() >= w.size):
+    if w_offsets.size and (w_offsets.min() < 0 or
+                           (padded_rows - 1) * w_stride + (channels - 1) * w_step + w_offsets.max() >= w.size):
         raise IndexError("batch_conv.conv: a weight offset outside w")
-
-
-def grid_offsets(channels, kernel, dilation, grid, n_pad):
-    """Flat offsets of every tap (c, a, b, e) on the batch-minor grid (C, Dp, Hp, Wp, Np), in weight order."""
-    c, a, b, e = np.meshgrid(np.arange(channels), *(np.arange(k) * d for k, d in zip(kernel, dilation)),
-                             indexing="ij")
-    return ((((c * grid[0] + a) * grid[1] + b) * grid[2] + e) * n_pad).reshape(-1).astype(np.int64)

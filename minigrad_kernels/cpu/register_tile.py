@@ -24,20 +24,22 @@ def lanes(itemsize):
 
 
 @intrinsic(prefer_literal=True)
-def multiply_accumulate(typingctx, x, x_at, x_offsets, w, w_offsets, w_stride, bias, first_row, out, out_at,
+def multiply_accumulate(typingctx, x, x_at, x_offsets, w, w_offsets, channels, w_stride, bias, first_row, out, out_at,
                         out_stride, rows, vectors):
-    """out[out_at + r * out_stride + j] = bias[o] + the sum over t < len(x_offsets) of
-    w[o * w_stride + w_offsets[t]] * x[x_at + x_offsets[t] + j], for rows r < `rows` (o = first_row + r) and
-    lanes j < vectors * L (L = 64 bytes / itemsize). x, w, bias and out are 1-d arrays of one float dtype,
-    the offsets int64 arrays of one length; rows and vectors are compile-time constants."""
+    """out[out_at + r * out_stride + j] = bias[o] + the sum over c < C and t < len(x_offsets) of
+    w[o * w_stride + c * w_step + w_offsets[t]] * x[x_at + c * x_step + x_offsets[t] + j], for rows
+    r < `rows` (o = first_row + r) and lanes j < vectors * L (L = 64 bytes / itemsize), where
+    channels = (C, x_step, w_step). x, w, bias and out are 1-d arrays of one float dtype, the offsets int64
+    arrays of one length; rows and vectors are compile-time constants."""
     if not (isinstance(rows, types.IntegerLiteral) and isinstance(vectors, types.IntegerLiteral)):
         return None
     n_rows, n_vectors = rows.literal_value, vectors.literal_value
-    signature = types.void(x, x_at, x_offsets, w, w_offsets, w_stride, bias, first_row, out, out_at, out_stride,
-                           rows, vectors)
+    signature = types.void(x, x_at, x_offsets, w, w_offsets, channels, w_stride, bias, first_row, out, out_at,
+                           out_stride, rows, vectors)
 
     def codegen(context, builder, sig, args):
-        x_at, w_stride, first_row, out_at, out_stride = (args[i] for i in (1, 5, 7, 9, 10))
+        x_at, w_stride, first_row, out_at, out_stride = (args[i] for i in (1, 6, 8, 10, 11))
+        n_channels, x_step, w_step = cgutils.unpack_tuple(builder, args[5], 3)
         element = context.get_data_type(sig.args[0].dtype)
         itemsize = context.get_abi_sizeof(element)
         width = lanes(itemsize)
@@ -60,24 +62,27 @@ def multiply_accumulate(typingctx, x, x_at, x_offsets, w, w_offsets, w_stride, b
             return builder.shuffle_vector(first, ir.Constant(vector, ir.Undefined),
                                           ir.Constant(ir.VectorType(lane_index, width), None))
 
-        x_data, x_offsets, w_data, w_offsets, bias, out = data(0), data(2), data(3), data(4), data(6), data(8)
+        x_data, x_offsets, w_data, w_offsets, bias, out = data(0), data(2), data(3), data(4), data(7), data(9)
         n_taps = cgutils.unpack_tuple(builder, context.make_array(sig.args[2])(context, builder, args[2]).shape, 1)[0]
         sums = []
         for r in range(n_rows):
             start = broadcast(builder.load(builder.gep(bias, [builder.add(first_row, constant(r))])))
             sums += [cgutils.alloca_once_value(builder, start) for _ in range(n_vectors)]
         first_weight = builder.mul(first_row, w_stride)
-        with cgutils.for_range(builder, n_taps) as loop:  # the reduction, its sums in registers
-            at = builder.add(x_at, builder.load(builder.gep(x_offsets, [loop.index])))
-            inputs = [builder.load(vector_at(x_data, builder.add(at, constant(b * width))), align=itemsize)
-                      for b in range(n_vectors)]
-            weight_at = builder.add(first_weight, builder.load(builder.gep(w_offsets, [loop.index])))
-            for r in range(n_rows):
-                weight = broadcast(builder.load(builder.gep(w_data, [weight_at])))
-                weight_at = builder.add(weight_at, w_stride)
-                for b in range(n_vectors):
-                    total = sums[r * n_vectors + b]
-                    builder.store(builder.call(fma, [weight, inputs[b], builder.load(total)]), total)
+        with cgutils.for_range(builder, n_channels) as channel:  # the reduction, its sums in registers
+            x_channel = builder.add(x_at, builder.mul(channel.index, x_step))
+            w_channel = builder.add(first_weight, builder.mul(channel.index, w_step))
+            with cgutils.for_range(builder, n_taps) as tap:
+                at = builder.add(x_channel, builder.load(builder.gep(x_offsets, [tap.index])))
+                inputs = [builder.load(vector_at(x_data, builder.add(at, constant(b * width))), align=itemsize)
+                          for b in range(n_vectors)]
+                weight_at = builder.add(w_channel, builder.load(builder.gep(w_offsets, [tap.index])))
+                for r in range(n_rows):
+                    weight = broadcast(builder.load(builder.gep(w_data, [weight_at])))
+                    weight_at = builder.add(weight_at, w_stride)
+                    for b in range(n_vectors):
+                        total = sums[r * n_vectors + b]
+                        builder.store(builder.call(fma, [weight, inputs[b], builder.load(total)]), total)
         for r in range(n_rows):
             row_at = builder.add(out_at, builder.mul(out_stride, constant(r)))
             for b in range(n_vectors):
@@ -89,14 +94,15 @@ def multiply_accumulate(typingctx, x, x_at, x_offsets, w, w_offsets, w_stride, b
 
 
 @intrinsic
-def transpose_store(typingctx, source, source_at, source_stride, out, out_at, out_stride):
-    """out[out_at + j * out_stride + i] = source[source_at + i * source_stride + j] for i, j < L (L = 64 bytes /
-    itemsize): an L x L block transposed in registers (log2(L) rounds of two-vector shuffles), read and
-    written as L vectors each. source and out are 1-d arrays of one float dtype."""
-    signature = types.void(source, source_at, source_stride, out, out_at, out_stride)
+def transpose_store(typingctx, source, source_at, source_stride, out, out_at, out_stride, count):
+    """out[out_at + j * out_stride + i] = source[source_at + i * source_stride + j] for i < L and j < count
+    (L = 64 bytes / itemsize, count <= L): an L x L block transposed in registers (log2(L) rounds of
+    two-vector shuffles), read as L vectors and written as `count`. source and out are 1-d arrays of one
+    float dtype."""
+    signature = types.void(source, source_at, source_stride, out, out_at, out_stride, count)
 
     def codegen(context, builder, sig, args):
-        source_v, source_at_v, source_stride_v, out_v, out_at_v, out_stride_v = args
+        source_v, source_at_v, source_stride_v, out_v, out_at_v, out_stride_v, count_v = args
         element = context.get_data_type(sig.args[0].dtype)
         itemsize = context.get_abi_sizeof(element)
         width = lanes(itemsize)
@@ -123,8 +129,9 @@ def transpose_store(typingctx, source, source_at, source_stride, out, out_at, ou
                 rows[i | step] = builder.shuffle_vector(a, b, ir.Constant(mask, high))
             step //= 2
         for j in range(width):
-            builder.store(rows[j], vector_at(out_data, builder.add(
-                out_at_v, builder.mul(out_stride_v, ir.Constant(ir.IntType(64), j)))), align=itemsize)
+            with builder.if_then(builder.icmp_signed("<", ir.Constant(ir.IntType(64), j), count_v), likely=True):
+                builder.store(rows[j], vector_at(out_data, builder.add(
+                    out_at_v, builder.mul(out_stride_v, ir.Constant(ir.IntType(64), j)))), align=itemsize)
         return context.get_dummy_value()
 
     return signature, codegen
