@@ -332,31 +332,33 @@ def test_lenet_layers_in_blocks_of_images(c_in, c_out, size, padding, monkeypatc
 
 @st.composite
 def batch_minor_case(draw):
-    """A stride-1 convolution that the CPU backend sends to its batch-minor kernel: 16-40 images (partial
-    blocks of lanes), 1-17 output channels (each register tile, and padded rows), 1-3 dims, dilation,
-    padding ("same" often, so that the input gradient takes the kernel too)."""
+    """A convolution that the CPU backend sends to its batch-minor kernel: 16-40 images (partial blocks of
+    lanes), 1-17 output channels (each register tile, and padded rows), 1-3 dims, dilation, padding, stride
+    ("same" padding at stride 1 often, where the input gradient takes the kernel too)."""
     nd = draw(st.integers(1, 3))
     kernel = tuple(draw(st.integers(1, 3)) for _ in range(nd))
     assume(np.prod(kernel) > 1)
     dilation = tuple(draw(st.integers(1, 2)) for _ in range(nd))
     same = draw(st.booleans())
     padding = tuple(d * (k - 1) // 2 if same else draw(st.integers(0, d * (k - 1))) for k, d in zip(kernel, dilation))
-    size = tuple(draw(st.integers(d * (k - 1) + 1, 6 if nd < 3 else 5)) for k, d in zip(kernel, dilation))  # taps live
+    stride = tuple(1 if same else draw(st.integers(1, 2)) for _ in range(nd))
+    size = tuple(draw(st.integers(d * (k - 1) + s + 1, d * (k - 1) + s + (3 if nd < 3 else 2)))  # taps live, 2+ outputs
+                 for k, d, s in zip(kernel, dilation, stride))
     c_in, c_out = draw(st.integers(1, 3)), draw(st.sampled_from([1, 3, 4, 5, 6, 7, 9, 16, 17]))
     rng = np.random.default_rng(draw(seeds))
     x = rng.standard_normal((draw(st.integers(16, 40)), c_in) + size)
-    return x, rng.standard_normal((c_out, c_in) + kernel), rng.standard_normal(c_out), padding, dilation
+    return x, rng.standard_normal((c_out, c_in) + kernel), rng.standard_normal(c_out), padding, dilation, stride
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @given(case=batch_minor_case(), layout=layouts)
 def test_batch_minor_convolution(dtype, case, layout):
-    """Stride-1 layers at 16 images or more take the batch-minor direct kernel (a spy checks that it ran):
+    """Layers at 16 images or more take the batch-minor direct kernel (a spy checks that it ran):
     forward and both gradients against PyTorch, the JVP against central differences along a direction
     (float64), and the adjoint identity."""
     torch = _torch()
     from minigrad_kernels.cpu import batch_conv
-    x, w, b, padding, dilation = case
+    x, w, b, padding, dilation, stride = case
     nd = x.ndim - 2
     calls = []
     with pytest.MonkeyPatch.context() as patch:
@@ -364,18 +366,18 @@ def test_batch_minor_convolution(dtype, case, layout):
         patch.setattr(batch_conv, "conv", lambda *a: calls.append(1) or real(*a))
         xs, ws, bs = (minigrad.from_numpy(relayout(a.astype(dtype), lay)).requires_grad_()
                       for a, lay in ((x, layout), (w, "contiguous"), (b, "contiguous")))
-        y = CONV[nd](xs, ws, bs, padding=padding, dilation=dilation)
+        y = CONV[nd](xs, ws, bs, stride=stride, padding=padding, dilation=dilation)
         g = np.random.default_rng(0).standard_normal(tuple(y.shape)).astype(dtype)
         y.backward(minigrad.from_numpy(g))
     assert calls and y.dtype == getattr(minigrad, dtype), "the batch-minor kernel did not run"
     xt, wt, bt = (torch.tensor(a, requires_grad=True) for a in (x.astype(dtype), w.astype(dtype), b.astype(dtype)))
-    theirs = getattr(torch.nn.functional, f"conv{nd}d")(xt, wt, bt, padding=padding, dilation=dilation)
+    theirs = getattr(torch.nn.functional, f"conv{nd}d")(xt, wt, bt, stride=stride, padding=padding, dilation=dilation)
     theirs.backward(torch.tensor(g))
     tolerance = 1e-9 if dtype == "float64" else 2e-4
     for ours, expected in ((y, theirs), (xs.grad, xt.grad), (ws.grad, wt.grad), (bs.grad, bt.grad)):
         np.testing.assert_allclose(ours.detach().numpy(), expected.detach().numpy(), rtol=tolerance, atol=tolerance)
     if dtype == "float64":
-        fn = lambda a, c: CONV[nd](a, c, padding=padding, dilation=dilation)  # noqa: E731
+        fn = lambda a, c: CONV[nd](a, c, stride=stride, padding=padding, dilation=dilation)  # noqa: E731
         dx, dw = np.random.default_rng(1).standard_normal(x.shape), np.random.default_rng(2).standard_normal(w.shape)
         _, tangent = minigrad.func.jvp(fn, (leaf(x, requires_grad=False), leaf(w, requires_grad=False)),
                                        (minigrad.from_numpy(dx), minigrad.from_numpy(dw)))
