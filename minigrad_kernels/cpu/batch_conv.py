@@ -69,9 +69,8 @@ def conv(xt, x_offsets, w, w_offsets, starts, w_step, w_stride, bias, stride, ou
     position q is the sum over channels c and q's taps t in [starts[q], starts[q + 1]) of
     w[o * w_stride + c * w_step + w_offsets[t]] * xt[c, q * stride + x_offsets[t]] (flat offsets on one
     channel's grid, and into w). w and bias hold whole tiles of rows (O rounded up), xt whole blocks of
-    images.
-    A task computes one block of rows and images at a run of positions into a buffer in L1, then writes
-    it to out transposed (_write_run): stored straight from the registers, the lanes of one vector
+    images. A task computes one block of rows and images at a run of positions into a buffer in L1, then
+    writes it to out transposed (_write_run): stored straight from the registers, the lanes of one vector
     (images 4 KB apart on ResNet's maps) fell into one cache set."""
     _, grid_d, grid_h, grid_w, n_pad = xt.shape
     n_batch, channels, depth, height, width = out.shape
@@ -97,7 +96,7 @@ def conv(xt, x_offsets, w, w_offsets, starts, w_step, w_stride, bias, stride, ou
             zo, yo, xo = p // (height * width), p // width % height, p % width
             x_at = ((zo * stride[0] * grid_h + yo * stride[1]) * grid_w + xo * stride[2]) * n_pad + nb * block
             x_taps, w_taps = x_offsets[starts[p]:starts[p + 1]], w_offsets[starts[p]:starts[p + 1]]
-            at, row = i * block, ob * rows  # rows and vectors must be literals: one call per tile
+            at, row = i * block, ob * rows  # the tile's shape must be a constant: one call per shape
             if rows == 16:
                 multiply_accumulate(x_flat, x_at, x_taps, w_flat, w_taps, channel_steps, w_stride, bias, row, stage, at,
                                     count * block, 16, 1)
