@@ -835,8 +835,8 @@ def _batch_minor_conv(x, g, w, w_step, w_stride, turned, channels, bias=None):
         shift[:channels] = bias
     x_offsets, w_offsets, starts = _position_taps(g.kernel, g.stride, g.padding, g.dilation, g.in_size, g.out_size,
                                                   grid, n_pad, turned)
-    batch_conv.conv(xt, x_offsets, w, w_offsets, starts, w_step, w_stride, shift, np.array(g.stride, dtype=np.int64),
-                    out)
+    batch_conv.conv(xt, x_offsets, w.reshape(-1), w_offsets, starts, w_step, w_stride, shift,  # one signature
+                    np.array(g.stride, dtype=np.int64), out)
     return out
 
 
