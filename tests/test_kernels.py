@@ -301,23 +301,32 @@ def test_cold_cache_compiles_conv_pass_in_a_second_process(tmp_path):
 
 def test_batch_minor_conv_checks_its_ranges():
     """batch_conv.conv's register tiles read raw memory, so the kernel checks every task's ranges first: a
-    tap offset past the grid, a weight offset past w, a short bias, tap ranges out of order, or a grid
-    without whole blocks of images raise IndexError; in range, it computes the convolution."""
+    tap offset past the input, before it (a padded tap), a weight offset past w, a short bias, tap ranges
+    out of order, or an input without whole blocks of images raise IndexError; in range, it computes the
+    convolution, and to_batch_minor lays the input out."""
     from minigrad_kernels.cpu import batch_conv
     rng = np.random.default_rng(0)
     lanes = 64 // 8 * batch_conv.tile(16)[1]  # float64
-    xt = rng.standard_normal((2, 1, 4, 4, lanes))
-    w, bias, stride = rng.standard_normal((16, 2 * 9)), np.zeros(16), np.ones(3, dtype=np.int64)
+    x = rng.standard_normal((lanes - 3, 2, 1, 4, 4))
+    xt = np.empty((2, 1, 4, 4, lanes))
+    batch_conv.to_batch_minor(x, xt)
+    np.testing.assert_array_equal(xt[..., :lanes - 3], x.transpose(1, 2, 3, 4, 0))
+    np.testing.assert_array_equal(xt[..., lanes - 3:], 0)
+    w, bias = rng.standard_normal((16, 2 * 9)), np.zeros(16)
+    stride, padding = np.ones(3, dtype=np.int64), np.zeros(3, dtype=np.int64)
     x_offsets = np.tile((np.arange(3)[:, None] * 4 + np.arange(3)).reshape(-1) * lanes, 4)  # 3x3 taps, 4 positions
     w_offsets, starts = np.tile(np.arange(9), 4), np.arange(0, 37, 9)
     out = np.empty((lanes, 16, 1, 2, 2))
-    batch_conv.conv(xt, x_offsets, w, w_offsets, starts, 9, 18, bias, stride, out)
+    batch_conv.conv(xt, x_offsets, w, w_offsets, starts, 9, 18, bias, stride, padding, out)
     windows = np.lib.stride_tricks.sliding_window_view(xt[:, 0], (3, 3), axis=(1, 2))  # (c, y, x, n, a, b)
     expected = np.einsum("ocab,cyxnab->noyx", w.reshape(16, 2, 3, 3), windows)
     np.testing.assert_allclose(out[:, :, 0], expected, atol=1e-12)
-    bad = [(x_offsets + lanes, w_offsets, starts, bias, xt), (x_offsets, w_offsets + 1, starts, bias, xt),
-           (x_offsets, w_offsets, starts, bias[:8], xt), (x_offsets, w_offsets, starts[::-1].copy(), bias, xt),
-           (x_offsets, w_offsets, starts + 1, bias, xt), (x_offsets, w_offsets, starts, bias, xt[..., :lanes - 1])]
-    for x_off, w_off, start, shift, grid in bad:
+    bad = [(x_offsets + lanes, w_offsets, starts, bias, xt, padding),
+           (x_offsets, w_offsets, starts, bias, xt, np.array([0, 1, 0])),
+           (x_offsets, w_offsets + 1, starts, bias, xt, padding), (x_offsets, w_offsets, starts, bias[:8], xt, padding),
+           (x_offsets, w_offsets, starts[::-1].copy(), bias, xt, padding),
+           (x_offsets, w_offsets, starts + 1, bias, xt, padding),
+           (x_offsets, w_offsets, starts, bias, xt[..., :lanes - 1], padding)]
+    for x_off, w_off, start, shift, grid, pad in bad:
         with pytest.raises(IndexError, match="batch_conv.conv"):
-            batch_conv.conv(np.ascontiguousarray(grid), x_off, w, w_off, start, 9, 18, shift, stride, out)
+            batch_conv.conv(np.ascontiguousarray(grid), x_off, w, w_off, start, 9, 18, shift, stride, pad, out)

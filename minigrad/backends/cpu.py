@@ -800,52 +800,49 @@ def _planes(a):
 def _batch_minor(g, a, channels, transposed=False):
     """_live_taps(g) when the batch-minor direct kernel takes the convolution of a (N, C, ...) into
     `channels` (transposed: its gradient in x at stride 1, a the output gradient), else None: no groups,
-    at least 16 images, more than one live tap and one output position, not a Winograd layer, and a grid
-    of at most 2 MB per block of images. Measured on two threads against the GEMM path: 1.2-2 MB grids
-    ran 1.3-1.8x faster (VGG-11's 512 channels at 4x4, AlexNet's 256 at 7x7), 4 MB 0.73-0.93x (5x5
-    64->64 at 28x28); one output position (ResNet-18's 256->512 3x3 stride 2 at 2x2) 0.77x."""
+    at least 16 images, more than one live tap and one output position, not a Winograd layer, and at most
+    2 MB of input per block of images (a vector's lanes). Measured on two threads against the GEMM path,
+    with the blocks' padded grids: 1.2-2 MB ran 1.3-1.8x faster (VGG-11's 512 channels at 4x4, AlexNet's
+    256 at 7x7), 4 MB 0.73-0.93x (5x5 64->64 at 28x28); one output position (ResNet-18's 256->512 3x3
+    stride 2 at 2x2) 0.77x."""
     out_size = g.in_size if transposed else g.out_size
     if g.groups != 1 or a.shape[0] < 16 or math.prod(out_size) == 1 or transposed and g.stride != (1, 1, 1):
         return None
     taps, live = _live_taps(g)
     c_in, c_out = (channels, a.shape[1]) if transposed else (a.shape[1], channels)
-    reach = tuple(d * (k - 1) for d, k in zip(g.dilation, g.kernel))
-    grid = (tuple(n + r for n, r in zip(g.in_size, reach)) if transposed else
-            tuple((o - 1) * s + r + 1 for o, s, r in zip(g.out_size, g.stride, reach)))
-    grid_bytes = a.shape[1] * math.prod(grid) * lanes(a.itemsize) * batch_conv.tile(channels)[1] * a.itemsize
-    if math.prod(live.kernel) == 1 or _winograd(live, c_in, c_out) or grid_bytes > 2 << 20:
+    block_bytes = a[0].size * lanes(a.itemsize) * batch_conv.tile(channels)[1] * a.itemsize
+    if math.prod(live.kernel) == 1 or _winograd(live, c_in, c_out) or block_bytes > 2 << 20:
         return None
     return taps, live
 
 
 def _batch_minor_conv(x, g, w, w_step, w_stride, turned, channels, bias=None):
-    """(N, channels, *g.out_size): x (N, C, ...) placed at g.padding on the grid (C, *grid, Np) that the
-    convolution g reads, convolved by batch_conv.conv with each output position's live taps: weight
-    w[o * w_stride + c * w_step + k] for tap k of input channel c (K - 1 - k when turned), plus bias."""
+    """(N, channels, *g.out_size): x (N, C, ...) made batch-minor (C, ..., Np), convolved by batch_conv.conv
+    with each output position's live taps: weight w[o * w_stride + c * w_step + k] for tap k of input
+    channel c (K - 1 - k when turned), plus bias."""
     n_batch, c_in = x.shape[:2]
     rows, vectors = batch_conv.tile(channels)
     block = lanes(x.itemsize) * vectors
     n_pad = -(-n_batch // block) * block
-    grid = tuple((o - 1) * s + d * (k - 1) + 1 for o, s, d, k in zip(g.out_size, g.stride, g.dilation, g.kernel))
-    xt = np.empty((c_in,) + grid + (n_pad,), dtype=x.dtype)
-    batch_conv.to_batch_minor(x, np.array(g.padding, dtype=np.int64), xt)
+    xt = np.empty((c_in,) + tuple(g.in_size) + (n_pad,), dtype=x.dtype)
+    batch_conv.to_batch_minor(np.ascontiguousarray(x), xt)
     out = np.empty((n_batch, channels) + tuple(g.out_size), dtype=x.dtype)
     shift = np.zeros(-(-channels // rows) * rows, dtype=x.dtype)  # a whole tile of rows
     if bias is not None:
         shift[:channels] = bias
     x_offsets, w_offsets, starts = _position_taps(g.kernel, g.stride, g.padding, g.dilation, g.in_size, g.out_size,
-                                                  grid, n_pad, turned)
+                                                  n_pad, turned)
     batch_conv.conv(xt, x_offsets, w.reshape(-1), w_offsets, starts, w_step, w_stride, shift,  # one signature
-                    np.array(g.stride, dtype=np.int64), out)
+                    np.array(g.stride, dtype=np.int64), np.array(g.padding, dtype=np.int64), out)
     return out
 
 
 @functools.lru_cache(maxsize=256)
-def _position_taps(kernel, stride, padding, dilation, in_size, out_size, grid, n_pad, turned):
+def _position_taps(kernel, stride, padding, dilation, in_size, out_size, n_pad, turned):
     """(x_offsets, w_offsets, starts) for batch_conv.conv: output position p's taps are entries
-    [starts[p], starts[p + 1]), only those that read inside the input (x_offsets on the grid (Dp, Hp, Wp,
-    Np) of one channel, w_offsets the tap's index in the kernel, reversed when turned). On ResNet-18's 2x2
-    maps a 3x3 kernel reads the padding with 5 of its 9 taps. Remembered per geometry."""
+    [starts[p], starts[p + 1]), only those that read inside the input (x_offsets in one channel of the
+    batch-minor input (D, H, W, Np), w_offsets the tap's index in the kernel, reversed when turned). On
+    ResNet-18's 2x2 maps a 3x3 kernel reads the padding with 5 of its 9 taps. Remembered per geometry."""
     inside = []  # per axis: (outputs, taps) whether the tap reads inside the input
     for k, s, p, d, n, o in zip(kernel, stride, padding, dilation, in_size, out_size):
         read = np.arange(o)[:, None] * s + np.arange(k)[None, :] * d - p
@@ -854,7 +851,7 @@ def _position_taps(kernel, stride, padding, dilation, in_size, out_size, grid, n
             & inside[2][None, None, :, None, None, :]).reshape(math.prod(out_size), math.prod(kernel))
     positions, taps = np.nonzero(live)
     a, b, e = np.unravel_index(taps, kernel)
-    x_offsets = (((a * dilation[0]) * grid[1] + b * dilation[1]) * grid[2] + e * dilation[2]) * n_pad
+    x_offsets = (((a * dilation[0]) * in_size[1] + b * dilation[1]) * in_size[2] + e * dilation[2]) * n_pad
     w_offsets = math.prod(kernel) - 1 - taps if turned else taps
     starts = np.concatenate([[0], np.cumsum(live.sum(axis=1))])
     arrays = tuple(np.ascontiguousarray(v, dtype=np.int64) for v in (x_offsets, w_offsets, starts))

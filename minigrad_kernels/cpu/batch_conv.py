@@ -1,18 +1,18 @@
 """Direct convolution with the batch as the vector dimension, its sums held in registers.
 
-The input is laid out batch-minor, (C, Dp, Hp, Wp, Np): the padded grid the convolution reads, with the
-batch last and padded with zeros to Np, a multiple of the tile's lanes. Then one output position of a
-block of images is a contiguous vector, and every kernel tap (c, a, b, e) of that position is the vector
-at a fixed offset from it. A task computes `rows` output channels x one block of images at one output
-position: register_tile.multiply_accumulate runs the whole reduction over channels and taps with the
-sums in registers, and stores them once into a small buffer, from which runs of positions go to the
+The input is laid out batch-minor, (C, D, H, W, Np): the batch last, padded with zeros to Np, a multiple
+of the tile's lanes. Then one input position of a block of images is a contiguous vector, and every
+kernel tap (c, a, b, e) of an output position is the vector at a fixed offset from the position's
+corner. A task computes `rows` output channels x one block of images at one output position:
+register_tile.multiply_accumulate runs the whole reduction over channels and taps with the sums in
+registers, and stores them once into a small buffer, from which runs of positions go to the
 (N, O, Do, Ho, Wo) output through in-register transposes. No column matrix is built, and only the input
-is copied (into the grid). Each position sums only over its taps that read inside the input: the
-padding's are skipped, not multiplied by zeros (on ResNet-18's 2x2 maps 5 of a 3x3 kernel's 9 taps read
-padding), so the padding is never read or written.
+is copied (transposed). Each position sums only over its taps that read inside the input: the padding's
+are skipped, not multiplied by zeros (on ResNet-18's 2x2 maps 5 of a 3x3 kernel's 9 taps read padding),
+so the padding is never stored either.
 
-The gradient in x at stride 1 is the same kernel: the output gradient placed on a grid padded by
-dilation * (kernel - 1) - padding, and the weight turned (taps reversed, in and out swapped), which the
+The gradient in x at stride 1 is the same kernel: the output gradient convolved with padding
+dilation * (kernel - 1) - padding and the weight turned (taps reversed, in and out swapped), which the
 weight offsets address in place.
 
 Geometry arguments are (depth, height, width) triples. Inner loops index with unsigned ints.
@@ -38,41 +38,40 @@ def tile(channels):
 
 
 @cpu_kernel
-def to_batch_minor(x, before, out):
-    """out (C, Dp, Hp, Wp, Np) = x (N, C, D, H, W) with grid position p holding x[..., p - before] where
-    that is inside x, and zero for images n >= N there; the grid's other positions (the padding, which
-    conv skips) are left as they were."""
-    n_batch, _, depth, height, width = x.shape
-    channels, grid_d, grid_h, grid_w, n_pad = out.shape
-    flat = out.reshape(out.size)
-    first, last = max(0, before[2]), min(grid_w, before[2] + width)
-    for job in prange(channels * grid_d * grid_h):
-        c, zp, yp = job // (grid_d * grid_h), job // grid_h % grid_d, job % grid_h
-        z, y = zp - before[0], yp - before[1]
-        if 0 <= z < depth and 0 <= y < height:
-            at = uint64(job * grid_w * n_pad)
-            for xp in range(first, last):
-                for n in range(uint64(xp * n_pad + n_batch), uint64((xp + 1) * n_pad)):
-                    flat[at + n] = 0.0
-            for n in range(n_batch):
-                source = x[n, c, z, y]
-                for xp in range(first, last):
-                    flat[at + uint64(xp * n_pad + n)] = source[xp - before[2]]
+def to_batch_minor(x, out):
+    """out (C, D, H, W, Np) = x (N, C, D, H, W) C-contiguous, transposed, zero for images n >= N: blocks
+    of L images x L elements (L lanes) transposed in registers, the edges one by one."""
+    n_batch = x.shape[0]
+    size, n_pad = out.size // max(1, out.shape[-1]), out.shape[-1]  # elements per image
+    lanes = TILE_BYTES // x.itemsize
+    source, target = x.reshape(x.size), out.reshape(out.size)
+    whole_images = n_batch - n_batch % lanes
+    for block in prange(-(-size // lanes)):
+        first = block * lanes
+        count = min(lanes, size - first)
+        for n0 in range(0, whole_images if count == lanes else 0, lanes):
+            transpose_store(source, n0 * size + first, size, target, first * n_pad + n0, n_pad, lanes)
+        for m in range(first, first + count):
+            at = uint64(m * n_pad)
+            for n in range(whole_images if count == lanes else 0, n_batch):
+                target[at + n] = source[n * size + m]
+            for n in range(n_batch, n_pad):
+                target[at + n] = 0.0
 
 
 STAGE_BYTES = 1 << 15  # a task's tiles, staged before they go to the output: L1's size
 
 
 @cpu_kernel
-def conv(xt, x_offsets, w, w_offsets, starts, w_step, w_stride, bias, stride, out):
-    """out (N, O, Do, Ho, Wo) = bias[o] + the convolution of xt (C, Dp, Hp, Wp, Np): output channel o at
+def conv(xt, x_offsets, w, w_offsets, starts, w_step, w_stride, bias, stride, padding, out):
+    """out (N, O, Do, Ho, Wo) = bias[o] + the convolution of xt (C, D, H, W, Np): output channel o at
     position q is the sum over channels c and q's taps t in [starts[q], starts[q + 1]) of
-    w[o * w_stride + c * w_step + w_offsets[t]] * xt[c, q * stride + x_offsets[t]] (flat offsets on one
-    channel's grid, and into w). w and bias hold whole tiles of rows (O rounded up), xt whole blocks of
-    images. A task computes one block of rows and images at a run of positions into a buffer in L1, then
-    writes it to out transposed (_write_run): stored straight from the registers, the lanes of one vector
-    (images 4 KB apart on ResNet's maps) fell into one cache set."""
-    _, grid_d, grid_h, grid_w, n_pad = xt.shape
+    w[o * w_stride + c * w_step + w_offsets[t]] * xt[c, q * stride - padding + x_offsets[t]] (flat offsets
+    into one channel of xt, and into w; only taps that read inside xt). w and bias hold whole tiles of
+    rows (O rounded up), xt whole blocks of images. A task computes one block of rows and images at a run
+    of positions into a buffer in L1, then writes it to out transposed (_write_run): stored straight from
+    the registers, the lanes of one vector (images 4 KB apart on ResNet's maps) fell into one cache set."""
+    _, in_d, in_h, in_w, n_pad = xt.shape
     n_batch, channels, depth, height, width = out.shape
     rows, vectors = tile(channels)
     block = TILE_BYTES // xt.itemsize * vectors
@@ -83,8 +82,8 @@ def conv(xt, x_offsets, w, w_offsets, starts, w_step, w_stride, bias, stride, ou
     channel_steps = (xt.shape[0], xt.size // max(1, xt.shape[0]), w_step)
     # the intrinsic reads raw memory: every task's ranges are checked here, once (its writes go to a buffer
     # sized for them, and then inside out)
-    _check_ranges(xt, x_offsets, w, w_offsets, starts, w_step, w_stride, bias, stride, out, row_blocks * rows,
-                  n_blocks * block)
+    _check_ranges(xt, x_offsets, w, w_offsets, starts, w_step, w_stride, bias, stride, padding, out,
+                  row_blocks * rows, n_blocks * block)
     # tasks: the image block outermost (a thread's share of the input stays in cache), then rows, then runs
     for task in prange(n_blocks * row_blocks * runs):
         first, rest = task % runs * run, task // runs
@@ -93,8 +92,7 @@ def conv(xt, x_offsets, w, w_offsets, starts, w_step, w_stride, bias, stride, ou
         stage = np.empty(rows * count * block, dtype=out.dtype)  # (rows, count, block)
         for i in range(count):
             p = first + i
-            zo, yo, xo = p // (height * width), p // width % height, p % width
-            x_at = ((zo * stride[0] * grid_h + yo * stride[1]) * grid_w + xo * stride[2]) * n_pad + nb * block
+            x_at = _corner(p, stride, padding, out, xt) + nb * block
             x_taps, w_taps = x_offsets[starts[p]:starts[p + 1]], w_offsets[starts[p]:starts[p + 1]]
             at, row = i * block, ob * rows  # the tile's shape must be a constant: one call per shape
             if rows == 16:
@@ -137,20 +135,32 @@ def _write_run(stage, count, block, n0, o0, first, out):
 
 
 @cpu_kernel(parallel=False)
-def _check_ranges(xt, x_offsets, w, w_offsets, starts, w_step, w_stride, bias, stride, out, padded_rows,
+def _corner(p, stride, padding, out, xt):
+    """The flat offset in one channel of xt (C, D, H, W, Np) of output position p's tap (0, 0, 0), which
+    may lie outside xt (in the padding: its taps there are skipped)."""
+    depth, height, width = out.shape[2:]
+    zo, yo, xo = p // (height * width), p // width % height, p % width
+    return (((zo * stride[0] - padding[0]) * xt.shape[2] + yo * stride[1] - padding[1]) * xt.shape[3]
+            + xo * stride[2] - padding[2]) * xt.shape[4]
+
+
+@cpu_kernel(parallel=False)
+def _check_ranges(xt, x_offsets, w, w_offsets, starts, w_step, w_stride, bias, stride, padding, out, padded_rows,
                   padded_batch):
     """Raises IndexError unless every read of conv's tasks is inside its array."""
-    channels, grid_d, grid_h, grid_w, n_pad = xt.shape
-    depth, height, width = out.shape[2:]
-    last = (((depth - 1) * stride[0] * grid_h + (height - 1) * stride[1]) * grid_w + (width - 1) * stride[2]) * n_pad
-    last += (channels - 1) * (xt.size // max(1, channels))
+    channels, n_pad = xt.shape[0], xt.shape[4]
+    volume = out.size // max(1, out.shape[0] * out.shape[1])
     if x_offsets.size != w_offsets.size or n_pad < padded_batch or bias.size < padded_rows:
         raise IndexError("batch_conv.conv: offsets of two lengths, a partial block of images, or a short bias")
-    if starts.size != depth * height * width + 1 or starts[0] < 0 or starts[-1] > x_offsets.size or (
+    if starts.size != volume + 1 or starts[0] < 0 or starts[-1] > x_offsets.size or (
             starts.size > 1 and (starts[1:] - starts[:-1]).min() < 0):
         raise IndexError("batch_conv.conv: the positions' tap ranges are not in order inside the offsets")
-    if x_offsets.size and (x_offsets.min() < 0 or last + x_offsets.max() + n_pad > xt.size):
-        raise IndexError("batch_conv.conv: an input offset outside the grid")
+    channel_size = xt.size // max(1, channels)
+    for p in range(volume):
+        corner = _corner(p, stride, padding, out, xt)
+        for t in range(starts[p], starts[p + 1]):
+            if corner + x_offsets[t] < 0 or corner + x_offsets[t] + (channels - 1) * channel_size + n_pad > xt.size:
+                raise IndexError("batch_conv.conv: an input offset outside xt")
     if w_offsets.size and (w_offsets.min() < 0 or
                            (padded_rows - 1) * w_stride + (channels - 1) * w_step + w_offsets.max() >= w.size):
         raise IndexError("batch_conv.conv: a weight offset outside w")
