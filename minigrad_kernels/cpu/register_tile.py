@@ -1,14 +1,15 @@
-"""A register-blocked multiply-accumulate, written as LLVM vector code: the inner loop of a direct convolution.
+"""Register-blocked loops written as LLVM vector code (Numba intrinsics): the inner loops of batch_conv.
 
-LLVM's loop vectorizer keeps a loop's running sums in memory (one load and one store per multiply-add), and
-its unit is one innermost loop. This intrinsic instead holds a tile of `rows` x `vectors` running sums of
-64 bytes each (16 float32 or 8 float64 lanes) in vector registers for a whole reduction: per step t one
-load of each input vector and one broadcast weight per row feed rows x vectors fused multiply-adds. Two
-threads ran LeNet's and ResNet-18's convolutions through it at 110-116 GFMA/s (float32), where
-OpenBLAS's GEMM on im2col columns reached 50-60 per thread before the columns were built.
+LLVM's loop vectorizer keeps a loop's running sums in memory (a load and a store per multiply-add), and
+its unit is one innermost loop. multiply_accumulate instead holds a tile of `rows` x `vectors` running
+sums of 64 bytes each (16 float32 or 8 float64 lanes) in vector registers for a whole reduction: per
+step one load of each input vector and one broadcast weight per row feed rows x vectors fused
+multiply-adds. Two threads ran LeNet's and ResNet-18's convolutions through it at 110-116 GFMA/s
+(float32), where OpenBLAS's GEMM on im2col columns ran at 50-60 per thread before the columns were built.
+transpose_store transposes a square block of vectors with shuffles, in registers.
 
-It reads raw memory: the caller keeps every index in bounds (`tile_bounds` states the ranges, and the
-kernel debug switch checks them).
+Both read and write raw memory (no bounds checks, in the debug build either): their callers check every
+range first (batch_conv.conv's _check_ranges) or derive it from array shapes.
 """
 from llvmlite import ir
 from numba import types
