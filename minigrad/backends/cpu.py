@@ -800,7 +800,7 @@ def _planes(a):
 def _batch_minor(g, a, channels, transposed=False):
     """_live_taps(g) when the batch-minor direct kernel takes the convolution of a (N, C, ...) into
     `channels` (transposed: its gradient in x at stride 1, a the output gradient), else None: no groups,
-    at least 16 images, more than one live tap and one output position, not a Winograd layer, and at most
+    at least 16 images, more than one live tap, more than one output position, not a Winograd layer, at most
     2 MB of input per block of images (a vector's lanes). Measured on two threads against the GEMM path,
     with the blocks' padded grids: 1.2-2 MB ran 1.3-1.8x faster (VGG-11's 512 channels at 4x4, AlexNet's
     256 at 7x7), 4 MB 0.73-0.93x (5x5 64->64 at 28x28); one output position (ResNet-18's 256->512 3x3
