@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pooch
 import pytest
 import requests
 
@@ -71,7 +72,7 @@ def offline_retrieve(url, **kwargs):
 
 
 def test_a_failed_download_says_where_to_put_the_files_and_what_works_offline(tmp_path, monkeypatch):
-    monkeypatch.setattr(datasets.pooch, "retrieve", offline_retrieve)
+    monkeypatch.setattr(pooch, "retrieve", offline_retrieve)
     with pytest.raises(datasets.DownloadError) as caught:
         datasets.FashionMNIST(tmp_path, train=True, download=True)
     message = str(caught.value)

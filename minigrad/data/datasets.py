@@ -10,7 +10,6 @@ import os
 import pathlib
 
 import numpy as np
-import pooch
 
 from minigrad.creation import from_numpy, tensor
 from minigrad.data.dataloader import Dataset
@@ -135,6 +134,7 @@ class MNIST(ImageDataset):
         return self._download(folder, name, md5)
 
     def _download(self, folder, name, md5):
+        import pooch  # here, not at the top: importing it costs 27 ms of `import minigrad`
         # pooch writes to a temporary file and renames it only once the checksum matches
         try:
             folder.mkdir(parents=True, exist_ok=True)
