@@ -1,5 +1,6 @@
 """Numba kernels against numpy, and the debug switch that compiles them serial and bounds-checked."""
 import os
+import pathlib
 import subprocess
 import sys
 import textwrap
@@ -9,9 +10,12 @@ import pytest
 from hypothesis import assume, example, given
 from hypothesis import strategies as st
 
+from minigrad_kernels import _jit
 from minigrad_kernels.cpu import conv_gemm
 from minigrad_kernels.cpu.im2col import im2col
 from minigrad_kernels.cpu.reduce import max_along_middle
+
+KERNELS = pathlib.Path(conv_gemm.__file__).parent
 
 
 @given(st.tuples(st.integers(1, 4), st.integers(1, 6), st.integers(1, 5)), st.integers(0, 1000),
@@ -259,6 +263,35 @@ def test_debug_switch_compiles_bounds_checked_kernels_in_their_own_cache(tmp_pat
     assert result.returncode != 0
     assert "IndexError" in result.stderr and "out of bounds" in result.stderr
     assert result.stdout.strip().endswith("numba-debug-kernels")
+
+
+def test_editing_a_module_a_kernel_imports_recompiles_the_kernel(tmp_path):
+    """Numba's cache checks a kernel's own source file only; a kernel that compiles in a function of
+    another module would load stale machine code after that module changed."""
+    package = tmp_path / "stalepkg"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "kernel.py").write_text(textwrap.dedent("""
+        from minigrad_kernels._jit import cpu_kernel
+        from stalepkg.helper import value
+
+        @cpu_kernel(parallel=False)
+        def twice():
+            return 2 * value()
+    """))
+    helper = "from minigrad_kernels._jit import cpu_kernel\n\n@cpu_kernel(parallel=False)\ndef value():\n    return {}\n"
+    script = "import sys; sys.path.insert(0, sys.argv[1]); from stalepkg import kernel; print(kernel.twice())"
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "cache"))
+    for returned in (1, 1, 5):
+        (package / "helper.py").write_text(helper.format(returned))
+        result = subprocess.run([sys.executable, "-c", script, str(tmp_path)], env=env, capture_output=True,
+                                text=True)
+        assert result.stdout.split() == [str(2 * returned)], result.stderr
+    sources = {name: [pathlib.Path(p).name for p in _jit.imported_sources(str(KERNELS / f"{name}.py"),
+                                                                          "minigrad_kernels")]
+               for name in ("batch_conv", "elementwise", "optim")}
+    assert "register_tile.py" in sources["batch_conv"] and "vector_math.py" in sources["elementwise"]
+    assert "optim_steps.py" in sources["optim"]
 
 
 def test_cold_cache_compiles_conv_pass_in_a_second_process(tmp_path):
