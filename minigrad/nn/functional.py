@@ -33,6 +33,11 @@ __all__ = ["conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
 
 def ntuple(value, n, name, minimum):
     """`value` as a tuple of n ints >= minimum; an int is repeated. Errors name the argument."""
+    # the common cases first, without numbers.Integral's slow ABC check
+    if type(value) is int and value >= minimum:
+        return (value,) * n
+    if type(value) is tuple and len(value) == n and all(type(v) is int and v >= minimum for v in value):
+        return value
     if isinstance(value, numbers.Integral) and not isinstance(value, bool):
         value = (int(value),) * n
     elif isinstance(value, (tuple, list)) and len(value) == 1 and n > 1:
