@@ -996,7 +996,9 @@ class Tensor(TensorBase):
         product = matmul(mat1, mat2)
         added = self.expand(product.shape)  # PyTorch's error when self does not broadcast
         product = product if alpha == 1 else product * alpha
-        return product if beta == 0 else product + (added if beta == 1 else added * beta)
+        if beta == 0:  # self is not read, but it is in the graph: PyTorch's zero gradient, not None
+            return where(product.new_zeros(product.shape, dtype=dtypes.bool_), added, product)
+        return product + (added if beta == 1 else added * beta)
 
     def index_select(self, dim, index):
         """The entries at the positions in `index` (a 1-D or 0-d integer tensor) along dim."""

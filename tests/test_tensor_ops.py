@@ -354,6 +354,18 @@ def test_cumprod_gradient_with_zeros_matches_pytorch():
     check_rules(lambda t: t.cumprod(1), [leaf(values)])
 
 
+def test_addmm_with_beta_0_does_not_read_self_yet_gives_it_a_zero_gradient():
+    """As PyTorch: nan and inf in self do not reach the result, and self's gradient is zeros, not None."""
+    self_ = minigrad.tensor([np.nan, np.inf, 1.0], requires_grad=True)
+    mat1 = minigrad.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    mat2 = minigrad.tensor([[1.0, 0.0, 2.0], [0.0, 1.0, 3.0]])
+    out = minigrad.addmm(self_, mat1, mat2, beta=0, alpha=2.0)
+    np.testing.assert_array_equal(out.detach().numpy(), 2 * mat1.detach().numpy() @ mat2.numpy())
+    out.sum().backward()
+    np.testing.assert_array_equal(self_.grad.numpy(), [0.0, 0.0, 0.0])
+    np.testing.assert_array_equal(mat1.grad.numpy(), np.full((2, 3), 2.0) @ mat2.numpy().T)
+
+
 def test_nan_to_num_gradient_passes_only_where_finite():
     x = leaf([1.0, np.nan, np.inf, -np.inf, -2.0])
     x.nan_to_num().sum().backward()
