@@ -543,7 +543,29 @@ class Tensor(TensorBase):
     add = __add__
     sub = __sub__
     mul = __mul__
-    div = __truediv__
+
+    def div(self, other, *, rounding_mode=None):
+        """self / other, or its quotient rounded toward zero (rounding_mode="trunc") or down ("floor"), as
+        torch.div: trunc(a / b) for floats, and for integers in their dtype. A rounded quotient's gradient
+        is zero, as PyTorch's (not None)."""
+        if rounding_mode is None:
+            return self / other
+        if rounding_mode not in ("trunc", "floor"):
+            raise RuntimeError("div expected rounding_mode to be one of None, 'trunc', or 'floor' but found "
+                               f"{rounding_mode!r}")
+        a, b = _promote(self, other)
+        if rounding_mode == "trunc" and a._dtype.is_floating_point:
+            exact = a.detach() / b.detach()
+            quotient = where(exact < 0, -(-exact).floor(), exact.floor())
+        else:
+            quotient = logic.FloorDivide.apply(a, _nonzero_divisor(b))
+            if rounding_mode == "trunc":  # integers: a floor below zero that is not exact is one too low
+                quotient = quotient + ((quotient < 0) & (quotient * b != a)).to(quotient.dtype)
+        if a.requires_grad or b.requires_grad:  # in the graph with a zero gradient (where's: no 0 / 0)
+            never = quotient.new_zeros(quotient.shape, dtype=dtypes.bool_)
+            quotient = where(never, a, where(never, b, quotient))
+        return quotient
+
     matmul = __matmul__
     remainder = __mod__
     floor_divide = __floordiv__
@@ -1520,10 +1542,15 @@ class Tensor(TensorBase):
     def mul_(self, other):
         return self._in_place_binary(ew.Mul, other)
 
-    def div_(self, other):
-        return self._in_place_binary(ew.Div, other)
+    def div_(self, other, *, rounding_mode=None):
+        if rounding_mode is None:
+            return self._in_place_binary(ew.Div, other)
+        return self.copy_(self.div(other, rounding_mode=rounding_mode))
 
-    __iadd__, __isub__, __imul__, __itruediv__ = add_, sub_, mul_, div_
+    __iadd__, __isub__, __imul__ = add_, sub_, mul_
+
+    def __itruediv__(self, other):
+        return self.div_(other)
 
     def copy_(self, source):
         """Copy source's values in, from any device (as PyTorch's copy_)."""

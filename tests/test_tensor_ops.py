@@ -366,6 +366,36 @@ def test_addmm_with_beta_0_does_not_read_self_yet_gives_it_a_zero_gradient():
     np.testing.assert_array_equal(mat1.grad.numpy(), np.full((2, 3), 2.0) @ mat2.numpy().T)
 
 
+@given(st.sampled_from(["trunc", "floor"]), st.sampled_from(["int64", "int32", "float32", "float64"]),
+       st.integers(0, 2 ** 32 - 1), st.booleans())
+def test_div_with_a_rounding_mode_matches_pytorch(rounding_mode, dtype, seed, scalar):
+    """Integer and float quotients of either sign, exact and not, float zero divisors (inf, nan), a scalar
+    divisor; dtypes; the in-place form; a zero gradient for floats."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(seed)
+    a = rng.integers(-20, 21, 12).astype(dtype)
+    b = rng.integers(-6, 7, 12).astype(dtype)
+    if dtype.startswith("int"):
+        b[b == 0] = 3
+    else:
+        a, b = a * 0.75, b * 0.5
+    other = (int(b[0]) if dtype.startswith("int") else float(b[0])) if scalar else None
+    ours = minigrad.div(minigrad.tensor(a), other if scalar else minigrad.tensor(b), rounding_mode=rounding_mode)
+    theirs = torch.div(torch.tensor(a), other if scalar else torch.tensor(b), rounding_mode=rounding_mode)
+    assert str(ours.dtype).split(".")[1] == str(theirs.dtype).split(".")[1]
+    np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+    in_place = minigrad.tensor(a)
+    in_place.div_(other if scalar else minigrad.tensor(b), rounding_mode=rounding_mode)
+    np.testing.assert_array_equal(in_place.numpy(), theirs.numpy())
+    if not dtype.startswith("int"):
+        x, y = minigrad.tensor(a, requires_grad=True), minigrad.tensor(b, requires_grad=True)
+        minigrad.div(x, other if scalar else y, rounding_mode=rounding_mode).sum().backward()
+        np.testing.assert_array_equal(x.grad.numpy(), np.zeros_like(a))
+        assert scalar or np.array_equal(y.grad.numpy(), np.zeros_like(b))
+    with pytest.raises(RuntimeError, match="rounding_mode to be one of None, 'trunc', or 'floor'"):
+        minigrad.div(minigrad.tensor(a), 2, rounding_mode="round")
+
+
 def test_nan_to_num_gradient_passes_only_where_finite():
     x = leaf([1.0, np.nan, np.inf, -np.inf, -2.0])
     x.nan_to_num().sum().backward()
