@@ -307,6 +307,39 @@ def _check_winograd(torch, data, calls):
                   [x.detach().requires_grad_(), w.detach().requires_grad_()])
 
 
+@given(data=st.data())
+def test_winograd_channels_last_forward_pass(data):
+    """float32 layers with 16 or 32 channels on each side take the channels-last forward pass (in the
+    forward pass and in the input gradient, whose padding 2 - p may be negative): forward and both
+    gradients against PyTorch in float32 (to 2e-5 of the largest value), odd sizes, blocks of a few tiles,
+    non-contiguous layouts; a spy checks that the pass ran twice."""
+    torch = _torch()
+    from minigrad.backends import cpu
+    from minigrad_kernels.cpu import winograd
+    rng = np.random.default_rng(data.draw(seeds))
+    c_in, c_out = data.draw(st.sampled_from([16, 32])), data.draw(st.sampled_from([16, 32]))
+    padding = (data.draw(st.integers(0, 3)), data.draw(st.integers(0, 3)))
+    size = tuple(data.draw(st.integers(12 - 2 * p + 2, 19)) for p in padding)
+    x = minigrad.from_numpy(relayout(rng.standard_normal((data.draw(st.integers(1, 2)), c_in) + size).astype(np.float32),
+                                     data.draw(layouts))).requires_grad_()
+    w = minigrad.from_numpy(rng.standard_normal((c_out, c_in, 3, 3)).astype(np.float32)).requires_grad_()
+    passes = []
+    with pytest.MonkeyPatch.context() as patch:
+        real = winograd._channels_last_pass
+        patch.setattr(winograd, "_channels_last_pass", lambda *a: passes.append(a[-1].shape) or real(*a))
+        patch.setattr(cpu, "_winograd_block", lambda c_in, c_out, block=data.draw(st.integers(1, 40)): block)
+        y = F.conv2d(x, w, padding=padding)
+        g = rng.standard_normal(tuple(y.shape)).astype(np.float32)
+        y.backward(minigrad.from_numpy(g))
+    assert len(passes) == 2, passes  # the forward pass and the input gradient
+    xt, wt = (torch.tensor(a.detach().numpy(), requires_grad=True) for a in (x, w))
+    theirs = torch.nn.functional.conv2d(xt, wt, padding=padding)
+    theirs.backward(torch.tensor(g))
+    for ours, expected in ((y, theirs), (x.grad, xt.grad), (w.grad, wt.grad)):
+        expected = expected.detach().numpy()
+        np.testing.assert_allclose(ours.detach().numpy(), expected, rtol=0, atol=2e-5 * np.abs(expected).max())
+
+
 @pytest.mark.parametrize("c_in, c_out, size, padding", [(1, 6, 28, 2), (6, 16, 14, 0)])
 def test_lenet_layers_in_blocks_of_images(c_in, c_out, size, padding, monkeypatch):
     """LeNet's layers at batch 32, where the CPU backend tiles shallow layers' GEMMs in blocks of several

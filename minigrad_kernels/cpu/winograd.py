@@ -18,12 +18,24 @@ pass again with the kernel turned 180 degrees and its channel axes swapped (back
 x is (N, C, H, W); a thread takes blocks of `block` tiles (in image, tile row, tile column order),
 transforms their patches into its own buffer, runs the 16 GEMMs (BLAS on one thread) and writes its
 block of the output: both cores busy, and the transformed input of the whole batch never exists.
+
+The forward pass of float32 layers whose channel counts are multiples of 16 runs channels-last: x is
+transposed once to (N, H, W, C) (16 x 16 blocks in registers), so a tile's 4x4 patch is 16 runs of
+contiguous channels, and B^T d B and A^T M A are written as LLVM vector code over 16 channels at a time
+(_input_tile, _output_tile); in NCHW the transforms read rows at a stride of 2 and took about half of the
+pass (2.3 and 1.4 of 7.6 ms for 64->64 on 8 images of 56x56, two threads).
 """
 import numpy as np
-from numba import prange, uint64
+from llvmlite import ir
+from numba import prange, types, uint64
+from numba.core import cgutils
+from numba.extending import intrinsic
 
 from minigrad_kernels._jit import cpu_kernel
 from minigrad_kernels.cpu.conv_gemm import _add
+from minigrad_kernels.cpu.register_tile import lanes, transpose_store
+
+LANES = lanes(4)  # float32 channels per vector in the channels-last pass
 
 
 @cpu_kernel
@@ -241,7 +253,16 @@ def winograd_pass(mode, x, u, grad, padding, block, threads):
 def conv3x3(x, u, padding, block, threads, out):
     """out (N, C_out, Ho, Wo) = the stride-1 cross-correlation of x (N, C_in, H, W) with the 3x3
     kernel whose transform is u, padded by `padding` = (top, left) (zero reads past the far edges)."""
-    winograd_pass(FORWARD, x, u, out, padding, block, threads)
+    c_out, c_in = u.shape[1], u.shape[2]
+    if x.dtype != np.float32 or c_in % LANES or c_out % LANES:
+        winograd_pass(FORWARD, x, u, out, padding, block, threads)
+        return
+    tiles_h, tiles_w = (out.shape[2] + 1) // 2, (out.shape[3] + 1) // 2
+    xt = np.empty((x.shape[0], 2 * tiles_h + 2, 2 * tiles_w + 2, c_in), dtype=x.dtype)
+    _to_channels_last(x, padding[0], padding[1], xt)
+    yt = np.empty((x.shape[0], 2 * tiles_h, 2 * tiles_w, c_out), dtype=x.dtype)
+    _channels_last_pass(xt, np.ascontiguousarray(u.transpose(0, 2, 1)), tiles_h, tiles_w, block, threads, yt)
+    _from_channels_last(yt, out)
 
 
 def conv3x3_weight(x, grad, padding, block, threads):
@@ -249,3 +270,159 @@ def conv3x3_weight(x, grad, padding, block, threads):
     du = np.empty((16, grad.shape[1], x.shape[1]), dtype=x.dtype)
     winograd_pass(WEIGHT, x, du, grad, padding, block, threads)
     return weight_transform_adjoint(du)
+
+
+# --- the channels-last forward pass (float32, channel counts divisible by 16) -----------------------
+
+def _vector_at(builder, base, at):
+    return builder.bitcast(builder.gep(base, [at]), ir.VectorType(ir.FloatType(), LANES).as_pointer())
+
+
+def _offset(builder, *terms):
+    """sum of stride * count for (stride, count) pairs, count a Python int."""
+    total = terms[0]
+    for stride, count in terms[1:]:
+        total = builder.add(total, builder.mul(stride, ir.Constant(stride.type, count)))
+    return total
+
+
+@intrinsic
+def _input_tile(typingctx, xt, at, row_stride, column_stride, v, v_at, plane_stride, vectors):
+    """v[v_at + k * plane_stride + i] = (B^T d B)[k] (k < 16) for the 4x4 patch d[a][b] =
+    xt[at + a * row_stride + b * column_stride + i], for i < 16 * vectors: 16 channels a step. Raw
+    memory: the caller derives every range from the arrays' shapes."""
+    if not (xt.dtype == v.dtype == types.float32):
+        return None
+    signature = types.void(xt, types.intp, types.intp, types.intp, v, types.intp, types.intp, types.intp)
+
+    def codegen(context, builder, sig, args):
+        source, target = (context.make_array(sig.args[i])(context, builder, args[i]).data for i in (0, 4))
+        at, rows, columns, v_at, planes, vectors = args[1], args[2], args[3], args[5], args[6], args[7]
+        with cgutils.for_range(builder, vectors) as step:
+            lane = builder.mul(step.index, ir.Constant(at.type, LANES))
+            corner = builder.add(at, lane)
+            d = [[builder.load(_vector_at(builder, source, _offset(builder, corner, (rows, a), (columns, b))), align=4)
+                  for b in range(4)] for a in range(4)]
+            # B^T d: rows (d0 - d2, d1 + d2, d2 - d1, d1 - d3); then each row times B, the same on columns
+            e = [[builder.fsub(d[0][b], d[2][b]) for b in range(4)], [builder.fadd(d[1][b], d[2][b]) for b in range(4)],
+                 [builder.fsub(d[2][b], d[1][b]) for b in range(4)], [builder.fsub(d[1][b], d[3][b]) for b in range(4)]]
+            base = builder.add(v_at, lane)
+            for a in range(4):
+                row = e[a]
+                for k, value in enumerate((builder.fsub(row[0], row[2]), builder.fadd(row[1], row[2]),
+                                           builder.fsub(row[2], row[1]), builder.fsub(row[1], row[3]))):
+                    builder.store(value, _vector_at(builder, target, _offset(builder, base, (planes, 4 * a + k))),
+                                  align=4)
+        return context.get_dummy_value()
+
+    return signature, codegen
+
+
+@intrinsic
+def _output_tile(typingctx, m, m_at, plane_stride, yt, at, row_stride, column_stride, vectors):
+    """yt[at + q * row_stride + s * column_stride + i] = (A^T M A)[q, s] (q, s < 2) for
+    M[a][e] = m[m_at + (4a + e) * plane_stride + i], for i < 16 * vectors. Raw memory, as _input_tile."""
+    if not (m.dtype == yt.dtype == types.float32):
+        return None
+    signature = types.void(m, types.intp, types.intp, yt, types.intp, types.intp, types.intp, types.intp)
+
+    def codegen(context, builder, sig, args):
+        source, target = (context.make_array(sig.args[i])(context, builder, args[i]).data for i in (0, 3))
+        m_at, planes, at, rows, columns, vectors = args[1], args[2], args[4], args[5], args[6], args[7]
+        with cgutils.for_range(builder, vectors) as step:
+            lane = builder.mul(step.index, ir.Constant(at.type, LANES))
+            base = builder.add(m_at, lane)
+            mm = [[builder.load(_vector_at(builder, source, _offset(builder, base, (planes, 4 * a + e))), align=4)
+                   for e in range(4)] for a in range(4)]
+            # A^T M: rows M0 + M1 + M2 and M1 - M2 - M3; then each row times A, the same on columns
+            t = [[builder.fadd(builder.fadd(mm[0][e], mm[1][e]), mm[2][e]) for e in range(4)],
+                 [builder.fsub(builder.fsub(mm[1][e], mm[2][e]), mm[3][e]) for e in range(4)]]
+            corner = builder.add(at, lane)
+            for q in range(2):
+                row = t[q]
+                pair = (builder.fadd(builder.fadd(row[0], row[1]), row[2]),
+                        builder.fsub(builder.fsub(row[1], row[2]), row[3]))
+                for s, value in enumerate(pair):
+                    builder.store(value, _vector_at(builder, target, _offset(builder, corner, (rows, q), (columns, s))),
+                                  align=4)
+        return context.get_dummy_value()
+
+    return signature, codegen
+
+
+@cpu_kernel
+def _to_channels_last(x, pad_top, pad_left, xt):
+    """xt (N, Hp, Wp, C)[n, y + pad_top, x + pad_left] = x (N, C, H, W)[n, :, y, x], zero where that
+    reads outside x (pads may be negative); 16 channels x 16 columns a register transpose."""
+    n_batch, channels, height, width = x.shape
+    hp, wp = xt.shape[1], xt.shape[2]
+    source, target = x.reshape(x.size), xt.reshape(xt.size)
+    first, last = max(0, -pad_left), min(width, wp - pad_left)  # the columns of x that xt holds
+    for task in prange(n_batch * hp):
+        n, yp = task // hp, task % hp
+        row = xt[n, yp]
+        y = yp - pad_top
+        for xp in range(wp):
+            if y < 0 or y >= height or not first <= xp - pad_left < last:
+                for c in range(channels):
+                    row[xp, c] = 0.0
+        if y < 0 or y >= height:
+            continue
+        whole = first + max(0, last - first) // LANES * LANES
+        for c0 in range(0, channels, LANES):
+            for x0 in range(first, whole, LANES):
+                transpose_store(source, ((n * channels + c0) * height + y) * width + x0, height * width, target,
+                                ((n * hp + yp) * wp + x0 + pad_left) * channels + c0, channels, LANES)
+            for c in range(c0, c0 + LANES):
+                line = x[n, c, y]
+                for xx in range(whole, last):
+                    row[xx + pad_left, c] = line[xx]
+
+
+@cpu_kernel
+def _from_channels_last(yt, out):
+    """out (N, C, Ho, Wo)[n, c, y, x] = yt (N, >= Ho, >= Wo, C)[n, y, x, c]."""
+    n_batch, channels, height, width = out.shape
+    hq, wq = yt.shape[1], yt.shape[2]
+    source, target = yt.reshape(yt.size), out.reshape(out.size)
+    whole = width // LANES * LANES
+    for task in prange(n_batch * height):
+        n, y = task // height, task % height
+        for x0 in range(0, whole, LANES):
+            for c0 in range(0, channels, LANES):
+                transpose_store(source, ((n * hq + y) * wq + x0) * channels + c0, channels, target,
+                                ((n * channels + c0) * height + y) * width + x0, height * width, LANES)
+        row = yt[n, y]
+        for c in range(channels):
+            line = out[n, c, y]
+            for xx in range(whole, width):
+                line[xx] = row[xx, c]
+
+
+@cpu_kernel
+def _channels_last_pass(xt, ut, tiles_h, tiles_w, block, threads, yt):
+    """yt (N, 2 tiles_h, 2 tiles_w, C_out) = the forward pass on xt (N, 2 tiles_h + 2, 2 tiles_w + 2,
+    C_in) with ut[k] = U[k]^T (16, C_in, C_out): per block of tiles, V (16, tiles, C_in), the 16 GEMMs
+    V[k] @ U[k]^T, then the outputs."""
+    n_batch, hp, wp, c_in = xt.shape
+    c_out, hq, wq = ut.shape[2], yt.shape[1], yt.shape[2]
+    per_image = tiles_h * tiles_w
+    n_blocks = -(-n_batch * per_image // block)
+    source, target = xt.reshape(xt.size), yt.reshape(yt.size)
+    for t in prange(threads):
+        v = np.empty((16, block, c_in), dtype=xt.dtype)
+        m = np.empty((16, block, c_out), dtype=xt.dtype)
+        v_flat, m_flat = v.reshape(v.size), m.reshape(m.size)
+        for b in range(t, n_blocks, threads):
+            first = b * block
+            count = min(block, n_batch * per_image - first)
+            for j in range(count):
+                n, ty, tx = (first + j) // per_image, (first + j) % per_image // tiles_w, (first + j) % tiles_w
+                _input_tile(source, ((n * hp + 2 * ty) * wp + 2 * tx) * c_in, wp * c_in, c_in, v_flat, j * c_in,
+                            block * c_in, c_in // LANES)
+            for k in range(16):
+                np.dot(v[k, :count], ut[k], m[k, :count])
+            for j in range(count):
+                n, ty, tx = (first + j) // per_image, (first + j) % per_image // tiles_w, (first + j) % tiles_w
+                _output_tile(m_flat, j * c_out, block * c_out, target, ((n * hq + 2 * ty) * wq + 2 * tx) * c_out,
+                             wq * c_out, c_out, c_out // LANES)
