@@ -309,10 +309,10 @@ def _check_winograd(torch, data, calls):
 
 @given(data=st.data())
 def test_winograd_channels_last_forward_pass(data):
-    """float32 layers with 16 or 32 channels on each side take the channels-last forward pass (in the
-    forward pass and in the input gradient, whose padding 2 - p may be negative): forward and both
-    gradients against PyTorch in float32 (to 2e-5 of the largest value), odd sizes, blocks of a few tiles,
-    non-contiguous layouts; a spy checks that the pass ran twice."""
+    """float32 layers with 16 or 32 channels on each side take the channels-last passes (the forward
+    one in the forward pass and in the input gradient, whose padding 2 - p may be negative, and the
+    weight gradient's): forward and both gradients against PyTorch in float32 (to 2e-5 of the largest
+    value), odd sizes, blocks of a few tiles, non-contiguous layouts; a spy checks that they ran."""
     torch = _torch()
     from minigrad.backends import cpu
     from minigrad_kernels.cpu import winograd
@@ -325,13 +325,14 @@ def test_winograd_channels_last_forward_pass(data):
     w = minigrad.from_numpy(rng.standard_normal((c_out, c_in, 3, 3)).astype(np.float32)).requires_grad_()
     passes = []
     with pytest.MonkeyPatch.context() as patch:
-        real = winograd._channels_last_pass
-        patch.setattr(winograd, "_channels_last_pass", lambda *a: passes.append(a[-1].shape) or real(*a))
+        for name in ("_channels_last_pass", "_channels_last_weight"):
+            real = getattr(winograd, name)
+            patch.setattr(winograd, name, lambda *a, real=real, name=name: passes.append(name) or real(*a))
         patch.setattr(cpu, "_winograd_block", lambda c_in, c_out, block=data.draw(st.integers(1, 40)): block)
         y = F.conv2d(x, w, padding=padding)
         g = rng.standard_normal(tuple(y.shape)).astype(np.float32)
         y.backward(minigrad.from_numpy(g))
-    assert len(passes) == 2, passes  # the forward pass and the input gradient
+    assert passes == ["_channels_last_pass", "_channels_last_pass", "_channels_last_weight"], passes
     xt, wt = (torch.tensor(a.detach().numpy(), requires_grad=True) for a in (x, w))
     theirs = torch.nn.functional.conv2d(xt, wt, padding=padding)
     theirs.backward(torch.tensor(g))

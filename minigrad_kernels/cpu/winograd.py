@@ -266,13 +266,23 @@ def conv3x3(x, u, padding, block, threads, out):
 
 
 def conv3x3_weight(x, grad, padding, block, threads):
-    """The gradient (C_out, C_in, 3, 3) in w of <conv3x3(x, w), grad>."""
-    du = np.empty((16, grad.shape[1], x.shape[1]), dtype=x.dtype)
-    winograd_pass(WEIGHT, x, du, grad, padding, block, threads)
-    return weight_transform_adjoint(du)
+    """The gradient (C_out, C_in, 3, 3) in w of <conv3x3(x, w), grad>; channels-last as conv3x3."""
+    c_out, c_in = grad.shape[1], x.shape[1]
+    if x.dtype != np.float32 or c_in % LANES or c_out % LANES:
+        du = np.empty((16, c_out, c_in), dtype=x.dtype)
+        winograd_pass(WEIGHT, x, du, grad, padding, block, threads)
+        return weight_transform_adjoint(du)
+    tiles_h, tiles_w = (grad.shape[2] + 1) // 2, (grad.shape[3] + 1) // 2
+    xt = np.empty((x.shape[0], 2 * tiles_h + 2, 2 * tiles_w + 2, c_in), dtype=x.dtype)
+    _to_channels_last(x, padding[0], padding[1], xt)
+    gt = np.empty((x.shape[0], 2 * tiles_h, 2 * tiles_w, c_out), dtype=x.dtype)
+    _to_channels_last(grad, 0, 0, gt)
+    sums = np.zeros((threads, 16, c_out, c_in), dtype=x.dtype)
+    _channels_last_weight(xt, gt, tiles_h, tiles_w, block, sums)
+    return weight_transform_adjoint(sums.sum(axis=0))
 
 
-# --- the channels-last forward pass (float32, channel counts divisible by 16) -----------------------
+# --- the channels-last passes (float32, channel counts divisible by 16) ------------------------------
 
 def _vector_at(builder, base, at):
     return builder.bitcast(builder.gep(base, [at]), ir.VectorType(ir.FloatType(), LANES).as_pointer())
@@ -426,3 +436,62 @@ def _channels_last_pass(xt, ut, tiles_h, tiles_w, block, threads, yt):
                 n, ty, tx = (first + j) // per_image, (first + j) % per_image // tiles_w, (first + j) % tiles_w
                 _output_tile(m_flat, j * c_out, block * c_out, target, ((n * hq + 2 * ty) * wq + 2 * tx) * c_out,
                              wq * c_out, c_out, c_out // LANES)
+
+
+@intrinsic
+def _output_adjoint_tile(typingctx, gt, at, row_stride, column_stride, m, m_at, plane_stride, vectors):
+    """m[m_at + (4a + e) * plane_stride + i] = (A g A^T)[a, e] (the adjoint of _output_tile) for the 2x2
+    block g[q][s] = gt[at + q * row_stride + s * column_stride + i], for i < 16 * vectors. Raw memory,
+    as _input_tile."""
+    if not (gt.dtype == m.dtype == types.float32):
+        return None
+    signature = types.void(gt, types.intp, types.intp, types.intp, m, types.intp, types.intp, types.intp)
+
+    def codegen(context, builder, sig, args):
+        source, target = (context.make_array(sig.args[i])(context, builder, args[i]).data for i in (0, 4))
+        at, rows, columns, m_at, planes, vectors = args[1], args[2], args[3], args[5], args[6], args[7]
+        with cgutils.for_range(builder, vectors) as step:
+            lane = builder.mul(step.index, ir.Constant(at.type, LANES))
+            corner = builder.add(at, lane)
+            g = [[builder.load(_vector_at(builder, source, _offset(builder, corner, (rows, q), (columns, s))), align=4)
+                  for s in range(2)] for q in range(2)]
+            # A g: rows g0, g0 + g1, g0 - g1, -g1; then each row p times A^T: p0, p0 + p1, p0 - p1, -p1
+            a_g = [g[0], [builder.fadd(g[0][s], g[1][s]) for s in range(2)],
+                   [builder.fsub(g[0][s], g[1][s]) for s in range(2)], [builder.fneg(g[1][s]) for s in range(2)]]
+            base = builder.add(m_at, lane)
+            for a, (p0, p1) in enumerate(a_g):
+                for e, value in enumerate((p0, builder.fadd(p0, p1), builder.fsub(p0, p1), builder.fneg(p1))):
+                    builder.store(value, _vector_at(builder, target, _offset(builder, base, (planes, 4 * a + e))),
+                                  align=4)
+        return context.get_dummy_value()
+
+    return signature, codegen
+
+
+@cpu_kernel
+def _channels_last_weight(xt, gt, tiles_h, tiles_w, block, sums):
+    """sums[t] += the gradient in U of thread t's blocks (sums (threads, 16, C_out, C_in)): per block of
+    tiles, V (16, tiles, C_in) from xt as in _channels_last_pass, M (16, tiles, C_out) = A g A^T from gt
+    (N, 2 tiles_h, 2 tiles_w, C_out), and the 16 GEMMs M[k]^T V[k]."""
+    n_batch, hp, wp, c_in = xt.shape
+    c_out, hq, wq = gt.shape[3], gt.shape[1], gt.shape[2]
+    threads, per_image = sums.shape[0], tiles_h * tiles_w
+    n_blocks = -(-n_batch * per_image // block)
+    source, grads = xt.reshape(xt.size), gt.reshape(gt.size)
+    for t in prange(threads):
+        v = np.empty((16, block, c_in), dtype=xt.dtype)
+        m = np.empty((16, block, c_out), dtype=xt.dtype)
+        product = np.empty((c_out, c_in), dtype=xt.dtype)
+        v_flat, m_flat = v.reshape(v.size), m.reshape(m.size)
+        for b in range(t, n_blocks, threads):
+            first = b * block
+            count = min(block, n_batch * per_image - first)
+            for j in range(count):
+                n, ty, tx = (first + j) // per_image, (first + j) % per_image // tiles_w, (first + j) % tiles_w
+                _input_tile(source, ((n * hp + 2 * ty) * wp + 2 * tx) * c_in, wp * c_in, c_in, v_flat, j * c_in,
+                            block * c_in, c_in // LANES)
+                _output_adjoint_tile(grads, ((n * hq + 2 * ty) * wq + 2 * tx) * c_out, wq * c_out, c_out, m_flat,
+                                     j * c_out, block * c_out, c_out // LANES)
+            for k in range(16):
+                np.dot(m[k, :count].T, v[k, :count], product)
+                _add(sums[t, k], product)
