@@ -19,11 +19,12 @@ x is (N, C, H, W); a thread takes blocks of `block` tiles (in image, tile row, t
 transforms their patches into its own buffer, runs the 16 GEMMs (BLAS on one thread) and writes its
 block of the output: both cores busy, and the transformed input of the whole batch never exists.
 
-The forward pass of float32 layers whose channel counts are multiples of 16 runs channels-last: x is
-transposed once to (N, H, W, C) (16 x 16 blocks in registers), so a tile's 4x4 patch is 16 runs of
-contiguous channels, and B^T d B and A^T M A are written as LLVM vector code over 16 channels at a time
-(_input_tile, _output_tile); in NCHW the transforms read rows at a stride of 2 and took about half of the
-pass (2.3 and 1.4 of 7.6 ms for 64->64 on 8 images of 56x56, two threads).
+Float32 layers whose channel counts are multiples of 16 run both passes channels-last: x (and the output
+gradient) are transposed once to (N, H, W, C) (16 x 16 blocks in registers), so a tile's 4x4 patch is 16
+runs of contiguous channels, and B^T d B, A^T M A and A g A^T are written as LLVM vector code over 16
+channels at a time (_input_tile, _output_tile, _output_adjoint_tile); in NCHW the transforms read rows at
+a stride of 2 and took about half of the forward pass (2.3 and 1.4 of 7.6 ms for 64->64 on 8 images of
+56x56, two threads).
 """
 import numpy as np
 from llvmlite import ir
@@ -258,10 +259,10 @@ def conv3x3(x, u, padding, block, threads, out):
         winograd_pass(FORWARD, x, u, out, padding, block, threads)
         return
     tiles_h, tiles_w = (out.shape[2] + 1) // 2, (out.shape[3] + 1) // 2
-    xt = np.empty((x.shape[0], 2 * tiles_h + 2, 2 * tiles_w + 2, c_in), dtype=x.dtype)
-    _to_channels_last(x, padding[0], padding[1], xt)
+    xt = _channels_last(x, padding, tiles_h, tiles_w, 2)
     yt = np.empty((x.shape[0], 2 * tiles_h, 2 * tiles_w, c_out), dtype=x.dtype)
-    _channels_last_pass(xt, np.ascontiguousarray(u.transpose(0, 2, 1)), tiles_h, tiles_w, block, threads, yt)
+    _channels_last_pass(FORWARD, xt, np.ascontiguousarray(u.transpose(0, 2, 1)), yt, tiles_h, tiles_w, block, threads,
+                        np.empty((0, 16, 0, 0), dtype=x.dtype))
     _from_channels_last(yt, out)
 
 
@@ -273,91 +274,87 @@ def conv3x3_weight(x, grad, padding, block, threads):
         winograd_pass(WEIGHT, x, du, grad, padding, block, threads)
         return weight_transform_adjoint(du)
     tiles_h, tiles_w = (grad.shape[2] + 1) // 2, (grad.shape[3] + 1) // 2
-    xt = np.empty((x.shape[0], 2 * tiles_h + 2, 2 * tiles_w + 2, c_in), dtype=x.dtype)
-    _to_channels_last(x, padding[0], padding[1], xt)
-    gt = np.empty((x.shape[0], 2 * tiles_h, 2 * tiles_w, c_out), dtype=x.dtype)
-    _to_channels_last(grad, 0, 0, gt)
     sums = np.zeros((threads, 16, c_out, c_in), dtype=x.dtype)
-    _channels_last_weight(xt, gt, tiles_h, tiles_w, block, sums)
+    _channels_last_pass(WEIGHT, _channels_last(x, padding, tiles_h, tiles_w, 2), np.empty((16, 0, 0), dtype=x.dtype),
+                        _channels_last(grad, (0, 0), tiles_h, tiles_w, 0), tiles_h, tiles_w, block, threads, sums)
     return weight_transform_adjoint(sums.sum(axis=0))
+
+
+def _channels_last(x, padding, tiles_h, tiles_w, halo):
+    """x (N, C, H, W) as (N, 2 tiles_h + halo, 2 tiles_w + halo, C), shifted by `padding` (top, left),
+    zero outside x."""
+    out = np.empty((x.shape[0], 2 * tiles_h + halo, 2 * tiles_w + halo, x.shape[1]), dtype=x.dtype)
+    _to_channels_last(x, padding[0], padding[1], out)
+    return out
 
 
 # --- the channels-last passes (float32, channel counts divisible by 16) ------------------------------
 
-def _vector_at(builder, base, at):
-    return builder.bitcast(builder.gep(base, [at]), ir.VectorType(ir.FloatType(), LANES).as_pointer())
+def _tile_intrinsic(name, in_shape, transform):
+    """An intrinsic name(source, at, stride0, stride1, target, target_at, target_stride0, target_stride1,
+    vectors) that, for i < 16 * vectors (16 channels a step), reads the in_shape grid of vectors
+    source[at + a * stride0 + b * stride1 + i], maps it by transform(builder, grid) to another grid, and
+    writes that to target the same way. float32 only. Raw memory: the caller derives every range from the
+    arrays' shapes (a plane-major buffer is a 4x4 grid with strides 4 * plane and plane)."""
+    def typer(typingctx, source, at, stride0, stride1, target, target_at, target_stride0, target_stride1,
+              vectors):
+        if not (source.dtype == target.dtype == types.float32):
+            return None
+        signature = types.void(source, *[types.intp] * 3, target, *[types.intp] * 4)
+
+        def codegen(context, builder, sig, args):
+            arrays = [context.make_array(sig.args[i])(context, builder, args[i]).data for i in (0, 4)]
+            vector = ir.VectorType(ir.FloatType(), LANES).as_pointer()
+            with cgutils.for_range(builder, args[8]) as step:
+                lane = builder.mul(step.index, ir.Constant(args[1].type, LANES))
+
+                def pointer(side, a, b):
+                    base, first, second = args[4 * side + 1:4 * side + 4]
+                    steps = builder.add(builder.mul(first, ir.Constant(first.type, a)),
+                                        builder.mul(second, ir.Constant(second.type, b)))
+                    at = builder.add(builder.add(base, lane), steps)
+                    return builder.bitcast(builder.gep(arrays[side], [at]), vector)
+
+                grid = [[builder.load(pointer(0, a, b), align=4) for b in range(in_shape[1])]
+                        for a in range(in_shape[0])]
+                for a, row in enumerate(transform(builder, grid)):
+                    for b, value in enumerate(row):
+                        builder.store(value, pointer(1, a, b), align=4)
+            return context.get_dummy_value()
+
+        return signature, codegen
+
+    typer.__name__ = typer.__qualname__ = name
+    return intrinsic(typer)
 
 
-def _offset(builder, *terms):
-    """sum of stride * count for (stride, count) pairs, count a Python int."""
-    total = terms[0]
-    for stride, count in terms[1:]:
-        total = builder.add(total, builder.mul(stride, ir.Constant(stride.type, count)))
-    return total
+def _both_sides(combine, grid):
+    """combine applied to each column of grid, then to each row of the result: M grid M^T for the matrix
+    M whose rows combine writes out."""
+    columns = [combine(list(column)) for column in zip(*grid)]
+    return [combine(list(row)) for row in zip(*columns)]
 
 
-@intrinsic
-def _input_tile(typingctx, xt, at, row_stride, column_stride, v, v_at, plane_stride, vectors):
-    """v[v_at + k * plane_stride + i] = (B^T d B)[k] (k < 16) for the 4x4 patch d[a][b] =
-    xt[at + a * row_stride + b * column_stride + i], for i < 16 * vectors: 16 channels a step. Raw
-    memory: the caller derives every range from the arrays' shapes."""
-    if not (xt.dtype == v.dtype == types.float32):
-        return None
-    signature = types.void(xt, types.intp, types.intp, types.intp, v, types.intp, types.intp, types.intp)
-
-    def codegen(context, builder, sig, args):
-        source, target = (context.make_array(sig.args[i])(context, builder, args[i]).data for i in (0, 4))
-        at, rows, columns, v_at, planes, vectors = args[1], args[2], args[3], args[5], args[6], args[7]
-        with cgutils.for_range(builder, vectors) as step:
-            lane = builder.mul(step.index, ir.Constant(at.type, LANES))
-            corner = builder.add(at, lane)
-            d = [[builder.load(_vector_at(builder, source, _offset(builder, corner, (rows, a), (columns, b))), align=4)
-                  for b in range(4)] for a in range(4)]
-            # B^T d: rows (d0 - d2, d1 + d2, d2 - d1, d1 - d3); then each row times B, the same on columns
-            e = [[builder.fsub(d[0][b], d[2][b]) for b in range(4)], [builder.fadd(d[1][b], d[2][b]) for b in range(4)],
-                 [builder.fsub(d[2][b], d[1][b]) for b in range(4)], [builder.fsub(d[1][b], d[3][b]) for b in range(4)]]
-            base = builder.add(v_at, lane)
-            for a in range(4):
-                row = e[a]
-                for k, value in enumerate((builder.fsub(row[0], row[2]), builder.fadd(row[1], row[2]),
-                                           builder.fsub(row[2], row[1]), builder.fsub(row[1], row[3]))):
-                    builder.store(value, _vector_at(builder, target, _offset(builder, base, (planes, 4 * a + k))),
-                                  align=4)
-        return context.get_dummy_value()
-
-    return signature, codegen
+def _input_transform(builder, d):
+    """B^T d B: B^T takes (r0, r1, r2, r3) to (r0 - r2, r1 + r2, r2 - r1, r1 - r3)."""
+    return _both_sides(lambda r: [builder.fsub(r[0], r[2]), builder.fadd(r[1], r[2]), builder.fsub(r[2], r[1]),
+                                  builder.fsub(r[1], r[3])], d)
 
 
-@intrinsic
-def _output_tile(typingctx, m, m_at, plane_stride, yt, at, row_stride, column_stride, vectors):
-    """yt[at + q * row_stride + s * column_stride + i] = (A^T M A)[q, s] (q, s < 2) for
-    M[a][e] = m[m_at + (4a + e) * plane_stride + i], for i < 16 * vectors. Raw memory, as _input_tile."""
-    if not (m.dtype == yt.dtype == types.float32):
-        return None
-    signature = types.void(m, types.intp, types.intp, yt, types.intp, types.intp, types.intp, types.intp)
+def _output_transform(builder, m):
+    """A^T M A: A^T takes (r0, r1, r2, r3) to (r0 + r1 + r2, r1 - r2 - r3)."""
+    return _both_sides(lambda r: [builder.fadd(builder.fadd(r[0], r[1]), r[2]),
+                                  builder.fsub(builder.fsub(r[1], r[2]), r[3])], m)
 
-    def codegen(context, builder, sig, args):
-        source, target = (context.make_array(sig.args[i])(context, builder, args[i]).data for i in (0, 3))
-        m_at, planes, at, rows, columns, vectors = args[1], args[2], args[4], args[5], args[6], args[7]
-        with cgutils.for_range(builder, vectors) as step:
-            lane = builder.mul(step.index, ir.Constant(at.type, LANES))
-            base = builder.add(m_at, lane)
-            mm = [[builder.load(_vector_at(builder, source, _offset(builder, base, (planes, 4 * a + e))), align=4)
-                   for e in range(4)] for a in range(4)]
-            # A^T M: rows M0 + M1 + M2 and M1 - M2 - M3; then each row times A, the same on columns
-            t = [[builder.fadd(builder.fadd(mm[0][e], mm[1][e]), mm[2][e]) for e in range(4)],
-                 [builder.fsub(builder.fsub(mm[1][e], mm[2][e]), mm[3][e]) for e in range(4)]]
-            corner = builder.add(at, lane)
-            for q in range(2):
-                row = t[q]
-                pair = (builder.fadd(builder.fadd(row[0], row[1]), row[2]),
-                        builder.fsub(builder.fsub(row[1], row[2]), row[3]))
-                for s, value in enumerate(pair):
-                    builder.store(value, _vector_at(builder, target, _offset(builder, corner, (rows, q), (columns, s))),
-                                  align=4)
-        return context.get_dummy_value()
 
-    return signature, codegen
+def _output_adjoint(builder, g):
+    """A g A^T, the adjoint of _output_transform: A takes (r0, r1) to (r0, r0 + r1, r0 - r1, -r1)."""
+    return _both_sides(lambda r: [r[0], builder.fadd(r[0], r[1]), builder.fsub(r[0], r[1]), builder.fneg(r[1])], g)
+
+
+_input_tile = _tile_intrinsic("_input_tile", (4, 4), _input_transform)
+_output_tile = _tile_intrinsic("_output_tile", (4, 4), _output_transform)
+_output_adjoint_tile = _tile_intrinsic("_output_adjoint_tile", (2, 2), _output_adjoint)
 
 
 @cpu_kernel
@@ -409,75 +406,24 @@ def _from_channels_last(yt, out):
                 line[xx] = row[xx, c]
 
 
-@cpu_kernel
-def _channels_last_pass(xt, ut, tiles_h, tiles_w, block, threads, yt):
-    """yt (N, 2 tiles_h, 2 tiles_w, C_out) = the forward pass on xt (N, 2 tiles_h + 2, 2 tiles_w + 2,
-    C_in) with ut[k] = U[k]^T (16, C_in, C_out): per block of tiles, V (16, tiles, C_in), the 16 GEMMs
-    V[k] @ U[k]^T, then the outputs."""
-    n_batch, hp, wp, c_in = xt.shape
-    c_out, hq, wq = ut.shape[2], yt.shape[1], yt.shape[2]
-    per_image = tiles_h * tiles_w
-    n_blocks = -(-n_batch * per_image // block)
-    source, target = xt.reshape(xt.size), yt.reshape(yt.size)
-    for t in prange(threads):
-        v = np.empty((16, block, c_in), dtype=xt.dtype)
-        m = np.empty((16, block, c_out), dtype=xt.dtype)
-        v_flat, m_flat = v.reshape(v.size), m.reshape(m.size)
-        for b in range(t, n_blocks, threads):
-            first = b * block
-            count = min(block, n_batch * per_image - first)
-            for j in range(count):
-                n, ty, tx = (first + j) // per_image, (first + j) % per_image // tiles_w, (first + j) % tiles_w
-                _input_tile(source, ((n * hp + 2 * ty) * wp + 2 * tx) * c_in, wp * c_in, c_in, v_flat, j * c_in,
-                            block * c_in, c_in // LANES)
-            for k in range(16):
-                np.dot(v[k, :count], ut[k], m[k, :count])
-            for j in range(count):
-                n, ty, tx = (first + j) // per_image, (first + j) % per_image // tiles_w, (first + j) % tiles_w
-                _output_tile(m_flat, j * c_out, block * c_out, target, ((n * hq + 2 * ty) * wq + 2 * tx) * c_out,
-                             wq * c_out, c_out, c_out // LANES)
-
-
-@intrinsic
-def _output_adjoint_tile(typingctx, gt, at, row_stride, column_stride, m, m_at, plane_stride, vectors):
-    """m[m_at + (4a + e) * plane_stride + i] = (A g A^T)[a, e] (the adjoint of _output_tile) for the 2x2
-    block g[q][s] = gt[at + q * row_stride + s * column_stride + i], for i < 16 * vectors. Raw memory,
-    as _input_tile."""
-    if not (gt.dtype == m.dtype == types.float32):
-        return None
-    signature = types.void(gt, types.intp, types.intp, types.intp, m, types.intp, types.intp, types.intp)
-
-    def codegen(context, builder, sig, args):
-        source, target = (context.make_array(sig.args[i])(context, builder, args[i]).data for i in (0, 4))
-        at, rows, columns, m_at, planes, vectors = args[1], args[2], args[3], args[5], args[6], args[7]
-        with cgutils.for_range(builder, vectors) as step:
-            lane = builder.mul(step.index, ir.Constant(at.type, LANES))
-            corner = builder.add(at, lane)
-            g = [[builder.load(_vector_at(builder, source, _offset(builder, corner, (rows, q), (columns, s))), align=4)
-                  for s in range(2)] for q in range(2)]
-            # A g: rows g0, g0 + g1, g0 - g1, -g1; then each row p times A^T: p0, p0 + p1, p0 - p1, -p1
-            a_g = [g[0], [builder.fadd(g[0][s], g[1][s]) for s in range(2)],
-                   [builder.fsub(g[0][s], g[1][s]) for s in range(2)], [builder.fneg(g[1][s]) for s in range(2)]]
-            base = builder.add(m_at, lane)
-            for a, (p0, p1) in enumerate(a_g):
-                for e, value in enumerate((p0, builder.fadd(p0, p1), builder.fsub(p0, p1), builder.fneg(p1))):
-                    builder.store(value, _vector_at(builder, target, _offset(builder, base, (planes, 4 * a + e))),
-                                  align=4)
-        return context.get_dummy_value()
-
-    return signature, codegen
+@cpu_kernel(parallel=False)
+def _tile_at(tile, tiles_h, tiles_w, height, width, channels):
+    """The flat offset of tile `tile`'s corner (image, 2 ty, 2 tx) in a (N, height, width, channels) array."""
+    n, rest = tile // (tiles_h * tiles_w), tile % (tiles_h * tiles_w)
+    return ((n * height + 2 * (rest // tiles_w)) * width + 2 * (rest % tiles_w)) * channels
 
 
 @cpu_kernel
-def _channels_last_weight(xt, gt, tiles_h, tiles_w, block, sums):
-    """sums[t] += the gradient in U of thread t's blocks (sums (threads, 16, C_out, C_in)): per block of
-    tiles, V (16, tiles, C_in) from xt as in _channels_last_pass, M (16, tiles, C_out) = A g A^T from gt
-    (N, 2 tiles_h, 2 tiles_w, C_out), and the 16 GEMMs M[k]^T V[k]."""
+def _channels_last_pass(mode, xt, ut, yt, tiles_h, tiles_w, block, threads, sums):
+    """On xt (N, 2 tiles_h + 2, 2 tiles_w + 2, C_in), per block of tiles: V (16, tiles, C_in), then
+    FORWARD: the 16 GEMMs V[k] @ ut[k] (ut[k] = U[k]^T, (16, C_in, C_out)) and the outputs into yt (N,
+    2 tiles_h, 2 tiles_w, C_out); WEIGHT: M (16, tiles, C_out) = A g A^T from the output gradient yt and
+    the 16 GEMMs M[k]^T V[k], added to sums[t] (threads, 16, C_out, C_in) for thread t (ut unused)."""
     n_batch, hp, wp, c_in = xt.shape
-    c_out, hq, wq = gt.shape[3], gt.shape[1], gt.shape[2]
-    threads, per_image = sums.shape[0], tiles_h * tiles_w
-    n_blocks = -(-n_batch * per_image // block)
-    source, grads = xt.reshape(xt.size), gt.reshape(gt.size)
+    hq, wq, c_out = yt.shape[1], yt.shape[2], yt.shape[3]
+    n_tiles = n_batch * tiles_h * tiles_w
+    n_blocks = -(-n_tiles // block)
+    source, other = xt.reshape(xt.size), yt.reshape(yt.size)
     for t in prange(threads):
         v = np.empty((16, block, c_in), dtype=xt.dtype)
         m = np.empty((16, block, c_out), dtype=xt.dtype)
@@ -485,13 +431,22 @@ def _channels_last_weight(xt, gt, tiles_h, tiles_w, block, sums):
         v_flat, m_flat = v.reshape(v.size), m.reshape(m.size)
         for b in range(t, n_blocks, threads):
             first = b * block
-            count = min(block, n_batch * per_image - first)
+            count = min(block, n_tiles - first)
             for j in range(count):
-                n, ty, tx = (first + j) // per_image, (first + j) % per_image // tiles_w, (first + j) % tiles_w
-                _input_tile(source, ((n * hp + 2 * ty) * wp + 2 * tx) * c_in, wp * c_in, c_in, v_flat, j * c_in,
-                            block * c_in, c_in // LANES)
-                _output_adjoint_tile(grads, ((n * hq + 2 * ty) * wq + 2 * tx) * c_out, wq * c_out, c_out, m_flat,
-                                     j * c_out, block * c_out, c_out // LANES)
-            for k in range(16):
-                np.dot(m[k, :count].T, v[k, :count], product)
-                _add(sums[t, k], product)
+                _input_tile(source, _tile_at(first + j, tiles_h, tiles_w, hp, wp, c_in), wp * c_in, c_in, v_flat,
+                            j * c_in, 4 * block * c_in, block * c_in, c_in // LANES)
+            if mode == FORWARD:
+                for k in range(16):
+                    np.dot(v[k, :count], ut[k], m[k, :count])
+            for j in range(count):
+                at = _tile_at(first + j, tiles_h, tiles_w, hq, wq, c_out)
+                if mode == FORWARD:
+                    _output_tile(m_flat, j * c_out, 4 * block * c_out, block * c_out, other, at, wq * c_out, c_out,
+                                 c_out // LANES)
+                else:
+                    _output_adjoint_tile(other, at, wq * c_out, c_out, m_flat, j * c_out, 4 * block * c_out,
+                                         block * c_out, c_out // LANES)
+            if mode == WEIGHT:
+                for k in range(16):
+                    np.dot(m[k, :count].T, v[k, :count], product)
+                    _add(sums[t, k], product)
