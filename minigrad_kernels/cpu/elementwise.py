@@ -72,17 +72,17 @@ def float32_pass(x, sigmoid):
         start = b * EXP_BLOCK
         count = min(EXP_BLOCK, size - start) // LANES
         if sigmoid:  # a constant flag each: one intrinsic inlined per branch
-            sigmoid_vectors(x, out, start, count)
+            sigmoid_vectors(x, start, 0, 0, out, start, 0, 0, count)
         else:
-            exp_vectors(x, out, start, count)
+            exp_vectors(x, start, 0, 0, out, start, 0, 0, count)
     rest = size % LANES
     if rest:
         scratch = np.zeros(LANES, np.float32)
         scratch[:rest] = x[size - rest:]
         if sigmoid:
-            sigmoid_vectors(scratch, scratch, 0, 1)
+            sigmoid_vectors(scratch, 0, 0, 0, scratch, 0, 0, 0, 1)
         else:
-            exp_vectors(scratch, scratch, 0, 1)
+            exp_vectors(scratch, 0, 0, 0, scratch, 0, 0, 0, 1)
         out[size - rest:] = scratch[:rest]
     return out
 

@@ -6,9 +6,11 @@ sums of 64 bytes each (16 float32 or 8 float64 lanes) in vector registers for a 
 step one load of each input vector and one broadcast weight per row feed rows x vectors fused
 multiply-adds. Two threads ran LeNet's and ResNet-18's convolutions through it at 110-116 GFMA/s
 (float32), where OpenBLAS's GEMM on im2col columns ran at 50-60 per thread before the columns were built.
-transpose_store transposes a square block of vectors with shuffles, in registers.
+transpose_store transposes a square block of vectors with shuffles, in registers. grid_intrinsic makes
+intrinsics that map a small grid of float32 vectors to another in registers (vector_math's exp and
+sigmoid, winograd's tile transforms).
 
-Both read and write raw memory (no bounds checks, in the debug build either): their callers check every
+All read and write raw memory (no bounds checks, in the debug build either): their callers check every
 range first (batch_conv.conv's _check_ranges) or derive it from array shapes.
 """
 from llvmlite import ir
@@ -136,3 +138,41 @@ def transpose_store(typingctx, source, source_at, source_stride, out, out_at, ou
         return context.get_dummy_value()
 
     return signature, codegen
+
+
+def grid_intrinsic(name, in_shape, transform):
+    """An intrinsic name(source, at, stride0, stride1, target, target_at, target_stride0, target_stride1,
+    vectors) that, for i < 16 * vectors (16 float32 lanes a step), reads the in_shape grid of vectors
+    source[at + a * stride0 + b * stride1 + i], maps it by transform(builder, grid) to another grid of
+    <16 x float> values, and writes that to target the same way (a 1 x 1 grid is an elementwise pass; a
+    plane-major buffer is a 4 x 4 grid with strides 4 * plane and plane). float32 arrays only."""
+    def typer(typingctx, source, at, stride0, stride1, target, target_at, target_stride0, target_stride1,
+              vectors):
+        if not (source.dtype == target.dtype == types.float32):
+            return None
+        signature = types.void(source, *[types.intp] * 3, target, *[types.intp] * 4)
+
+        def codegen(context, builder, sig, args):
+            arrays = [context.make_array(sig.args[i])(context, builder, args[i]).data for i in (0, 4)]
+            vector = ir.VectorType(ir.FloatType(), lanes(4)).as_pointer()
+            with cgutils.for_range(builder, args[8]) as step:
+                lane = builder.mul(step.index, ir.Constant(args[1].type, lanes(4)))
+
+                def pointer(side, a, b):
+                    base, first, second = args[4 * side + 1:4 * side + 4]
+                    steps = builder.add(builder.mul(first, ir.Constant(first.type, a)),
+                                        builder.mul(second, ir.Constant(second.type, b)))
+                    at = builder.add(builder.add(base, lane), steps)
+                    return builder.bitcast(builder.gep(arrays[side], [at]), vector)
+
+                grid = [[builder.load(pointer(0, a, b), align=4) for b in range(in_shape[1])]
+                        for a in range(in_shape[0])]
+                for a, row in enumerate(transform(builder, grid)):
+                    for b, value in enumerate(row):
+                        builder.store(value, pointer(1, a, b), align=4)
+            return context.get_dummy_value()
+
+        return signature, codegen
+
+    typer.__name__ = typer.__qualname__ = name
+    return intrinsic(typer)

@@ -11,17 +11,16 @@ e = exp(-|x|): no overflow, and full relative precision for large negative x. na
 One pass of registers: given the same formulas as a Numba loop, LLVM's vectorizer kept 2**n's exponent
 bits and the division in passes of their own through scratch memory.
 
-Both functions read and write raw memory: the caller keeps [start, start + 16 * count) inside x and out.
+exp_vectors and sigmoid_vectors are register_tile.grid_intrinsic's on a 1 x 1 grid: f(x, start, 0, 0, out,
+start, 0, 0, count) maps x[start:start + 16 * count] into out, raw memory the caller keeps inside both.
 """
 import math
 
 import numpy as np
 from llvmlite import ir
-from numba import types
 from numba.core import cgutils
-from numba.extending import intrinsic
 
-from minigrad_kernels.cpu.register_tile import lanes
+from minigrad_kernels.cpu.register_tile import grid_intrinsic, lanes
 
 LANES = lanes(4)  # float32 lanes per vector
 _LN2 = math.log(2.0)
@@ -76,31 +75,5 @@ def _sigmoid(builder, v):
     return builder.fdiv(numerator, builder.fadd(_splat(1.0), e))
 
 
-def _vector_loop(function, name):
-    """An intrinsic named `name`: out[start + i] = function(x[start + i]) on whole vectors."""
-    def loop(typingctx, x, out, start, count):
-        if not (isinstance(x, types.Array) and isinstance(out, types.Array)
-                and x.dtype == out.dtype == types.float32):
-            return None
-        signature = types.void(x, out, types.intp, types.intp)
-
-        def codegen(context, builder, sig, args):
-            x_data, out_data = (context.make_array(sig.args[i])(context, builder, args[i]).data for i in (0, 1))
-            start, count = args[2], args[3]
-            with cgutils.for_range(builder, count) as step:
-                at = builder.add(start, builder.mul(step.index, ir.Constant(start.type, LANES)))
-                v = builder.load(builder.bitcast(builder.gep(x_data, [at]), _VECTOR.as_pointer()), align=4)
-                builder.store(function(builder, v), builder.bitcast(builder.gep(out_data, [at]),
-                                                                    _VECTOR.as_pointer()), align=4)
-            return context.get_dummy_value()
-
-        return signature, codegen
-
-    loop.__name__ = loop.__qualname__ = name
-    loop.__doc__ = (f"out[start + i] = {name.split('_')[0]}(x[start + i]) for i < 16 * count: whole vectors of "
-                    "contiguous 1-d float32 arrays (out may be x).")
-    return intrinsic(loop)
-
-
-exp_vectors = _vector_loop(_exp, "exp_vectors")
-sigmoid_vectors = _vector_loop(_sigmoid, "sigmoid_vectors")
+exp_vectors = grid_intrinsic("exp_vectors", (1, 1), lambda builder, grid: [[_exp(builder, grid[0][0])]])
+sigmoid_vectors = grid_intrinsic("sigmoid_vectors", (1, 1), lambda builder, grid: [[_sigmoid(builder, grid[0][0])]])

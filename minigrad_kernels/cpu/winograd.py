@@ -27,14 +27,11 @@ a stride of 2 and took about half of the forward pass (2.3 and 1.4 of 7.6 ms for
 56x56, two threads).
 """
 import numpy as np
-from llvmlite import ir
-from numba import prange, types, uint64
-from numba.core import cgutils
-from numba.extending import intrinsic
+from numba import prange, uint64
 
 from minigrad_kernels._jit import cpu_kernel
 from minigrad_kernels.cpu.conv_gemm import _add
-from minigrad_kernels.cpu.register_tile import lanes, transpose_store
+from minigrad_kernels.cpu.register_tile import grid_intrinsic, lanes, transpose_store
 
 LANES = lanes(4)  # float32 channels per vector in the channels-last pass
 
@@ -290,44 +287,6 @@ def _channels_last(x, padding, tiles_h, tiles_w, halo):
 
 # --- the channels-last passes (float32, channel counts divisible by 16) ------------------------------
 
-def _tile_intrinsic(name, in_shape, transform):
-    """An intrinsic name(source, at, stride0, stride1, target, target_at, target_stride0, target_stride1,
-    vectors) that, for i < 16 * vectors (16 channels a step), reads the in_shape grid of vectors
-    source[at + a * stride0 + b * stride1 + i], maps it by transform(builder, grid) to another grid, and
-    writes that to target the same way. float32 only. Raw memory: the caller derives every range from the
-    arrays' shapes (a plane-major buffer is a 4x4 grid with strides 4 * plane and plane)."""
-    def typer(typingctx, source, at, stride0, stride1, target, target_at, target_stride0, target_stride1,
-              vectors):
-        if not (source.dtype == target.dtype == types.float32):
-            return None
-        signature = types.void(source, *[types.intp] * 3, target, *[types.intp] * 4)
-
-        def codegen(context, builder, sig, args):
-            arrays = [context.make_array(sig.args[i])(context, builder, args[i]).data for i in (0, 4)]
-            vector = ir.VectorType(ir.FloatType(), LANES).as_pointer()
-            with cgutils.for_range(builder, args[8]) as step:
-                lane = builder.mul(step.index, ir.Constant(args[1].type, LANES))
-
-                def pointer(side, a, b):
-                    base, first, second = args[4 * side + 1:4 * side + 4]
-                    steps = builder.add(builder.mul(first, ir.Constant(first.type, a)),
-                                        builder.mul(second, ir.Constant(second.type, b)))
-                    at = builder.add(builder.add(base, lane), steps)
-                    return builder.bitcast(builder.gep(arrays[side], [at]), vector)
-
-                grid = [[builder.load(pointer(0, a, b), align=4) for b in range(in_shape[1])]
-                        for a in range(in_shape[0])]
-                for a, row in enumerate(transform(builder, grid)):
-                    for b, value in enumerate(row):
-                        builder.store(value, pointer(1, a, b), align=4)
-            return context.get_dummy_value()
-
-        return signature, codegen
-
-    typer.__name__ = typer.__qualname__ = name
-    return intrinsic(typer)
-
-
 def _both_sides(combine, grid):
     """combine applied to each column of grid, then to each row of the result: M grid M^T for the matrix
     M whose rows combine writes out."""
@@ -352,9 +311,9 @@ def _output_adjoint(builder, g):
     return _both_sides(lambda r: [r[0], builder.fadd(r[0], r[1]), builder.fsub(r[0], r[1]), builder.fneg(r[1])], g)
 
 
-_input_tile = _tile_intrinsic("_input_tile", (4, 4), _input_transform)
-_output_tile = _tile_intrinsic("_output_tile", (4, 4), _output_transform)
-_output_adjoint_tile = _tile_intrinsic("_output_adjoint_tile", (2, 2), _output_adjoint)
+_input_tile = grid_intrinsic("_input_tile", (4, 4), _input_transform)
+_output_tile = grid_intrinsic("_output_tile", (4, 4), _output_transform)
+_output_adjoint_tile = grid_intrinsic("_output_adjoint_tile", (2, 2), _output_adjoint)
 
 
 @cpu_kernel
