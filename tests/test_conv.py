@@ -341,11 +341,12 @@ def test_winograd_channels_last_forward_pass(data):
         np.testing.assert_allclose(ours.detach().numpy(), expected, rtol=0, atol=2e-5 * np.abs(expected).max())
 
 
-@pytest.mark.parametrize("c_in, c_out, size, padding", [(1, 6, 28, 2), (6, 16, 14, 0)])
-def test_lenet_layers_in_blocks_of_images(c_in, c_out, size, padding, monkeypatch):
+@pytest.mark.parametrize("c_in, c_out, size, padding, tiled", [(1, 6, 28, 2, 1), (6, 16, 14, 0, 0)])
+def test_lenet_layers_in_blocks_of_images(c_in, c_out, size, padding, tiled, monkeypatch):
     """LeNet's layers at batch 32, where the CPU backend tiles shallow layers' GEMMs in blocks of several
     whole images (a spy counts the passes that were: the forward pass and the input gradient run the
-    batch-minor kernel, so the weight gradient alone): forward and both gradients against PyTorch."""
+    batch-minor kernel, and the second layer's weight gradient lane_weight's, so the first layer's weight
+    gradient alone): forward and both gradients against PyTorch."""
     torch = _torch()
     from minigrad.backends import cpu
     tilings = []
@@ -356,12 +357,58 @@ def test_lenet_layers_in_blocks_of_images(c_in, c_out, size, padding, monkeypatc
     y = F.conv2d(x, w, padding=padding)
     g = rng.standard_normal(tuple(y.shape))
     y.backward(minigrad.from_numpy(g))
-    assert len(tilings) == 1 and all(t is not None and t[0] > 1 for t in tilings), tilings
+    assert len(tilings) == tiled and all(t is not None and t[0] > 1 for t in tilings), tilings
     xt, wt = (torch.tensor(a.detach().numpy(), requires_grad=True) for a in (x, w))
     theirs = torch.nn.functional.conv2d(xt, wt, padding=padding)
     theirs.backward(torch.tensor(g))
     for ours, expected in ((y, theirs), (x.grad, xt.grad), (w.grad, wt.grad)):
         np.testing.assert_allclose(ours.detach().numpy(), expected.detach().numpy(), rtol=1e-9, atol=1e-9)
+
+
+@given(data=st.data())
+def test_lane_weight_gradient(data):
+    """5x5 layers with 16 or more output channels take lane_weight's weight gradient (a spy checks): 2-6
+    images, 16-33 output channels (partly filled vectors), strides, padding, non-contiguous layouts;
+    forward and all three gradients against PyTorch, in float64 to 1e-9 and in float32 to 2e-5 of the
+    largest value."""
+    torch = _torch()
+    from minigrad_kernels.cpu import lane_weight
+    rng = np.random.default_rng(data.draw(seeds))
+    dtype = data.draw(st.sampled_from([np.float32, np.float64]))
+    c_in, c_out = data.draw(st.integers(1, 3)), data.draw(st.integers(16, 33))
+    stride, padding = (data.draw(st.integers(1, 2)), data.draw(st.integers(1, 2))), data.draw(st.integers(0, 2))
+    size = tuple(data.draw(st.integers(5 + padding, 13)) for _ in range(2))  # every tap reads the input
+    x = minigrad.from_numpy(relayout(rng.standard_normal((data.draw(st.integers(2, 6)), c_in) + size).astype(dtype),
+                                     data.draw(layouts))).requires_grad_()
+    w = minigrad.from_numpy(rng.standard_normal((c_out, c_in, 5, 5)).astype(dtype)).requires_grad_()
+    b = minigrad.from_numpy(rng.standard_normal(c_out).astype(dtype)).requires_grad_()
+    calls = []
+    with pytest.MonkeyPatch.context() as patch:
+        real = lane_weight.conv_weight
+        patch.setattr(lane_weight, "conv_weight", lambda *a: calls.append(a[1].shape) or real(*a))
+        y = F.conv2d(x, w, b, stride=stride, padding=padding)
+        g = rng.standard_normal(tuple(y.shape)).astype(dtype)
+        y.backward(minigrad.from_numpy(g))
+    assert calls == [tuple(y.shape)], calls
+    xt, wt, bt = (torch.tensor(a.detach().numpy(), requires_grad=True) for a in (x, w, b))
+    theirs = torch.nn.functional.conv2d(xt, wt, bt, stride=stride, padding=padding)
+    theirs.backward(torch.tensor(g))
+    for ours, expected in ((y, theirs), (x.grad, xt.grad), (w.grad, wt.grad), (b.grad, bt.grad)):
+        expected = expected.detach().numpy()
+        tolerance = 1e-9 if dtype == np.float64 else 2e-5 * np.abs(expected).max()
+        np.testing.assert_allclose(ours.detach().numpy(), expected, rtol=0, atol=tolerance)
+
+
+def test_lane_weight_checks_its_shapes():
+    """The kernel reads raw memory through its intrinsic, so it refuses shapes that do not fit a 5x5 kernel
+    instead of reading past x."""
+    from minigrad_kernels.cpu import lane_weight
+    x, grad = np.zeros((2, 1, 9, 9), np.float32), np.zeros((2, 16, 5, 5), np.float32)
+    lane_weight.conv_weight(x, grad, (1, 1), 2, np.empty((16, 1, 5, 5), np.float32))
+    for bad_x, bad_grad, stride, dw in [(x[:, :, :8], grad, (1, 1), (16, 1, 5, 5)), (x, grad, (2, 1), (16, 1, 5, 5)),
+                                        (x, grad[:1], (1, 1), (16, 1, 5, 5)), (x, grad, (1, 1), (15, 1, 5, 5))]:
+        with pytest.raises(ValueError, match="do not fit a 5x5 kernel"):
+            lane_weight.conv_weight(np.ascontiguousarray(bad_x), bad_grad, stride, 2, np.empty(dw, np.float32))
 
 
 @st.composite

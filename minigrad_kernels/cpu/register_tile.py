@@ -26,6 +26,53 @@ def lanes(itemsize):
     return TILE_BYTES // itemsize
 
 
+class _VectorCode:
+    """LLVM vector code for an intrinsic on arrays of one float dtype: 64-byte vectors of it, loads and
+    stores at element offsets, broadcasts and fused multiply-adds."""
+
+    def __init__(self, context, builder, dtype):
+        self.builder = builder
+        element = context.get_data_type(dtype)
+        self.itemsize = context.get_abi_sizeof(element)
+        self.width = lanes(self.itemsize)
+        self.vector = ir.VectorType(element, self.width)
+        self.fma = cgutils.get_or_insert_function(builder.module, ir.FunctionType(self.vector, [self.vector] * 3),
+                                                  f"llvm.fma.v{self.width}f{8 * self.itemsize}")
+
+    @staticmethod
+    def constant(value):
+        return ir.Constant(ir.IntType(64), value)
+
+    def load(self, base, at):
+        return self.builder.load(self.builder.bitcast(self.builder.gep(base, [at]), self.vector.as_pointer()),
+                                 align=self.itemsize)
+
+    def store(self, value, base, at):
+        self.builder.store(value, self.builder.bitcast(self.builder.gep(base, [at]), self.vector.as_pointer()),
+                           align=self.itemsize)
+
+    def broadcast(self, base, at):
+        """The element base[at] in every lane."""
+        lane = ir.IntType(32)
+        first = self.builder.insert_element(ir.Constant(self.vector, ir.Undefined),
+                                            self.builder.load(self.builder.gep(base, [at])), ir.Constant(lane, 0))
+        return self.builder.shuffle_vector(first, ir.Constant(self.vector, ir.Undefined),
+                                           ir.Constant(ir.VectorType(lane, self.width), None))
+
+    def multiply_add(self, a, b, total):
+        """total (a stack slot, which LLVM keeps in a register) += a * b."""
+        self.builder.store(self.builder.call(self.fma, [a, b, self.builder.load(total)]), total)
+
+
+def _data(context, builder, sig, args, position):
+    return context.make_array(sig.args[position])(context, builder, args[position]).data
+
+
+def _length(context, builder, sig, args, position):
+    array = context.make_array(sig.args[position])(context, builder, args[position])
+    return cgutils.unpack_tuple(builder, array.shape, 1)[0]
+
+
 @intrinsic(prefer_literal=True)
 def multiply_accumulate(typingctx, x, x_at, x_offsets, w, w_offsets, channels, w_stride, bias, first_row, out, out_at,
                         out_stride, rows, vectors):
@@ -43,54 +90,81 @@ def multiply_accumulate(typingctx, x, x_at, x_offsets, w, w_offsets, channels, w
     def codegen(context, builder, sig, args):
         x_at, w_stride, first_row, out_at, out_stride = (args[i] for i in (1, 6, 8, 10, 11))
         n_channels, x_step, w_step = cgutils.unpack_tuple(builder, args[5], 3)
-        element = context.get_data_type(sig.args[0].dtype)
-        itemsize = context.get_abi_sizeof(element)
-        width = lanes(itemsize)
-        vector = ir.VectorType(element, width)
-        index, lane_index = ir.IntType(64), ir.IntType(32)
-        fma = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vector, [vector] * 3),
-                                             f"llvm.fma.v{width}f{8 * itemsize}")
-
-        def data(position):
-            return context.make_array(sig.args[position])(context, builder, args[position]).data
-
-        def vector_at(base, at):
-            return builder.bitcast(builder.gep(base, [at]), vector.as_pointer())
-
-        def constant(value):
-            return ir.Constant(index, value)
-
-        def broadcast(value):
-            first = builder.insert_element(ir.Constant(vector, ir.Undefined), value, ir.Constant(lane_index, 0))
-            return builder.shuffle_vector(first, ir.Constant(vector, ir.Undefined),
-                                          ir.Constant(ir.VectorType(lane_index, width), None))
-
-        x_data, x_offsets, w_data, w_offsets, bias, out = data(0), data(2), data(3), data(4), data(7), data(9)
-        n_taps = cgutils.unpack_tuple(builder, context.make_array(sig.args[2])(context, builder, args[2]).shape, 1)[0]
+        code = _VectorCode(context, builder, sig.args[0].dtype)
+        x_data, x_offsets, w_data, w_offsets, bias, out = (_data(context, builder, sig, args, i)
+                                                           for i in (0, 2, 3, 4, 7, 9))
         sums = []
         for r in range(n_rows):
-            start = broadcast(builder.load(builder.gep(bias, [builder.add(first_row, constant(r))])))
+            start = code.broadcast(bias, builder.add(first_row, code.constant(r)))
             sums += [cgutils.alloca_once_value(builder, start) for _ in range(n_vectors)]
-        first_weight = builder.mul(first_row, w_stride)
+        first_weight, n_taps = builder.mul(first_row, w_stride), _length(context, builder, sig, args, 2)
         with cgutils.for_range(builder, n_channels) as channel:  # the reduction, its sums in registers
             x_channel = builder.add(x_at, builder.mul(channel.index, x_step))
             w_channel = builder.add(first_weight, builder.mul(channel.index, w_step))
             with cgutils.for_range(builder, n_taps) as tap:
                 at = builder.add(x_channel, builder.load(builder.gep(x_offsets, [tap.index])))
-                inputs = [builder.load(vector_at(x_data, builder.add(at, constant(b * width))), align=itemsize)
-                          for b in range(n_vectors)]
+                inputs = [code.load(x_data, builder.add(at, code.constant(b * code.width))) for b in range(n_vectors)]
                 weight_at = builder.add(w_channel, builder.load(builder.gep(w_offsets, [tap.index])))
                 for r in range(n_rows):
-                    weight = broadcast(builder.load(builder.gep(w_data, [weight_at])))
+                    weight = code.broadcast(w_data, weight_at)
                     weight_at = builder.add(weight_at, w_stride)
                     for b in range(n_vectors):
-                        total = sums[r * n_vectors + b]
-                        builder.store(builder.call(fma, [weight, inputs[b], builder.load(total)]), total)
+                        code.multiply_add(weight, inputs[b], sums[r * n_vectors + b])
         for r in range(n_rows):
-            row_at = builder.add(out_at, builder.mul(out_stride, constant(r)))
+            row_at = builder.add(out_at, builder.mul(out_stride, code.constant(r)))
             for b in range(n_vectors):
-                builder.store(builder.load(sums[r * n_vectors + b]),
-                              vector_at(out, builder.add(row_at, constant(b * width))), align=itemsize)
+                code.store(builder.load(sums[r * n_vectors + b]), out, builder.add(row_at, code.constant(b * code.width)))
+        return context.get_dummy_value()
+
+    return signature, codegen
+
+
+@intrinsic(prefer_literal=True)
+def outer_accumulate(typingctx, a, a_at, a_offsets, images, v, v_at, v_offsets, out, out_at, out_stride,
+                     grid_rows, grid_columns, vectors):
+    """out[out_at + (i * grid_columns + k) * out_stride + j] += the sum over images m < M and steps
+    t < len(a_offsets) of a[a_at + m * a_step + a_offsets[t] + i * row_stride + k] *
+    v[v_at + m * v_step + v_offsets[t] + j], for i < grid_rows, k < grid_columns and lanes
+    j < vectors * L (L = 64 bytes / itemsize), where images = (M, a_step, v_step, row_stride): a sum of
+    outer products of a grid of broadcast elements of `a` (a convolution's input under a kernel's taps)
+    and vectors of `v` (its output gradient with the channels in the lanes), held in registers. a, v and
+    out are 1-d arrays of one float dtype, the offsets int64 arrays of one length; grid_rows, grid_columns
+    and vectors are compile-time constants."""
+    if not all(isinstance(n, types.IntegerLiteral) for n in (grid_rows, grid_columns, vectors)):
+        return None
+    n_rows, n_columns, n_vectors = grid_rows.literal_value, grid_columns.literal_value, vectors.literal_value
+    signature = types.void(a, a_at, a_offsets, images, v, v_at, v_offsets, out, out_at, out_stride, grid_rows,
+                           grid_columns, vectors)
+
+    def codegen(context, builder, sig, args):
+        a_at, v_at, out_at, out_stride = (args[i] for i in (1, 5, 8, 9))
+        n_images, a_step, v_step, row_stride = cgutils.unpack_tuple(builder, args[3], 4)
+        code = _VectorCode(context, builder, sig.args[0].dtype)
+        a_data, a_offsets, v_data, v_offsets, out = (_data(context, builder, sig, args, i) for i in (0, 2, 4, 6, 7))
+
+        def out_at_(i, k, b):
+            return builder.add(builder.add(out_at, builder.mul(out_stride, code.constant(i * n_columns + k))),
+                               code.constant(b * code.width))
+        sums = [cgutils.alloca_once_value(builder, code.load(out, out_at_(i, k, b)))
+                for i in range(n_rows) for k in range(n_columns) for b in range(n_vectors)]
+        n_steps = _length(context, builder, sig, args, 2)
+        with cgutils.for_range(builder, n_images) as image:  # the reduction, its sums in registers
+            a_image = builder.add(a_at, builder.mul(image.index, a_step))
+            v_image = builder.add(v_at, builder.mul(image.index, v_step))
+            with cgutils.for_range(builder, n_steps) as step:
+                at = builder.add(v_image, builder.load(builder.gep(v_offsets, [step.index])))
+                vectors_ = [code.load(v_data, builder.add(at, code.constant(b * code.width))) for b in range(n_vectors)]
+                corner = builder.add(a_image, builder.load(builder.gep(a_offsets, [step.index])))
+                for i in range(n_rows):
+                    row = builder.add(corner, builder.mul(row_stride, code.constant(i)))
+                    for k in range(n_columns):
+                        element = code.broadcast(a_data, builder.add(row, code.constant(k)))
+                        for b in range(n_vectors):
+                            code.multiply_add(element, vectors_[b], sums[(i * n_columns + k) * n_vectors + b])
+        for i in range(n_rows):
+            for k in range(n_columns):
+                for b in range(n_vectors):
+                    code.store(builder.load(sums[(i * n_columns + k) * n_vectors + b]), out, out_at_(i, k, b))
         return context.get_dummy_value()
 
     return signature, codegen

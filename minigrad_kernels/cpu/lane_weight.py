@@ -1,0 +1,80 @@
+"""The gradient in a 5x5 convolution's weight with the output channels as the vector dimension.
+
+dw[o, c, i, k] is the sum over images n and output positions p of grad[n, o, p] * x[n, c, p's corner +
+(i, k)]. With the output gradient transposed to (positions, channels), one position of 16 output channels
+is one vector, and each of a channel's 25 kernel taps is one element of x at a fixed offset from the
+position's corner: register_tile.outer_accumulate holds the 25 taps x 16 channels of sums in 25 vector
+registers for a whole reduction over images and positions, each step one vector load and 25 broadcast
+multiply-adds. No column matrix is built, and x is read where it lies.
+
+The output gradient is transposed a few images at a time into a per-thread buffer that stays in cache;
+each thread sums its own images, then the threads' sums are added. Inner loops index with unsigned ints.
+"""
+import numpy as np
+from numba import prange, uint64
+
+from minigrad_kernels._jit import cpu_kernel
+from minigrad_kernels.cpu.register_tile import TILE_BYTES, outer_accumulate, transpose_store
+
+SIDE = 5  # the kernel's height and width: the register tile is SIDE x SIDE sums of one vector each
+BUFFER_BYTES = 1 << 14  # a thread's transposed output gradient: half of L1
+
+
+@cpu_kernel
+def conv_weight(x, grad, stride, threads, dw):
+    """dw (O, C, 5, 5) = the gradient in w of <conv(x, w), grad> for x (N, C, H, W) (padding already
+    applied, dilation 1) and grad (N, O, Ho, Wo) at the given (height, width) stride, both C-contiguous."""
+    n_batch, channels, height, width = x.shape
+    n_out, out_h, out_w = grad.shape[1], grad.shape[2], grad.shape[3]
+    if (dw.shape != (n_out, channels, SIDE, SIDE) or grad.shape[0] != n_batch or out_h < 1 or out_w < 1
+            or (out_h - 1) * stride[0] + SIDE > height or (out_w - 1) * stride[1] + SIDE > width):
+        raise ValueError("lane_weight.conv_weight: the shapes of x, grad and dw do not fit a 5x5 kernel")
+    lanes = TILE_BYTES // x.itemsize
+    padded, positions = -(-n_out // lanes) * lanes, out_h * out_w
+    corners = np.empty(positions, dtype=np.int64)  # per position: its tap (0, 0) in a channel of x, in gt
+    steps = np.empty(positions, dtype=np.int64)
+    for p in range(positions):
+        corners[p] = p // out_w * stride[0] * width + p % out_w * stride[1]
+        steps[p] = p * padded
+    group = max(1, min(n_batch, BUFFER_BYTES // (positions * padded * x.itemsize)))
+    share = -(-n_batch // threads)
+    sums = np.zeros((threads, channels * SIDE * SIDE, padded), dtype=x.dtype)
+    x_flat, sums_flat = x.reshape(x.size), sums.reshape(sums.size)
+    for t in prange(threads):
+        gt = np.zeros(group * positions * padded, dtype=x.dtype)  # (images, positions, padded): lanes >= O stay 0
+        for n0 in range(t * share, min(n_batch, (t + 1) * share), group):
+            count = min(group, n_batch - n0, (t + 1) * share - n0)
+            _channels_last(grad, n0, count, padded, gt)
+            for c in range(channels):
+                for o0 in range(0, padded, lanes):
+                    outer_accumulate(x_flat, (n0 * channels + c) * height * width, corners,
+                                     (count, channels * height * width, positions * padded, width), gt, o0, steps,
+                                     sums_flat,
+                                     (t * channels + c) * SIDE * SIDE * padded + o0, padded, SIDE, SIDE, 1)
+    flat = dw.reshape(n_out, channels * SIDE * SIDE)
+    for o in range(n_out):
+        for k in range(flat.shape[1]):
+            flat[o, k] = 0.0
+            for t in range(threads):
+                flat[o, k] += sums[t, k, o]
+
+
+@cpu_kernel(parallel=False)
+def _channels_last(grad, n0, count, padded, gt):
+    """gt[m, p, o] = grad[n0 + m, o, p] for m < count (grad (N, O, Ho, Wo), gt flat (images, positions,
+    padded)): L x L blocks (L lanes) transposed in registers, the edges one by one."""
+    n_out, positions = grad.shape[1], grad.shape[2] * grad.shape[3]
+    lanes = TILE_BYTES // grad.itemsize
+    source = grad.reshape(grad.size)
+    whole_o, whole_p = n_out - n_out % lanes, positions - positions % lanes
+    for m in range(count):
+        image, at = (n0 + m) * n_out * positions, m * positions * padded
+        for o0 in range(0, whole_o, lanes):
+            for p0 in range(0, whole_p, lanes):
+                transpose_store(source, image + o0 * positions + p0, positions, gt, at + p0 * padded + o0, padded,
+                                lanes)
+        for o in range(n_out):
+            first = uint64(whole_p if o < whole_o else 0)
+            row, column = uint64(image + o * positions), uint64(at + o)
+            for p in range(first, uint64(positions)):
+                gt[column + p * uint64(padded)] = source[row + p]
