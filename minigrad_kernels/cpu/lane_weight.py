@@ -31,11 +31,11 @@ def conv_weight(x, grad, stride, threads, dw):
         raise ValueError("lane_weight.conv_weight: the shapes of x, grad and dw do not fit a 5x5 kernel")
     lanes = TILE_BYTES // x.itemsize
     padded, positions = -(-n_out // lanes) * lanes, out_h * out_w
-    corners = np.empty(positions, dtype=np.int64)  # per position: its tap (0, 0) in a channel of x, in gt
-    steps = np.empty(positions, dtype=np.int64)
+    corners = np.empty(positions, dtype=np.int64)  # per position: its tap (0, 0) in a channel of x
+    vectors = np.empty(positions, dtype=np.int64)  # and its vector of channels in an image of gt
     for p in range(positions):
         corners[p] = p // out_w * stride[0] * width + p % out_w * stride[1]
-        steps[p] = p * padded
+        vectors[p] = p * padded
     group = max(1, min(n_batch, BUFFER_BYTES // (positions * padded * x.itemsize)))
     share = -(-n_batch // threads)
     sums = np.zeros((threads, channels * SIDE * SIDE, padded), dtype=x.dtype)
@@ -48,7 +48,7 @@ def conv_weight(x, grad, stride, threads, dw):
             for c in range(channels):
                 for o0 in range(0, padded, lanes):
                     outer_accumulate(x_flat, (n0 * channels + c) * height * width, corners,
-                                     (count, channels * height * width, positions * padded, width), gt, o0, steps,
+                                     (count, channels * height * width, positions * padded, width), gt, o0, vectors,
                                      sums_flat,
                                      (t * channels + c) * SIDE * SIDE * padded + o0, padded, SIDE, SIDE, 1)
     flat = dw.reshape(n_out, channels * SIDE * SIDE)

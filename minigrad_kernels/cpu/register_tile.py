@@ -1,4 +1,5 @@
-"""Register-blocked loops written as LLVM vector code (Numba intrinsics): the inner loops of batch_conv.
+"""Register-blocked loops written as LLVM vector code (Numba intrinsics): the inner loops of batch_conv
+and lane_weight.
 
 LLVM's loop vectorizer keeps a loop's running sums in memory (a load and a store per multiply-add), and
 its unit is one innermost loop. multiply_accumulate instead holds a tile of `rows` x `vectors` running
@@ -6,12 +7,15 @@ sums of 64 bytes each (16 float32 or 8 float64 lanes) in vector registers for a 
 step one load of each input vector and one broadcast weight per row feed rows x vectors fused
 multiply-adds. Two threads ran LeNet's and ResNet-18's convolutions through it at 110-116 GFMA/s
 (float32), where OpenBLAS's GEMM on im2col columns ran at 50-60 per thread before the columns were built.
+outer_accumulate holds a grid of sums the same way, of outer products of broadcast elements and vectors
+(a weight gradient with the output channels in the lanes: 99 GFMA/s on LeNet's second layer).
 transpose_store transposes a square block of vectors with shuffles, in registers. grid_intrinsic makes
 intrinsics that map a small grid of float32 vectors to another in registers (vector_math's exp and
 sigmoid, winograd's tile transforms).
 
 All read and write raw memory (no bounds checks, in the debug build either): their callers check every
-range first (batch_conv.conv's _check_ranges) or derive it from array shapes.
+range first (batch_conv.conv's _check_ranges, lane_weight.conv_weight's shapes) or derive it from array
+shapes.
 """
 from llvmlite import ir
 from numba import types
@@ -179,21 +183,12 @@ def transpose_store(typingctx, source, source_at, source_stride, out, out_at, ou
     signature = types.void(source, source_at, source_stride, out, out_at, out_stride, count)
 
     def codegen(context, builder, sig, args):
-        source_v, source_at_v, source_stride_v, out_v, out_at_v, out_stride_v, count_v = args
-        element = context.get_data_type(sig.args[0].dtype)
-        itemsize = context.get_abi_sizeof(element)
-        width = lanes(itemsize)
-        vector = ir.VectorType(element, width)
-        source_data = context.make_array(sig.args[0])(context, builder, source_v).data
-        out_data = context.make_array(sig.args[3])(context, builder, out_v).data
-
-        def vector_at(base, at):
-            return builder.bitcast(builder.gep(base, [at]), vector.as_pointer())
-
+        source_at, source_stride, out_at, out_stride, count = (args[i] for i in (1, 2, 4, 5, 6))
+        code = _VectorCode(context, builder, sig.args[0].dtype)
+        source, out, width = _data(context, builder, sig, args, 0), _data(context, builder, sig, args, 3), code.width
         mask = ir.VectorType(ir.IntType(32), width)
-        rows = [builder.load(vector_at(source_data, builder.add(
-            source_at_v, builder.mul(source_stride_v, ir.Constant(ir.IntType(64), i)))), align=itemsize)
-            for i in range(width)]
+        rows = [code.load(source, builder.add(source_at, builder.mul(source_stride, code.constant(i))))
+                for i in range(width)]
         step = width // 2
         while step:  # swap bit `step` of the row index with bit `step` of the lane index
             for i in range(width):
@@ -206,9 +201,8 @@ def transpose_store(typingctx, source, source_at, source_stride, out, out_at, ou
                 rows[i | step] = builder.shuffle_vector(a, b, ir.Constant(mask, high))
             step //= 2
         for j in range(width):
-            with builder.if_then(builder.icmp_signed("<", ir.Constant(ir.IntType(64), j), count_v), likely=True):
-                builder.store(rows[j], vector_at(out_data, builder.add(
-                    out_at_v, builder.mul(out_stride_v, ir.Constant(ir.IntType(64), j)))), align=itemsize)
+            with builder.if_then(builder.icmp_signed("<", code.constant(j), count), likely=True):
+                code.store(rows[j], out, builder.add(out_at, builder.mul(out_stride, code.constant(j))))
         return context.get_dummy_value()
 
     return signature, codegen
