@@ -182,8 +182,20 @@ def run_child(script, arguments, env, what):
 
 def fresh_process_seconds(script_text, cache_dir):
     """Wall seconds a fresh Python process reports for `script_text` (which prints them), with its Numba
-    cache in `cache_dir`."""
-    out = subprocess.run([sys.executable, "-c", script_text], env=dict(os.environ, NUMBA_CACHE_DIR=cache_dir),
-                         capture_output=True, text=True, check=True)
-    return float(out.stdout.strip().splitlines()[-1])
+    cache in `cache_dir`. Returns once the processes it started have ended too: on a cold cache minigrad's
+    warm-up process may still be compiling a kernel the step did not need, which would otherwise run into
+    the next measurement."""
+    process = subprocess.Popen([sys.executable, "-c", script_text], env=dict(os.environ, NUMBA_CACHE_DIR=cache_dir),
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    stdout, stderr = process.communicate()
+    if process.returncode:
+        raise subprocess.CalledProcessError(process.returncode, process.args, stdout, stderr)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:  # the process led a group of its own, which its children share
+        try:
+            os.killpg(process.pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
+    return float(stdout.strip().splitlines()[-1])
 

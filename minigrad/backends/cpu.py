@@ -496,7 +496,7 @@ class CPUBackend(SharedBackend):
         c_out, c_in = y.shape[1], x.shape[1]
         shape = (c_out, c_in // g.groups) + tuple(g.kernel)
         live_taps, live_g = _live_taps(g)
-        if live_taps is None and _lane_weight(g, x.shape[0], c_out):
+        if live_taps is None and _lane_weight(g, x.shape[0]):
             dw = np.empty(shape, dtype=x.dtype)
             pad = tuple((p, p) for p in g.padding[1:])
             x = np.pad(_planes(x), ((0, 0), (0, 0)) + pad) if any(g.padding) else _planes(x)
@@ -791,15 +791,15 @@ def _winograd(g, c_in, c_out):
             and g.in_size[0] == 1 and min(c_in, c_out) >= 16 and min(g.out_size[1:]) >= 12)
 
 
-def _lane_weight(g, n_batch, c_out):
+def _lane_weight(g, n_batch):
     """Whether lane_weight's kernel takes the weight gradient: 2-d 5x5 kernels without dilation or groups,
-    16 or more output channels (its vectors' lanes) and at least an image a thread. Measured on two threads
-    against tiled im2col + GEMM (float32, medians): LeNet's 6->16 layer at 14x14, batch 256, 1.32 -> 0.62 ms
-    (2.1x; batch 4 to 64 1.9-2.1x, and in float64), 16->32 at 28x28 padded, batch 64, 1.55x, 96->256 at
-    26x26 1.18x; with 6 outputs (LeNet's first layer, 10 of 16 lanes idle) 0.55-0.65x, and with one image
-    of 32->64 at 64x64 (one thread idle) 0.69x."""
+    at least an image a thread. Measured on two threads against tiled im2col + GEMM (float32, medians):
+    LeNet's 6->16 layer at 14x14, batch 256, 1.32 -> 0.62 ms (2.1x; batch 4 to 64 1.9-2.1x, and in
+    float64), 16->32 at 28x28 padded, batch 64, 1.55x, 96->256 at 26x26 1.18x; its 1->6 layer (half
+    vectors) 0.90 -> 0.87 ms at batch 256, 0.22 -> 0.24 at 64, which keeps LeNet off im2col's kernel
+    (12 s to compile on a cold cache); one image of 32->64 at 64x64 (one thread idle) 0.69x."""
     return (g.kernel[1:] == (lane_weight.SIDE,) * 2 and g.in_size[0] == g.kernel[0] == 1 and g.groups == 1
-            and g.dilation == (1, 1, 1) and c_out >= 16 and n_batch >= get_num_threads())
+            and g.dilation == (1, 1, 1) and n_batch >= get_num_threads())
 
 
 def _winograd_block(c_in, c_out):

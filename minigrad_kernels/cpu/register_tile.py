@@ -31,14 +31,14 @@ def lanes(itemsize):
 
 
 class _VectorCode:
-    """LLVM vector code for an intrinsic on arrays of one float dtype: 64-byte vectors of it, loads and
-    stores at element offsets, broadcasts and fused multiply-adds."""
+    """LLVM vector code for an intrinsic on arrays of one float dtype: vectors of it (64 bytes unless told),
+    loads and stores at element offsets, broadcasts and fused multiply-adds."""
 
-    def __init__(self, context, builder, dtype):
+    def __init__(self, context, builder, dtype, vector_bytes=TILE_BYTES):
         self.builder = builder
         element = context.get_data_type(dtype)
         self.itemsize = context.get_abi_sizeof(element)
-        self.width = lanes(self.itemsize)
+        self.width = vector_bytes // self.itemsize
         self.vector = ir.VectorType(element, self.width)
         self.fma = cgutils.get_or_insert_function(builder.module, ir.FunctionType(self.vector, [self.vector] * 3),
                                                   f"llvm.fma.v{self.width}f{8 * self.itemsize}")
@@ -125,25 +125,25 @@ def multiply_accumulate(typingctx, x, x_at, x_offsets, w, w_offsets, channels, w
 
 @intrinsic(prefer_literal=True)
 def outer_accumulate(typingctx, a, a_at, a_offsets, images, v, v_at, v_offsets, out, out_at, out_stride,
-                     grid_rows, grid_columns, vectors):
+                     grid_rows, grid_columns, vectors, vector_bytes):
     """out[out_at + (i * grid_columns + k) * out_stride + j] += the sum over images m < M and steps
     t < len(a_offsets) of a[a_at + m * a_step + a_offsets[t] + i * row_stride + k] *
     v[v_at + m * v_step + v_offsets[t] + j], for i < grid_rows, k < grid_columns and lanes
-    j < vectors * L (L = 64 bytes / itemsize), where images = (M, a_step, v_step, row_stride): a sum of
-    outer products of a grid of broadcast elements of `a` (a convolution's input under a kernel's taps)
+    j < vectors * L (L = vector_bytes / itemsize), where images = (M, a_step, v_step, row_stride): a sum
+    of outer products of a grid of broadcast elements of `a` (a convolution's input under a kernel's taps)
     and vectors of `v` (its output gradient with the channels in the lanes), held in registers. a, v and
-    out are 1-d arrays of one float dtype, the offsets int64 arrays of one length; grid_rows, grid_columns
-    and vectors are compile-time constants."""
-    if not all(isinstance(n, types.IntegerLiteral) for n in (grid_rows, grid_columns, vectors)):
+    out are 1-d arrays of one float dtype, the offsets int64 arrays of one length; grid_rows, grid_columns,
+    vectors and vector_bytes (32 or 64) are compile-time constants."""
+    shape = (grid_rows, grid_columns, vectors, vector_bytes)
+    if not all(isinstance(n, types.IntegerLiteral) for n in shape):
         return None
-    n_rows, n_columns, n_vectors = grid_rows.literal_value, grid_columns.literal_value, vectors.literal_value
-    signature = types.void(a, a_at, a_offsets, images, v, v_at, v_offsets, out, out_at, out_stride, grid_rows,
-                           grid_columns, vectors)
+    n_rows, n_columns, n_vectors, n_bytes = (n.literal_value for n in shape)
+    signature = types.void(a, a_at, a_offsets, images, v, v_at, v_offsets, out, out_at, out_stride, *shape)
 
     def codegen(context, builder, sig, args):
         a_at, v_at, out_at, out_stride = (args[i] for i in (1, 5, 8, 9))
         n_images, a_step, v_step, row_stride = cgutils.unpack_tuple(builder, args[3], 4)
-        code = _VectorCode(context, builder, sig.args[0].dtype)
+        code = _VectorCode(context, builder, sig.args[0].dtype, n_bytes)
         a_data, a_offsets, v_data, v_offsets, out = (_data(context, builder, sig, args, i) for i in (0, 2, 4, 6, 7))
 
         def out_at_(i, k, b):

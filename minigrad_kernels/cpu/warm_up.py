@@ -1,12 +1,14 @@
-"""On a cold kernel cache, the slowest kernel compiles in a second process while this one compiles the rest.
+"""On a cold kernel cache, the slowest kernels compile in a second process while this one compiles the rest.
 
-Numba compiles one kernel at a time, on one core. conv_gemm.conv_pass alone takes about 12 s of the
-first LeNet training step's 20 s of compiling, so when this process compiles its first kernel, it starts
-a second Python process, which compiles conv_pass for float32 into the same cache. The first im2col
-convolution waits for that process (`wait`), and meanwhile compiles here what a training step needs
-after it (_WHILE_WAITING), then loads conv_pass from the cache. If the process fails, conv_pass
-compiles here, as it would without it. Not started on one core (nothing to gain) or from the warm-up
-process itself.
+Numba compiles one kernel at a time, on one core. When this process compiles its first kernel, it starts a
+second Python process, which compiles for float32, into the same cache, lane_weight.conv_weight (about
+4 s: the weight gradients of LeNet's layers, needed at the end of its first step's backward pass, by when
+it is in the cache; were it not, it would compile here too) and then conv_gemm.conv_pass (about 12 s:
+im2col convolutions, which LeNet at 16 or more images does not use). The first im2col convolution waits
+for that process (`wait`), and meanwhile compiles here what a training step needs after it
+(_WHILE_WAITING), then loads conv_pass from the cache. If the process fails, conv_pass compiles here, as
+it would without it. Not started on one core (nothing to gain) or from the warm-up process itself. A
+process that never needs conv_pass does not wait: the warm-up process may outlive it, to finish the cache.
 """
 import importlib
 import os
@@ -17,7 +19,8 @@ from numba.core import sigutils
 
 _CHILD = "MINIGRAD_WARM_UP_CHILD"  # set in the warm-up process's environment
 KERNEL = "minigrad_kernels.cpu.conv_gemm.conv_pass"
-_COMMAND = "from minigrad_kernels.cpu import conv_gemm; conv_gemm.compile_float32()"
+_COMMAND = ("from minigrad_kernels.cpu import conv_gemm, lane_weight; lane_weight.compile_float32(); "
+            "conv_gemm.compile_float32()")
 _process = None
 
 
@@ -39,8 +42,8 @@ def start(compiling):
         _process = False
 
 
-# (module, kernel, float32 signature as the CPU backend calls it): what LeNet's first training step with
-# SGD or Adam compiles after its first im2col convolution (about 6 s), in the order it needs them
+# (module, kernel, float32 signature as the CPU backend calls it): what the first training step of a LeNet
+# with an im2col layer, with SGD or Adam, compiles after that layer (about 6 s), in the order it needs them
 _WHILE_WAITING = (
     ("linalg", "matmul_rows", "(float32[:, ::1], float32[::1, :], float32[:, ::1], int64)"),
     ("elementwise", "sigmoid_backward", "(float32[::1], float32[::1])"),
