@@ -401,15 +401,22 @@ def test_lane_weight_gradient(data):
 
 
 def test_lane_weight_checks_its_shapes():
-    """The kernel reads raw memory through its intrinsic, so it refuses shapes that do not fit a 5x5 kernel
+    """The kernel reads raw memory through its intrinsics, so it refuses shapes that do not fit a 5x5 kernel
     instead of reading past x."""
     from minigrad_kernels.cpu import lane_weight
     x, grad = np.zeros((2, 1, 9, 9), np.float32), np.zeros((2, 16, 5, 5), np.float32)
-    lane_weight.conv_weight(x, grad, (1, 1), 2, np.empty((16, 1, 5, 5), np.float32))
-    for bad_x, bad_grad, stride, dw in [(x[:, :, :8], grad, (1, 1), (16, 1, 5, 5)), (x, grad, (2, 1), (16, 1, 5, 5)),
-                                        (x, grad[:1], (1, 1), (16, 1, 5, 5)), (x, grad, (1, 1), (15, 1, 5, 5))]:
+    for fits, padding in ((x, (0, 0)), (x[:, :, 1:-1, 2:-2], (1, 2))):
+        dw = np.empty((16, 1, 5, 5), np.float32)
+        lane_weight.conv_weight(np.ascontiguousarray(fits), grad, (1, 1), padding, 2, dw)
+    for bad_x, bad_grad, stride, padding, dw in [(x[:, :, :8], grad, (1, 1), (0, 0), (16, 1, 5, 5)),
+                                                 (x, grad, (2, 1), (0, 0), (16, 1, 5, 5)),
+                                                 (x[:, :, 1:-1], grad, (1, 1), (0, 1), (16, 1, 5, 5)),
+                                                 (x, grad, (1, 1), (-1, 0), (16, 1, 5, 5)),
+                                                 (x, grad[:1], (1, 1), (0, 0), (16, 1, 5, 5)),
+                                                 (x, grad, (1, 1), (0, 0), (15, 1, 5, 5))]:
         with pytest.raises(ValueError, match="do not fit a 5x5 kernel"):
-            lane_weight.conv_weight(np.ascontiguousarray(bad_x), bad_grad, stride, 2, np.empty(dw, np.float32))
+            lane_weight.conv_weight(np.ascontiguousarray(bad_x), bad_grad, stride, padding, 2,
+                                    np.empty(dw, np.float32))
 
 
 @st.composite

@@ -498,9 +498,7 @@ class CPUBackend(SharedBackend):
         live_taps, live_g = _live_taps(g)
         if live_taps is None and _lane_weight(g, x.shape[0]):
             dw = np.empty(shape, dtype=x.dtype)
-            pad = tuple((p, p) for p in g.padding[1:])
-            x = np.pad(_planes(x), ((0, 0), (0, 0)) + pad) if any(g.padding) else _planes(x)
-            lane_weight.conv_weight(x, _planes(y), g.stride[1:], get_num_threads(), _planes(dw))
+            lane_weight.conv_weight(_planes(x), _planes(y), g.stride[1:], g.padding[1:], get_num_threads(), _planes(dw))
             return dw
         if _winograd(live_g, c_in, c_out):
             dw = winograd.conv3x3_weight(_planes(x), _planes(y), live_g.padding[1:],

@@ -9,7 +9,8 @@ multiply-adds. Two threads ran LeNet's and ResNet-18's convolutions through it a
 (float32), where OpenBLAS's GEMM on im2col columns ran at 50-60 per thread before the columns were built.
 outer_accumulate holds a grid of sums the same way, of outer products of broadcast elements and vectors
 (a weight gradient with the output channels in the lanes: 99 GFMA/s on LeNet's second layer).
-transpose_store transposes a square block of vectors with shuffles, in registers. grid_intrinsic makes
+transpose_store (and half_transpose_store, on 32-byte vectors) transposes a square block of vectors with
+shuffles, in registers. grid_intrinsic makes
 intrinsics that map a small grid of float32 vectors to another in registers (vector_math's exp and
 sigmoid, winograd's tile transforms).
 
@@ -117,7 +118,8 @@ def multiply_accumulate(typingctx, x, x_at, x_offsets, w, w_offsets, channels, w
         for r in range(n_rows):
             row_at = builder.add(out_at, builder.mul(out_stride, code.constant(r)))
             for b in range(n_vectors):
-                code.store(builder.load(sums[r * n_vectors + b]), out, builder.add(row_at, code.constant(b * code.width)))
+                code.store(builder.load(sums[r * n_vectors + b]), out,
+                           builder.add(row_at, code.constant(b * code.width)))
         return context.get_dummy_value()
 
     return signature, codegen
@@ -174,17 +176,18 @@ def outer_accumulate(typingctx, a, a_at, a_offsets, images, v, v_at, v_offsets, 
     return signature, codegen
 
 
-@intrinsic
-def transpose_store(typingctx, source, source_at, source_stride, out, out_at, out_stride, count):
-    """out[out_at + j * out_stride + i] = source[source_at + i * source_stride + j] for i < L and j < count
-    (L = 64 bytes / itemsize, count <= L): an L x L block transposed in registers (log2(L) rounds of
+def _transposer(name, vector_bytes):
+    """An intrinsic name(source, source_at, source_stride, out, out_at, out_stride, count):
+    out[out_at + j * out_stride + i] = source[source_at + i * source_stride + j] for i < L and j < count
+    (L = vector_bytes / itemsize, count <= L): an L x L block transposed in registers (log2(L) rounds of
     two-vector shuffles), read as L vectors and written as `count`. source and out are 1-d arrays of one
     float dtype."""
-    signature = types.void(source, source_at, source_stride, out, out_at, out_stride, count)
+    def typer(typingctx, source, source_at, source_stride, out, out_at, out_stride, count):
+        return types.void(source, source_at, source_stride, out, out_at, out_stride, count), codegen
 
     def codegen(context, builder, sig, args):
         source_at, source_stride, out_at, out_stride, count = (args[i] for i in (1, 2, 4, 5, 6))
-        code = _VectorCode(context, builder, sig.args[0].dtype)
+        code = _VectorCode(context, builder, sig.args[0].dtype, vector_bytes)
         source, out, width = _data(context, builder, sig, args, 0), _data(context, builder, sig, args, 3), code.width
         mask = ir.VectorType(ir.IntType(32), width)
         rows = [code.load(source, builder.add(source_at, builder.mul(source_stride, code.constant(i))))
@@ -205,7 +208,12 @@ def transpose_store(typingctx, source, source_at, source_stride, out, out_at, ou
                 code.store(rows[j], out, builder.add(out_at, builder.mul(out_stride, code.constant(j))))
         return context.get_dummy_value()
 
-    return signature, codegen
+    typer.__name__ = typer.__qualname__ = name
+    return intrinsic(typer)
+
+
+transpose_store = _transposer("transpose_store", TILE_BYTES)
+half_transpose_store = _transposer("half_transpose_store", TILE_BYTES // 2)  # L x L for 32-byte vectors
 
 
 def grid_intrinsic(name, in_shape, transform):
