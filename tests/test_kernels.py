@@ -342,7 +342,7 @@ def test_batch_minor_conv_checks_its_ranges():
     convolution, and to_batch_minor lays the input out."""
     from minigrad_kernels.cpu import batch_conv
     rng = np.random.default_rng(0)
-    lanes = 64 // 8 * batch_conv.tile(16)[1]  # float64
+    lanes = 64 // 8 * batch_conv.tile(16, 8, 8)[1]  # float64, one vector of images
     x = rng.standard_normal((lanes - 3, 2, 1, 4, 4))
     xt = np.empty((2, 1, 4, 4, lanes))
     batch_conv.to_batch_minor(x, xt)

@@ -826,7 +826,8 @@ def _batch_minor(g, a, channels, transposed=False):
         return None
     taps, live = _live_taps(g)
     c_in, c_out = (channels, a.shape[1]) if transposed else (a.shape[1], channels)
-    block_bytes = a[0].size * lanes(a.itemsize) * batch_conv.tile(channels)[1] * a.itemsize
+    n_lanes = lanes(a.itemsize)
+    block_bytes = a[0].size * n_lanes * batch_conv.tile(channels, a.shape[0], n_lanes)[1] * a.itemsize
     if math.prod(live.kernel) == 1 or _winograd(live, c_in, c_out) or block_bytes > 2 << 20:
         return None
     return taps, live
@@ -837,12 +838,12 @@ def _batch_minor_conv(x, g, w, w_step, w_stride, turned, channels, bias=None):
     with each output position's live taps: weight w[o * w_stride + c * w_step + k] for tap k of input
     channel c (K - 1 - k when turned), plus bias."""
     n_batch, c_in = x.shape[:2]
-    rows, vectors = batch_conv.tile(channels)
+    rows, vectors = batch_conv.tile(channels, n_batch, lanes(x.itemsize))
     block = lanes(x.itemsize) * vectors
     n_pad = -(-n_batch // block) * block
-    xt = np.empty((c_in,) + tuple(g.in_size) + (n_pad,), dtype=x.dtype)
+    xt = _aligned_empty((c_in,) + tuple(g.in_size) + (n_pad,), x.dtype)
     batch_conv.to_batch_minor(np.ascontiguousarray(x), xt)
-    out = np.empty((n_batch, channels) + tuple(g.out_size), dtype=x.dtype)
+    out = _aligned_empty((n_batch, channels) + tuple(g.out_size), x.dtype)
     shift = np.zeros(-(-channels // rows) * rows, dtype=x.dtype)  # a whole tile of rows
     if bias is not None:
         shift[:channels] = bias
@@ -876,6 +877,15 @@ def _position_taps(kernel, stride, padding, dilation, in_size, out_size, n_pad, 
     return arrays
 
 
+def _aligned_empty(shape, dtype, alignment=64):
+    """np.empty(shape, dtype) starting on an `alignment`-byte boundary (numpy's start 16 bytes past one, so that
+    every 64-byte vector load straddles two cache lines)."""
+    dtype = np.dtype(dtype)
+    raw = np.empty(math.prod(shape) * dtype.itemsize + alignment, dtype=np.uint8)
+    start = -raw.ctypes.data % alignment
+    return raw[start:start + math.prod(shape) * dtype.itemsize].view(dtype).reshape(shape)
+
+
 def _padded(a, axis, multiple):
     """a C-contiguous, with zeros appended along `axis` up to a multiple of `multiple`."""
     if a.shape[axis] % multiple == 0:
@@ -889,7 +899,7 @@ def _padded(a, axis, multiple):
 
 def _batch_minor_forward(x, w, g, bias):
     c_out, c_in, taps = w.shape[0], w.shape[1], math.prod(g.kernel)
-    weights = _padded(w.reshape(c_out, c_in * taps), 0, batch_conv.tile(c_out)[0])
+    weights = _padded(w.reshape(c_out, c_in * taps), 0, batch_conv.tile(c_out, x.shape[0], lanes(x.itemsize))[0])
     return _batch_minor_conv(x, g, weights, taps, c_in * taps, False, c_out, bias)
 
 
@@ -897,7 +907,7 @@ def _batch_minor_input(y, w, g):
     """The gradient in x at stride 1: the convolution of y, padded by d * (k - 1) - p, with w turned (taps
     reversed, in and out swapped), which the weight offsets address in w (O, C_pad, K) itself."""
     c_out, c_in, taps = w.shape[0], w.shape[1], math.prod(g.kernel)
-    weights = _padded(w.reshape(c_out, c_in, taps), 1, batch_conv.tile(c_in)[0])
+    weights = _padded(w.reshape(c_out, c_in, taps), 1, batch_conv.tile(c_in, y.shape[0], lanes(y.itemsize))[0])
     padding = tuple(d * (k - 1) - p for d, k, p in zip(g.dilation, g.kernel, g.padding))
     turned = ConvGeometry(g.kernel, (1, 1, 1), padding, g.dilation, 1, g.out_size, g.in_size)
     return _batch_minor_conv(y, turned, weights, weights.shape[1] * taps, taps, True, c_in)

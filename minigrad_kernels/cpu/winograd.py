@@ -31,9 +31,10 @@ from numba import prange, uint64
 
 from minigrad_kernels._jit import cpu_kernel
 from minigrad_kernels.cpu.conv_gemm import _add
-from minigrad_kernels.cpu.register_tile import grid_intrinsic, lanes, transpose_store
+from minigrad_kernels.cpu.register_tile import grid_intrinsic, half_transpose_store, lanes, transpose_store
 
 LANES = lanes(4)  # float32 channels per vector in the channels-last pass
+HALF = LANES // 2  # and per half vector (the 8 columns past a map's last 16)
 
 
 @cpu_kernel
@@ -335,13 +336,17 @@ def _to_channels_last(x, pad_top, pad_left, xt):
         if y < 0 or y >= height:
             continue
         whole = first + max(0, last - first) // LANES * LANES
+        halves = whole + (last - whole) // HALF * HALF
         for c0 in range(0, channels, LANES):
             for x0 in range(first, whole, LANES):
                 transpose_store(source, ((n * channels + c0) * height + y) * width + x0, height * width, target,
                                 ((n * hp + yp) * wp + x0 + pad_left) * channels + c0, channels, LANES)
+            for h0 in range(c0, c0 + LANES * (halves > whole), HALF):
+                half_transpose_store(source, ((n * channels + h0) * height + y) * width + whole, height * width,
+                                     target, ((n * hp + yp) * wp + whole + pad_left) * channels + h0, channels, HALF)
             for c in range(c0, c0 + LANES):
                 line = x[n, c, y]
-                for xx in range(whole, last):
+                for xx in range(halves, last):
                     row[xx + pad_left, c] = line[xx]
 
 
@@ -352,16 +357,20 @@ def _from_channels_last(yt, out):
     hq, wq = yt.shape[1], yt.shape[2]
     source, target = yt.reshape(yt.size), out.reshape(out.size)
     whole = width // LANES * LANES
+    halves = whole + (width - whole) // HALF * HALF
     for task in prange(n_batch * height):
         n, y = task // height, task % height
         for x0 in range(0, whole, LANES):
             for c0 in range(0, channels, LANES):
                 transpose_store(source, ((n * hq + y) * wq + x0) * channels + c0, channels, target,
                                 ((n * channels + c0) * height + y) * width + x0, height * width, LANES)
+        for c0 in range(0, channels if halves > whole else 0, HALF):
+            half_transpose_store(source, ((n * hq + y) * wq + whole) * channels + c0, channels, target,
+                                 ((n * channels + c0) * height + y) * width + whole, height * width, HALF)
         row = yt[n, y]
         for c in range(channels):
             line = out[n, c, y]
-            for xx in range(whole, width):
+            for xx in range(halves, width):
                 line[xx] = row[xx, c]
 
 
