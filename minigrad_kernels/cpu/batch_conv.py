@@ -78,6 +78,8 @@ def conv(xt, x_offsets, w, w_offsets, starts, w_step, w_stride, bias, stride, pa
     block = TILE_BYTES // xt.itemsize * vectors
     n_blocks, row_blocks, volume = -(-n_batch // block), -(-channels // rows), depth * height * width
     run = max(1, min(volume, STAGE_BYTES // (rows * block * xt.itemsize)))
+    lanes = TILE_BYTES // xt.itemsize
+    run -= run % lanes if run > lanes else 0  # whole L x L transposes in _write_run
     runs = -(-volume // run)
     x_flat, w_flat, out_flat = xt.reshape(xt.size), w.reshape(w.size), out.reshape(out.size)
     channel_steps = (xt.shape[0], xt.size // max(1, xt.shape[0]), w_step)
