@@ -74,11 +74,11 @@ def conv(xt, x_offsets, w, w_offsets, starts, w_step, w_stride, bias, stride, pa
     the registers, the lanes of one vector (images 4 KB apart on ResNet's maps) fell into one cache set."""
     _, in_d, in_h, in_w, n_pad = xt.shape
     n_batch, channels, depth, height, width = out.shape
-    rows, vectors = tile(channels, n_batch, TILE_BYTES // xt.itemsize)
-    block = TILE_BYTES // xt.itemsize * vectors
+    lanes = TILE_BYTES // xt.itemsize
+    rows, vectors = tile(channels, n_batch, lanes)
+    block = lanes * vectors
     n_blocks, row_blocks, volume = -(-n_batch // block), -(-channels // rows), depth * height * width
     run = max(1, min(volume, STAGE_BYTES // (rows * block * xt.itemsize)))
-    lanes = TILE_BYTES // xt.itemsize
     run -= run % lanes if run > lanes else 0  # whole L x L transposes in _write_run
     runs = -(-volume // run)
     x_flat, w_flat, out_flat = xt.reshape(xt.size), w.reshape(w.size), out.reshape(out.size)

@@ -341,9 +341,11 @@ def _to_channels_last(x, pad_top, pad_left, xt):
             for x0 in range(first, whole, LANES):
                 transpose_store(source, ((n * channels + c0) * height + y) * width + x0, height * width, target,
                                 ((n * hp + yp) * wp + x0 + pad_left) * channels + c0, channels, LANES)
-            for h0 in range(c0, c0 + LANES * (halves > whole), HALF):
-                half_transpose_store(source, ((n * channels + h0) * height + y) * width + whole, height * width,
-                                     target, ((n * hp + yp) * wp + whole + pad_left) * channels + h0, channels, HALF)
+            if halves > whole:
+                for h0 in range(c0, c0 + LANES, HALF):
+                    half_transpose_store(source, ((n * channels + h0) * height + y) * width + whole, height * width,
+                                         target, ((n * hp + yp) * wp + whole + pad_left) * channels + h0, channels,
+                                         HALF)
             for c in range(c0, c0 + LANES):
                 line = x[n, c, y]
                 for xx in range(halves, last):
@@ -364,9 +366,10 @@ def _from_channels_last(yt, out):
             for c0 in range(0, channels, LANES):
                 transpose_store(source, ((n * hq + y) * wq + x0) * channels + c0, channels, target,
                                 ((n * channels + c0) * height + y) * width + x0, height * width, LANES)
-        for c0 in range(0, channels if halves > whole else 0, HALF):
-            half_transpose_store(source, ((n * hq + y) * wq + whole) * channels + c0, channels, target,
-                                 ((n * channels + c0) * height + y) * width + whole, height * width, HALF)
+        if halves > whole:
+            for c0 in range(0, channels, HALF):
+                half_transpose_store(source, ((n * hq + y) * wq + whole) * channels + c0, channels, target,
+                                     ((n * channels + c0) * height + y) * width + whole, height * width, HALF)
         row = yt[n, y]
         for c in range(channels):
             line = out[n, c, y]
