@@ -59,7 +59,10 @@ def main():
         env = _common.thread_env(args.threads, PYTHONPATH=directory + os.pathsep + os.path.dirname(__file__))
         workers[side] = subprocess.Popen([sys.executable, "-c", "import ab; ab.worker()"], env=env, cwd="/",
                                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-        print(f"{side}: {workers[side].stdout.readline().strip()}", flush=True)
+        started = workers[side].stdout.readline().strip()  # the worker's minigrad/__init__.py
+        if not started:
+            sys.exit(f"the {side} worker ({directory}) ended before it was ready: see its error above")
+        print(f"{side}: {started}", flush=True)
     times = {(case, side): [] for case in args.cases for side in workers}
     for round_ in range(args.rounds):
         for case in args.cases:

@@ -817,7 +817,7 @@ def _batch_minor(g, a, channels, transposed=False):
     """_live_taps(g) when the batch-minor direct kernel takes the convolution of a (N, C, ...) into
     `channels` (transposed: its gradient in x at stride 1, a the output gradient), else None: no groups,
     at least 16 images, more than one live tap, more than one output position, not a Winograd layer, at most
-    2 MB of input per block of images (a vector's lanes). Measured on two threads against the GEMM path,
+    2 MB of input per block of images (the tile's vectors). Measured on two threads against the GEMM path,
     with the blocks' padded grids: 1.2-2 MB ran 1.3-1.8x faster (VGG-11's 512 channels at 4x4, AlexNet's
     256 at 7x7), 4 MB 0.73-0.93x (5x5 64->64 at 28x28); one output position (ResNet-18's 256->512 3x3
     stride 2 at 2x2) 0.77x."""
@@ -826,11 +826,15 @@ def _batch_minor(g, a, channels, transposed=False):
         return None
     taps, live = _live_taps(g)
     c_in, c_out = (channels, a.shape[1]) if transposed else (a.shape[1], channels)
-    n_lanes = lanes(a.itemsize)
-    block_bytes = a[0].size * n_lanes * batch_conv.tile(channels, a.shape[0], n_lanes)[1] * a.itemsize
+    block_bytes = a[0].size * lanes(a.itemsize) * _register_tile(channels, a)[1] * a.itemsize
     if math.prod(live.kernel) == 1 or _winograd(live, c_in, c_out) or block_bytes > 2 << 20:
         return None
     return taps, live
+
+
+def _register_tile(channels, a):
+    """batch_conv.tile's (rows, vectors) for a convolution of a (N, ...) into `channels`."""
+    return batch_conv.tile(channels, a.shape[0], lanes(a.itemsize))
 
 
 def _batch_minor_conv(x, g, w, w_step, w_stride, turned, channels, bias=None):
@@ -838,7 +842,7 @@ def _batch_minor_conv(x, g, w, w_step, w_stride, turned, channels, bias=None):
     with each output position's live taps: weight w[o * w_stride + c * w_step + k] for tap k of input
     channel c (K - 1 - k when turned), plus bias."""
     n_batch, c_in = x.shape[:2]
-    rows, vectors = batch_conv.tile(channels, n_batch, lanes(x.itemsize))
+    rows, vectors = _register_tile(channels, x)
     block = lanes(x.itemsize) * vectors
     n_pad = -(-n_batch // block) * block
     xt = _aligned_empty((c_in,) + tuple(g.in_size) + (n_pad,), x.dtype)
@@ -899,7 +903,7 @@ def _padded(a, axis, multiple):
 
 def _batch_minor_forward(x, w, g, bias):
     c_out, c_in, taps = w.shape[0], w.shape[1], math.prod(g.kernel)
-    weights = _padded(w.reshape(c_out, c_in * taps), 0, batch_conv.tile(c_out, x.shape[0], lanes(x.itemsize))[0])
+    weights = _padded(w.reshape(c_out, c_in * taps), 0, _register_tile(c_out, x)[0])
     return _batch_minor_conv(x, g, weights, taps, c_in * taps, False, c_out, bias)
 
 
@@ -907,7 +911,7 @@ def _batch_minor_input(y, w, g):
     """The gradient in x at stride 1: the convolution of y, padded by d * (k - 1) - p, with w turned (taps
     reversed, in and out swapped), which the weight offsets address in w (O, C_pad, K) itself."""
     c_out, c_in, taps = w.shape[0], w.shape[1], math.prod(g.kernel)
-    weights = _padded(w.reshape(c_out, c_in, taps), 1, batch_conv.tile(c_in, y.shape[0], lanes(y.itemsize))[0])
+    weights = _padded(w.reshape(c_out, c_in, taps), 1, _register_tile(c_in, y)[0])
     padding = tuple(d * (k - 1) - p for d, k, p in zip(g.dilation, g.kernel, g.padding))
     turned = ConvGeometry(g.kernel, (1, 1, 1), padding, g.dilation, 1, g.out_size, g.in_size)
     return _batch_minor_conv(y, turned, weights, weights.shape[1] * taps, taps, True, c_in)

@@ -27,7 +27,7 @@ from minigrad_kernels.cpu.register_tile import TILE_BYTES, multiply_accumulate, 
 @cpu_kernel(parallel=False)
 def tile(channels, n_batch, lanes):
     """(rows, vectors) of the register tile for a convolution into this many output channels of n_batch
-    images, `lanes` to a vector: 16 to 24 sums in registers (AVX-512 has 32), as few padded rows as that
+    images, `lanes` to a vector: 12 to 24 sums in registers (AVX-512 has 32), as few padded rows as that
     allows, and more vectors than rows' broadcasts where the batch fills them (a step's loads, one a vector
     and one a row, then feed more multiply-adds: LeNet's layers, batch 256, two threads, 16 x 1 -> 8 x 2
     0.82 -> 0.60 ms, 6 x 2 -> 6 x 4 0.75 -> 0.62 ms)."""

@@ -3,16 +3,15 @@ and lane_weight.
 
 LLVM's loop vectorizer keeps a loop's running sums in memory (a load and a store per multiply-add), and
 its unit is one innermost loop. multiply_accumulate instead holds a tile of `rows` x `vectors` running
-sums of 64 bytes each (16 float32 or 8 float64 lanes) in vector registers for a whole reduction: per
-step one load of each input vector and one broadcast weight per row feed rows x vectors fused
-multiply-adds. Two threads ran LeNet's and ResNet-18's convolutions through it at 110-116 GFMA/s
+sums of 64 bytes each (16 float32 or 8 float64 lanes) in vector registers for a whole reduction: per step
+one load of each input vector and one broadcast weight per row feed rows x vectors fused multiply-adds.
+Two threads of the AMD EPYC ran LeNet's and ResNet-18's convolutions through it at 110-116 GFMA/s
 (float32), where OpenBLAS's GEMM on im2col columns ran at 50-60 per thread before the columns were built.
 outer_accumulate holds a grid of sums the same way, of outer products of broadcast elements and vectors
 (a weight gradient with the output channels in the lanes: 99 GFMA/s on LeNet's second layer).
 transpose_store (and half_transpose_store, on 32-byte vectors) transposes a square block of vectors with
-shuffles, in registers. grid_intrinsic makes
-intrinsics that map a small grid of float32 vectors to another in registers (vector_math's exp and
-sigmoid, winograd's tile transforms).
+shuffles, in registers. grid_intrinsic makes intrinsics that map a small grid of float32 vectors to
+another in registers (vector_math's exp and sigmoid, winograd's tile transforms).
 
 All read and write raw memory (no bounds checks, in the debug build either): their callers check every
 range first (batch_conv.conv's _check_ranges, lane_weight.conv_weight's shapes) or derive it from array
