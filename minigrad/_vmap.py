@@ -363,6 +363,16 @@ def _conv(function, size, args, batched):
     return _move(out.reshape((out.shape[0], size, -1) + tuple(out.shape[2:])), 1, 0)
 
 
+def _conv_activation(function, size, args, batched):
+    """ConvActivation and ConvActivationPool as the ops they fuse: Conv's rule, the activation, and
+    WindowMean's rule (each output has the batch in front)."""
+    x, w, geometry, bias, activation, *windows = args
+    operands, flags = ((x, w, geometry), batched[:3]) if bias is None else ((x, w, geometry, bias), batched[:4])
+    out = _conv(conv.Conv, size, operands, flags)
+    out = ew.Relu.apply(out) if activation == "relu" else ew.Sigmoid.apply(out)
+    return _fold_into_first(pool.WindowMean, size, (out, windows[0]), (True, False)) if windows else out
+
+
 def _conv_weight(function, size, args, batched):
     """ConvWeight sums over N, so the batch becomes groups of both its arguments' channels."""
     x, y, geometry = args
@@ -423,6 +433,7 @@ for _rule, _functions in [
                         pool.WindowMeanAdjoint, pool.Pad, pool.PadAdjoint)),
     (_conv, (conv.Conv, conv.ConvTranspose)),
     (_conv_weight, (conv.ConvWeight,)),
+    (_conv_activation, (conv.ConvActivation, conv.ConvActivationPool)),
     (_channelwise, (normalization.Normalize, normalization.Project, normalization.ChannelAffine,
                    normalization.ChannelSums)),
     (_linear, (linalg.Linear,)),

@@ -188,6 +188,10 @@ def _layer_cases(rng):
         (lambda x, w: F.conv2d(x, w, padding=1), [x4, w4]),
         (lambda x, w, b: F.conv2d(x, w, b, stride=2), [x4, w4, _rng_leaf(rng, 3)]),
         (lambda y, w: F.conv_transpose2d(y, w, stride=2), [_rng_leaf(rng, 2, 3, 3, 3), w4]),
+        # nn.Sequential's fused Conv2d -> Sigmoid and Conv2d -> ReLU -> AvgPool2d(2)
+        (lambda x, w, b: F._conv(x, w, b, 1, 1, 1, 1, 2, "conv2d", "sigmoid"), [x4, w4, _rng_leaf(rng, 3)]),
+        (lambda x, w, b: F._conv(x, w, b, 1, 1, 1, 1, 2, "conv2d", "relu", (2, None, 0, False, True, None)),
+         [x4, w4, _rng_leaf(rng, 3)]),
         (lambda x, y: conv.ConvWeight.apply(x, y, geometry), [x5, y5]),
         (lambda x: F.fold(F.unfold(x, 2), (5, 5), 2), [x4]),
         (lambda x: F.avg_pool2d(x, 2), [x4]),

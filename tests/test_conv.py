@@ -755,3 +755,104 @@ def test_bad_arguments_name_the_problem():
         F.fold(minigrad.ones(1, 5, 4), (3, 3), 2)
     with pytest.raises(TypeError, match="kernel_size: expected an int or a tuple of 2 ints"):
         F.max_pool2d(x, (2, 2, 2))
+
+
+def _conv_block(nn, activation, pool, in_channels, out_channels, kernel, padding):
+    layers = [nn.Conv2d(in_channels, out_channels, kernel, padding=padding),
+              nn.Sigmoid() if activation == "sigmoid" else nn.ReLU()]
+    return nn.Sequential(*layers, nn.AvgPool2d(2), nn.Flatten()) if pool else nn.Sequential(*layers)
+
+
+def _spy_batch_conv(patch, calls):
+    """Records (activation code, divisor) of each batch_conv.conv call."""
+    from minigrad_kernels.cpu import batch_conv
+    real = batch_conv.conv
+    patch.setattr(batch_conv, "conv", lambda *a: calls.append(a[-3:-1]) or real(*a))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@given(activation=st.sampled_from(["relu", "sigmoid"]), pool=st.booleans(), batch=st.sampled_from([3, 16, 37]),
+       channels=st.integers(1, 3), out_channels=st.sampled_from([1, 6, 16]), size=st.integers(4, 9),
+       kernel=st.integers(2, 5), seed=seeds)
+def test_sequential_fuses_conv_activation_and_pooling_bit_for_bit(dtype, activation, pool, batch, channels,
+                                                                   out_channels, size, kernel, seed):
+    """nn.Sequential runs Conv2d -> ReLU or Sigmoid (-> AvgPool2d(2) when nothing is recorded) as one op:
+    the same bits as the layers one by one, forward and gradients, whether the batch-minor kernel takes
+    the epilogue (a spy checks that it does for even maps of 16 or more images) or the backend composes it."""
+    assume(kernel <= size)
+    padding = kernel // 2
+    net = _conv_block(minigrad.nn, activation, pool, channels, out_channels, kernel, padding)
+    net = net.to(getattr(minigrad, dtype))
+    x = minigrad.from_numpy(np.random.default_rng(seed).standard_normal((batch, channels, size, size)).astype(dtype))
+    calls = []
+    with minigrad.no_grad(), pytest.MonkeyPatch.context() as patch:
+        _spy_batch_conv(patch, calls)
+        fused = net(x)
+        one_by_one = x
+        for layer in net:
+            one_by_one = layer(one_by_one)
+    np.testing.assert_array_equal(fused.numpy(), one_by_one.numpy())
+    out_size = size + 2 * padding - kernel + 1
+    if batch >= 16 and (dtype == "float32" or activation == "relu") and out_size % 2 == 0:
+        assert calls[0] == (1 if activation == "relu" else 2, 4.0 if pool else 0.0), calls
+    calls.clear()
+    with pytest.MonkeyPatch.context() as patch:
+        _spy_batch_conv(patch, calls)
+        y = net(x.requires_grad_())  # recorded: the pooling runs on its own
+    assert all(divisor == 0.0 for _, divisor in calls), calls
+    assert pool or y.grad_fn.name() == "ConvActivationBackward"
+    grads = minigrad.autograd.grad(y.sum(), (x,) + tuple(net.parameters()))
+    expected = x
+    for layer in net:
+        expected = layer(expected)
+    np.testing.assert_array_equal(y.detach().numpy(), expected.detach().numpy())
+    for ours, theirs in zip(grads, minigrad.autograd.grad(expected.sum(), (x,) + tuple(net.parameters()))):
+        np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+
+
+@pytest.mark.parametrize("activation", ["relu", "sigmoid"])
+@pytest.mark.parametrize("size", [4, 5])
+def test_conv_activation_rules(activation, size):
+    """ConvActivation and ConvActivationPool (float64: relu in the batch-minor kernel's epilogue at 16
+    images, sigmoid composed): VJP and JVP against central differences and the adjoint identity, and
+    against PyTorch's layers one by one."""
+    rng = np.random.default_rng(size)
+    x, w, b = rng.standard_normal((16, 2, size, size)), rng.standard_normal((3, 2, 3, 3)), rng.standard_normal(3)
+    pool = (2, None, 0, False, True, None)
+    for avg_pool in (None, pool):
+        def fn(x_, w_, b_, avg_pool=avg_pool):
+            return F._conv(x_, w_, b_, 1, 1, 1, 1, 2, "conv2d", activation, avg_pool)
+        check_rules(fn, [leaf(x), leaf(w), leaf(b)])
+    torch = pytest.importorskip("torch")
+    xt, wt, bt = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
+    theirs = torch.nn.functional.conv2d(xt, wt, bt, padding=1)
+    theirs = torch.nn.functional.avg_pool2d(getattr(torch, activation)(theirs), 2)
+    ours = F._conv(*(leaf(a) for a in (x, w, b)), 1, 1, 1, 1, 2, "conv2d", activation, pool)
+    np.testing.assert_allclose(ours.detach().numpy(), theirs.detach().numpy(), rtol=1e-12, atol=1e-12)
+
+
+def test_fusion_keeps_hooks_and_leaves_other_layers_alone():
+    """A hook on the convolution or its activation runs (that pair then runs layer by layer); a Conv2d
+    subclass with its own forward, a transposed convolution and reflect padding are not fused."""
+    nn = minigrad.nn
+    x = minigrad.randn(16, 1, 8, 8)
+    for hooked in (0, 1):
+        net = _conv_block(nn, "relu", True, 1, 4, 3, 1)
+        seen = []
+        net[hooked].register_forward_hook(lambda module, args, out: seen.append(type(module).__name__))
+        with minigrad.no_grad():
+            net(x)
+        assert seen == [type(net[hooked]).__name__]
+
+    class Doubled(nn.Conv2d):
+        def forward(self, input):  # noqa: A002
+            return super().forward(input) * 2
+
+    for conv in (Doubled(1, 4, 3, padding=1), nn.Conv2d(1, 4, 3, padding=1, padding_mode="reflect")):
+        net = nn.Sequential(conv, nn.ReLU(), nn.AvgPool2d(2))
+        calls = []
+        with minigrad.no_grad(), pytest.MonkeyPatch.context() as patch:
+            _spy_batch_conv(patch, calls)
+            out = net(x)
+            assert all(call == (0, 0.0) for call in calls), calls
+            np.testing.assert_array_equal(out.numpy(), net[2](net[1](net[0](x))).numpy())

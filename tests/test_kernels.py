@@ -353,7 +353,7 @@ def test_batch_minor_conv_checks_its_ranges():
     x_offsets = np.tile((np.arange(3)[:, None] * 4 + np.arange(3)).reshape(-1) * lanes, 4)  # 3x3 taps, 4 positions
     w_offsets, starts = np.tile(np.arange(9), 4), np.arange(0, 37, 9)
     out = np.empty((lanes, 16, 1, 2, 2))
-    batch_conv.conv(xt, x_offsets, w, w_offsets, starts, 9, 18, bias, stride, padding, out)
+    batch_conv.conv(xt, x_offsets, w, w_offsets, starts, 9, 18, bias, stride, padding, 0, 0.0, out)
     windows = np.lib.stride_tricks.sliding_window_view(xt[:, 0], (3, 3), axis=(1, 2))  # (c, y, x, n, a, b)
     expected = np.einsum("ocab,cyxnab->noyx", w.reshape(16, 2, 3, 3), windows)
     np.testing.assert_allclose(out[:, :, 0], expected, atol=1e-12)
@@ -365,4 +365,4 @@ def test_batch_minor_conv_checks_its_ranges():
            (x_offsets, w_offsets, starts, bias, xt[..., :lanes - 1], padding)]
     for x_off, w_off, start, shift, grid, pad in bad:
         with pytest.raises(IndexError, match="batch_conv.conv"):
-            batch_conv.conv(np.ascontiguousarray(grid), x_off, w, w_off, start, 9, 18, shift, stride, pad, out)
+            batch_conv.conv(np.ascontiguousarray(grid), x_off, w, w_off, start, 9, 18, shift, stride, pad, 0, 0.0, out)

@@ -439,9 +439,17 @@ class CPUBackend(SharedBackend):
         im2col_kernels.col2im(cols, g.kernel, g.stride, g.padding, g.dilation, g.out_size, x)
         return x
 
-    def conv(self, x, w, g, bias=None):
+    def conv(self, x, w, g, bias=None, activation=None, windows=None):
+        """The batch-minor kernel takes the activation (sigmoid in float32 only) and 2x2 stride-2 windows
+        that cover the map into its pass; otherwise they follow the convolution (_epilogue)."""
+        live = _batch_minor(g, x, w.shape[0])
+        divisor = 0.0 if windows is None else _pool_epilogue(g, windows)
+        if live and divisor is not None and not (activation == "sigmoid" and x.dtype != np.float32):
+            return _batch_minor_forward(x, _take_taps(w, *live), live[1], bias, activation, divisor)
+        return self._epilogue(self._conv(x, w, g, bias, live), g, activation, windows)
+
+    def _conv(self, x, w, g, bias, live):
         n_batch, c_out = x.shape[0], w.shape[0]
-        live = _batch_minor(g, x, c_out)
         if live:
             return _batch_minor_forward(x, _take_taps(w, *live), live[1], bias)
         if _direct(g, x.shape[1], c_out):
@@ -626,6 +634,17 @@ def _pool_2x2(shape, kernel, stride, out_size):
     height, width = shape[-2:]
     return (tuple(kernel) == (2, 2) == tuple(stride) and 2 * out_size[0] <= height and 2 * out_size[1] <= width
             and height * width < 1 << 31)
+
+
+def _pool_epilogue(g, windows):
+    """The divisor when windows are 2x2 at stride 2 and tile g's 2-d output exactly (batch_conv.conv's
+    pooling epilogue), else None."""
+    strided = _strided_windows(windows)
+    depth, height, width = g.out_size
+    if (strided is None or strided[:2] != ((2, 2), (2, 2)) or depth != 1 or height % 2 or width % 2
+            or windows[0].size != height // 2 or windows[2].size != width // 2):
+        return None
+    return float(strided[2])
 
 
 _STRIDED = {}  # id(windows) -> (windows, _strided_windows(windows)): nn.functional reuses its window tuples
@@ -832,29 +851,36 @@ def _batch_minor(g, a, channels, transposed=False):
     return taps, live
 
 
+_ACTIVATIONS = {None: 0, "relu": batch_conv.RELU, "sigmoid": batch_conv.SIGMOID}
+
+
 def _register_tile(channels, a):
     """batch_conv.tile's (rows, vectors) for a convolution of a (N, ...) into `channels`."""
     return batch_conv.tile(channels, a.shape[0], lanes(a.itemsize))
 
 
-def _batch_minor_conv(x, g, w, w_step, w_stride, turned, channels, bias=None):
+def _batch_minor_conv(x, g, w, w_step, w_stride, turned, channels, bias=None, activation=None, divisor=0.0):
     """(N, channels, *g.out_size): x (N, C, ...) made batch-minor (C, ..., Np), convolved by batch_conv.conv
     with each output position's live taps: weight w[o * w_stride + c * w_step + k] for tap k of input
-    channel c (K - 1 - k when turned), plus bias."""
+    channel c (K - 1 - k when turned), plus bias; then the activation ("relu", "sigmoid" or None) and, with
+    a divisor, 2x2 stride-2 window means (out (N, channels, 1, Ho / 2, Wo / 2))."""
     n_batch, c_in = x.shape[:2]
     rows, vectors = _register_tile(channels, x)
     block = lanes(x.itemsize) * vectors
     n_pad = -(-n_batch // block) * block
     xt = _aligned_empty((c_in,) + tuple(g.in_size) + (n_pad,), x.dtype)
     batch_conv.to_batch_minor(np.ascontiguousarray(x), xt)
-    out = _aligned_empty((n_batch, channels) + tuple(g.out_size), x.dtype)
+    depth, height, width = g.out_size
+    out_size = (depth, height // 2, width // 2) if divisor else (depth, height, width)
+    out = _aligned_empty((n_batch, channels) + out_size, x.dtype)
     shift = np.zeros(-(-channels // rows) * rows, dtype=x.dtype)  # a whole tile of rows
     if bias is not None:
         shift[:channels] = bias
     x_offsets, w_offsets, starts = _position_taps(g.kernel, g.stride, g.padding, g.dilation, g.in_size, g.out_size,
                                                   n_pad, turned)
     batch_conv.conv(xt, x_offsets, w.reshape(-1), w_offsets, starts, w_step, w_stride, shift,  # one signature
-                    np.array(g.stride, dtype=np.int64), np.array(g.padding, dtype=np.int64), out)
+                    np.array(g.stride, dtype=np.int64), np.array(g.padding, dtype=np.int64),
+                    _ACTIVATIONS[activation], float(divisor), out)
     return out
 
 
@@ -901,10 +927,10 @@ def _padded(a, axis, multiple):
     return out
 
 
-def _batch_minor_forward(x, w, g, bias):
+def _batch_minor_forward(x, w, g, bias, activation=None, divisor=0.0):
     c_out, c_in, taps = w.shape[0], w.shape[1], math.prod(g.kernel)
     weights = _padded(w.reshape(c_out, c_in * taps), 0, _register_tile(c_out, x)[0])
-    return _batch_minor_conv(x, g, weights, taps, c_in * taps, False, c_out, bias)
+    return _batch_minor_conv(x, g, weights, taps, c_in * taps, False, c_out, bias, activation, divisor)
 
 
 def _batch_minor_input(y, w, g):

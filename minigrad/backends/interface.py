@@ -152,9 +152,11 @@ class Backend(abc.ABC):
         """Kernel: writes x's (N, C * K, L) columns (unfold's layout) into cols, which may be any strided view."""
     def col2im(self, cols, g, channels):
         """Kernel: im2col's adjoint, a new (N, channels, *g.in_size) array (overlapping columns add up)."""
-    def conv(self, x, w, g, bias=None):
+    def conv(self, x, w, g, bias=None, activation=None, windows=None):
         """Cross-correlation of x (N, C, *in) with w (C_out, C/groups, *kernel): (N, C_out, *out), plus
-        bias (C_out,) per output channel when given (in the same pass where the device can)."""
+        bias (C_out,) per output channel when given; then the activation entry ("relu" or "sigmoid") when
+        given, and then with windows (window_mean's, for 2-d maps: D = 1) their means, (N, C_out, 1,
+        *pooled). In the same pass where the device can, with the values of the entries one after another."""
     def conv_transpose(self, y, w, g):
         """conv's adjoint in x: y (N, C_out, *out) -> (N, C, *in)."""
     def conv_weight(self, x, y, g):

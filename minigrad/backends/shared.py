@@ -33,15 +33,26 @@ class SharedBackend(Backend):
         by_channel = self.contiguous(self.transpose(self.reshape(y, (n_batch, channels, length)), (1, 0, 2)))
         return self.reshape(by_channel, (g.groups, channels // g.groups, n_batch * length))
 
-    def conv(self, x, w, g, bias=None):
-        """Cross-correlation of x (N, C, *in) with w (C_out, C/groups, *kernel), plus bias: one batched GEMM."""
+    def conv(self, x, w, g, bias=None, activation=None, windows=None):
+        """Cross-correlation of x (N, C, *in) with w (C_out, C/groups, *kernel), plus bias: one batched GEMM;
+        then the _epilogue."""
         n_batch, c_out = x.shape[0], w.shape[0]
         weights = self.reshape(w, (g.groups, c_out // g.groups, math.prod(w.shape[1:])))
         out = self.matmul(weights, self._columns(x, g))
         if bias is not None:
             out = self.add(out, self.reshape(bias, (g.groups, c_out // g.groups, 1)))
-        return self.contiguous(self.transpose(self.reshape(out, (c_out, n_batch) + tuple(g.out_size)),
-                                              (1, 0, 2, 3, 4)))
+        out = self.contiguous(self.transpose(self.reshape(out, (c_out, n_batch) + tuple(g.out_size)), (1, 0, 2, 3, 4)))
+        return self._epilogue(out, g, activation, windows)
+
+    def _epilogue(self, out, g, activation, windows):
+        """conv's activation and pooling of its output `out`: the entries one after another."""
+        if activation is not None:
+            out = getattr(self, activation)(out)
+        if windows is None:
+            return out
+        planes = self.reshape(out, tuple(out.shape[:2]) + tuple(g.out_size[1:]))
+        pooled = self.window_mean(planes, windows)
+        return self.reshape(pooled, tuple(pooled.shape[:2]) + (1,) + tuple(pooled.shape[2:]))
 
     def conv_transpose(self, y, w, g):
         """The adjoint of conv in x: GEMM with the transposed weight, then col2im."""

@@ -139,7 +139,10 @@ def _conv_operands(input, weight, groups, nd, name, weight_layout):  # noqa: A00
     return x
 
 
-def _conv(input, weight, bias, stride, padding, dilation, groups, nd, name):  # noqa: A002
+def _conv(input, weight, bias, stride, padding, dilation, groups, nd, name, activation=None,  # noqa: A002
+          avg_pool=None):
+    """The convolution; with activation ("relu" or "sigmoid"), that of its output, and then with avg_pool
+    (avg_pool2d's arguments after the input), the average pooling of that: one op (nn.Sequential's)."""
     x = _conv_operands(input, weight, groups, nd, name, "out_channels, in_channels/groups")
     n_batch, channels, *in_size = x.shape
     c_out, c_group, *kernel = weight.shape
@@ -176,10 +179,14 @@ def _conv(input, weight, bias, stride, padding, dilation, groups, nd, name):  # 
         return out if input.ndim == nd + 2 else out.squeeze(0)
     geometry = ConvGeometry(_padded3(kernel, 1), _padded3(stride, 1), _padded3(before, 0),
                             _padded3(dilation, 1), groups, _padded3(in_size, 1), _padded3(out_size, 1))
-    operands = (x, weight, geometry)
-    if _checked_bias(c_out, x, bias, name) is not None:
-        operands += (bias,)
-    out = conv_ops.Conv.apply(*operands)
+    bias = _checked_bias(c_out, x, bias, name)
+    if activation is None:
+        out = conv_ops.Conv.apply(x, weight, geometry, *(() if bias is None else (bias,)))
+    elif avg_pool is None:
+        out = conv_ops.ConvActivation.apply(x, weight, geometry, bias, activation)
+    else:
+        windows, _ = _avg_pool_plan((n_batch, c_out) + tuple(out_size), *avg_pool, nd, "avg_pool2d", x.dtype.numpy)
+        out = conv_ops.ConvActivationPool.apply(x, weight, geometry, bias, activation, windows)
     return out if input.ndim == nd + 2 else out.squeeze(0)
 
 
@@ -288,7 +295,7 @@ def _pool_out(size, kernel, stride, padding, dilation, ceil_mode):
     return out
 
 
-def _pool_geometry(x, kernel_size, stride, padding, dilation, ceil_mode, nd, name):
+def _pool_geometry(shape, kernel_size, stride, padding, dilation, ceil_mode, nd, name):
     kernel = ntuple(kernel_size, nd, "kernel_size", 1)
     stride = kernel if stride is None or stride == [] or stride == () else ntuple(stride, nd, "stride", 1)
     padding = ntuple(padding, nd, "padding", 0)
@@ -297,14 +304,14 @@ def _pool_geometry(x, kernel_size, stride, padding, dilation, ceil_mode, nd, nam
         if 2 * p > k:
             raise RuntimeError(f"{name}(): pad should be smaller than or equal to half of kernel size, "
                                f"but got pad={p}, kernel_size={k}")
-    in_size = x.shape[2:]
-    if 0 in in_size or x.shape[1] == 0:
+    in_size = tuple(shape[2:])
+    if 0 in in_size or shape[1] == 0:
         raise RuntimeError(f"{name}(): Expected 2D or 3D (batch mode) tensors with non-zero channel and spatial "
-                           f"sizes, but got input of size {list(x.shape[1:])} after the batch dim")
+                           f"sizes, but got input of size {list(shape[1:])} after the batch dim")
     out = tuple(_pool_out(i, k, s, p, d, ceil_mode) for i, k, s, p, d in zip(in_size, kernel, stride, padding, dilation))
     if any(o < 1 for o in out):
-        raise RuntimeError(f"{name}(): Given input size {tuple(x.shape[1:])}, the calculated output size "
-                           f"{(x.shape[1],) + out} is too small")
+        raise RuntimeError(f"{name}(): Given input size {tuple(shape[1:])}, the calculated output size "
+                           f"{(shape[1],) + out} is too small")
     return kernel, stride, padding, dilation, out
 
 
@@ -322,7 +329,7 @@ def _gather_planes(x4, indices, out_shape):
 
 def _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices, nd, name):  # noqa: A002
     x = _float_input(input, name, (nd + 1, nd + 2))
-    kernel, stride, padding, dilation, out = _pool_geometry(x, kernel_size, stride, padding, dilation,
+    kernel, stride, padding, dilation, out = _pool_geometry(x.shape, kernel_size, stride, padding, dilation,
                                                             ceil_mode, nd, name)
     values, indices = pool_ops.MaxPool.apply(_as_planes(x, nd), _padded3(kernel, 1)[1:], _padded3(stride, 1)[1:],
                                              _padded3(padding, 0)[1:], _padded3(dilation, 1)[1:],
@@ -374,16 +381,22 @@ def _avg_pool_windows(sizes, kernel, stride, padding, out, count_include_pad, di
 def _avg_pool(input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override, nd,  # noqa: A002
               name):
     x = _float_input(input, name, (nd + 1, nd + 2))
-    kernel, stride, padding, _, out = _pool_geometry(x, kernel_size, stride, padding, 1, ceil_mode, nd, name)
-    if divisor_override is not None and (not isinstance(divisor_override, numbers.Integral) or divisor_override <= 0):
-        raise RuntimeError(f"{name}(): divisor must be a positive int, got divisor_override={divisor_override!r}")
-    sizes = tuple(x.shape[2:])
-    if nd == 1:
-        kernel, stride, padding, out, sizes = (1,) + kernel, (1,) + stride, (0,) + padding, (1,) + out, (1,) + sizes
-    windows = _avg_pool_windows(sizes, kernel, stride, padding, out, count_include_pad, divisor_override,
-                                x.dtype.numpy)
+    windows, out = _avg_pool_plan(x.shape, kernel_size, stride, padding, ceil_mode, count_include_pad,
+                                  divisor_override, nd, name, x.dtype.numpy)
     result = pool_ops.WindowMean.apply(_as_planes(x, nd), windows).reshape(tuple(x.shape[:2]) + out[-nd:])
     return result if input.ndim == nd + 2 else result.squeeze(0)
+
+
+def _avg_pool_plan(shape, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override, nd,
+                   name, np_dtype):
+    """(WindowMean's windows, the output size) of average pooling an input of `shape` (N, C, ...)."""
+    kernel, stride, padding, _, out = _pool_geometry(shape, kernel_size, stride, padding, 1, ceil_mode, nd, name)
+    if divisor_override is not None and (not isinstance(divisor_override, numbers.Integral) or divisor_override <= 0):
+        raise RuntimeError(f"{name}(): divisor must be a positive int, got divisor_override={divisor_override!r}")
+    sizes = tuple(shape[2:])
+    if nd == 1:
+        kernel, stride, padding, out, sizes = (1,) + kernel, (1,) + stride, (0,) + padding, (1,) + out, (1,) + sizes
+    return _avg_pool_windows(sizes, kernel, stride, padding, out, count_include_pad, divisor_override, np_dtype), out
 
 
 def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):  # noqa: A002

@@ -2,12 +2,23 @@
 import math
 
 from minigrad import creation
-from minigrad.autograd.grad_mode import no_grad
+from minigrad.autograd.grad_mode import STATE, no_grad
 from minigrad.nn import functional as F
 from minigrad.nn import init
+from minigrad.nn.activation import ReLU, Sigmoid
 from minigrad.nn.module import Module
 from minigrad.nn.parameter import Parameter
+from minigrad.nn.pooling import AvgPool2d
 from minigrad.tensor import Tensor
+
+
+_ACTIVATIONS = {ReLU: "relu", Sigmoid: "sigmoid"}  # the activations a convolution takes into its pass
+
+
+def _recorded(*tensors):
+    """Whether an op on these tensors is recorded for backward or carries a forward-mode tangent."""
+    return (STATE.grad_enabled and any(t is not None and t.requires_grad for t in tensors)
+            or STATE.forward_ad_enabled and any(t is not None and t._tangent is not None for t in tensors))
 
 
 def _check_rank(layer, input, ranks):  # noqa: A002
@@ -119,6 +130,25 @@ class _ConvNd(Module):
         if pads is not None:
             input = F.pad(input, pads, mode=self.padding_mode)
         return conv(input, self.weight, self.bias, self.stride, padding, self.dilation, self.groups)
+
+    def _fused_call(self, following, input):  # noqa: A002
+        """This convolution and a ReLU or Sigmoid after it as one op (ConvActivation: the activation in the
+        convolution's pass), and, for Conv2d when nothing is recorded, an AvgPool2d after that too
+        (ConvActivationPool: neither the convolution nor the activation is stored)."""
+        activation = _ACTIVATIONS.get(type(following[0])) if following else None
+        if (activation is None or type(self).forward is not _ConvNd.forward or self.transposed
+                or self.padding_mode != "zeros" or self.in_channels == 0 or self._hooked() or following[0]._hooked()
+                or not isinstance(input, Tensor)):
+            return None
+        self._check_input(input)
+        pool = following[1] if len(following) > 1 and type(following[1]) is AvgPool2d else None
+        if pool is None or self._nd != 2 or pool._hooked() or _recorded(input, self.weight, self.bias):
+            pool = None
+        arguments = None if pool is None else (pool.kernel_size, pool.stride, pool.padding, pool.ceil_mode,
+                                               pool.count_include_pad, pool.divisor_override)
+        out = F._conv(input, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups, self._nd,
+                      f"conv{self._nd}d", activation, arguments)
+        return out, 1 if pool is None else 2
 
     def extra_repr(self):
         text = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"

@@ -39,6 +39,14 @@ class Module:
     def forward(self, *args, **kwargs):
         raise NotImplementedError(f'Module [{type(self).__name__}] is missing the required "forward" function')
 
+    def _fused_call(self, following, input):  # noqa: A002
+        """(output, how many of the modules `following` it took) when this module and those after it in an
+        nn.Sequential run as one op that gives the same values; None to run it alone (the default)."""
+        return None
+
+    def _hooked(self):
+        return bool(self._forward_hooks or self._forward_pre_hooks)
+
     def __call__(self, *args, **kwargs):
         for hook in list(self._forward_pre_hooks.values()):
             result = hook(self, args)
@@ -363,8 +371,16 @@ class Sequential(_Container):
                 self.add_module(str(i), module)
 
     def forward(self, input):  # noqa: A002 (PyTorch's argument name)
-        for module in self._modules.values():
-            input = module(input)
+        modules = tuple(self._modules.values())
+        i = 0
+        while i < len(modules):
+            fused = modules[i]._fused_call(modules[i + 1:], input)
+            if fused is None:
+                input = modules[i](input)
+                i += 1
+            else:
+                input, used = fused
+                i += 1 + used
         return input
 
     def __getitem__(self, index):

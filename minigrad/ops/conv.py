@@ -16,6 +16,8 @@ differentiable. Unfold and Fold (im2col and col2im on their own) are a linear ad
 import math
 
 from minigrad.autograd.function import AUTO_BILINEAR, AUTO_LINEAR, Primitive
+from minigrad.ops.elementwise import ReluBackward, SigmoidBackward
+from minigrad.ops.pool import WindowMean, WindowMeanAdjoint
 
 
 def _in_5d(backend, a, size):
@@ -43,18 +45,84 @@ class Conv(Primitive):
     @staticmethod
     def backward(ctx, g):
         x, w = ctx.saved_tensors
-        need_x, need_w = ctx.needs_input_grad[:2]
-        grads = (ConvTranspose.apply(g, w, ctx.geometry) if need_x else None,
-                 ConvWeight.apply(x, g, ctx.geometry) if need_w else None, None)
-        if ctx.biased:
-            grads += (g.sum((0,) + tuple(range(2, g.ndim))) if ctx.needs_input_grad[3] else None,)
-        return grads
+        grads = _conv_grads(ctx, x, w, g)
+        return grads if ctx.biased else grads[:3]
 
     @staticmethod
     def jvp(ctx, dx, dw, _, db=None):
         x, w = ctx.saved_tensors
-        out = Conv.apply(dx, w, ctx.geometry) + Conv.apply(x, dw, ctx.geometry)
-        return out if db is None else out + db.reshape((1, -1) + (1,) * (out.ndim - 2))
+        return _conv_tangent(ctx, x, w, dx, dw, db)
+
+
+def _conv_grads(ctx, x, w, g):
+    """Conv's VJP at output gradient g: the gradients in (x, w, geometry, bias)."""
+    need = ctx.needs_input_grad
+    return (ConvTranspose.apply(g, w, ctx.geometry) if need[0] else None,
+            ConvWeight.apply(x, g, ctx.geometry) if need[1] else None, None,
+            g.sum((0,) + tuple(range(2, g.ndim))) if len(need) > 3 and need[3] else None)
+
+
+def _conv_tangent(ctx, x, w, dx, dw, db):
+    """Conv's JVP: bilinear in (x, w), plus the bias's tangent."""
+    out = Conv.apply(dx, w, ctx.geometry) + Conv.apply(x, dw, ctx.geometry)
+    return out if db is None else out + db.reshape((1, -1) + (1,) * (out.ndim - 2))
+
+
+ACTIVATION_RULES = {"relu": ReluBackward, "sigmoid": SigmoidBackward}  # VJP and JVP, from the output y
+
+
+class ConvActivation(Primitive):
+    """activation(Conv(x, w) + bias), "relu" or "sigmoid", in the convolution's pass where the backend can
+    (nn.Sequential's Conv -> ReLU or Sigmoid). Both rules chain the activation's, from the output y, with
+    Conv's."""
+    float16_in_float32 = True
+    saves = ("x", "w", "out")
+
+    @staticmethod
+    def compute(ctx, x, w, geometry, bias, activation):
+        ctx.geometry, ctx.rule = geometry, ACTIVATION_RULES[activation]
+        b = ctx.backend
+        out = b.conv(_in_5d(b, x, geometry.in_size), _in_5d(b, w, geometry.kernel), geometry, bias, activation)
+        return _in_nd(b, out, geometry.out_size, x.ndim)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, w, y = ctx.saved_tensors
+        return _conv_grads(ctx, x, w, ctx.rule.apply(g, y)) + (None,)
+
+    @staticmethod
+    def jvp(ctx, dx, dw, _, db, __):
+        x, w, y = ctx.saved_tensors
+        return ctx.rule.apply(_conv_tangent(ctx, x, w, dx, dw, db), y)
+
+
+class ConvActivationPool(Primitive):
+    """WindowMean(ConvActivation(x, w, bias), windows) of 2-d maps (N, C, H, W), in one pass where the
+    backend can, which stores neither the convolution nor the activation: nn.Sequential's Conv2d -> ReLU
+    or Sigmoid -> AvgPool2d when nothing is recorded (inference). The rules recompute the activation y, then
+    chain WindowMean's with ConvActivation's."""
+    float16_in_float32 = True
+    saves = ("x", "w", "bias")
+
+    @staticmethod
+    def compute(ctx, x, w, geometry, bias, activation, windows):
+        ctx.geometry, ctx.activation, ctx.windows = geometry, activation, windows
+        b = ctx.backend
+        out = b.conv(_in_5d(b, x, geometry.in_size), _in_5d(b, w, geometry.kernel), geometry, bias, activation,
+                     windows)
+        return b.reshape(out, tuple(out.shape[:2]) + tuple(out.shape[3:]))
+
+    @staticmethod
+    def backward(ctx, g):
+        x, w, y = _recompute_activation(ctx)
+        gy = WindowMeanAdjoint.apply(g, ctx.windows, tuple(y.shape[2:]))
+        return _conv_grads(ctx, x, w, ACTIVATION_RULES[ctx.activation].apply(gy, y)) + (None, None)
+
+    @staticmethod
+    def jvp(ctx, dx, dw, _, db, __, ___):
+        x, w, y = _recompute_activation(ctx)
+        return WindowMean.apply(ACTIVATION_RULES[ctx.activation].apply(_conv_tangent(ctx, x, w, dx, dw, db), y),
+                                ctx.windows)
 
 
 class ConvTranspose(Primitive):
@@ -95,6 +163,12 @@ class ConvWeight(Primitive):
         need_x, need_y, _ = ctx.needs_input_grad
         return (ConvTranspose.apply(y, g, ctx.geometry) if need_x else None,
                 Conv.apply(x, g, ctx.geometry) if need_y else None, None)
+
+
+def _recompute_activation(ctx):
+    """(x, w, ConvActivation's output y) of a ConvActivationPool."""
+    x, w, bias = ctx.saved_tensors
+    return x, w, ConvActivation.apply(x, w, ctx.geometry, bias, ctx.activation)
 
 
 class Unfold(Primitive):

@@ -18,10 +18,13 @@ weight offsets address in place.
 Geometry arguments are (depth, height, width) triples. Inner loops index with unsigned ints.
 """
 import numpy as np
-from numba import prange, uint64
+from numba import prange, types, uint64
+from numba.extending import overload
 
 from minigrad_kernels._jit import cpu_kernel
+from minigrad_kernels.cpu.pool import power_of_two_inverse
 from minigrad_kernels.cpu.register_tile import TILE_BYTES, multiply_accumulate, transpose_store
+from minigrad_kernels.cpu.vector_math import LANES, sigmoid_vectors
 
 
 @cpu_kernel(parallel=False)
@@ -63,30 +66,42 @@ def to_batch_minor(x, out):
 STAGE_BYTES = 1 << 15  # a task's tiles, staged before they go to the output: L1's size
 
 
+RELU, SIGMOID = 1, 2  # conv's activation codes (0: none)
+
+
 @cpu_kernel
-def conv(xt, x_offsets, w, w_offsets, starts, w_step, w_stride, bias, stride, padding, out):
+def conv(xt, x_offsets, w, w_offsets, starts, w_step, w_stride, bias, stride, padding, activation, divisor, out):
     """out (N, O, Do, Ho, Wo) = bias[o] + the convolution of xt (C, D, H, W, Np): output channel o at
     position q is the sum over channels c and q's taps t in [starts[q], starts[q + 1]) of
     w[o * w_stride + c * w_step + w_offsets[t]] * xt[c, q * stride - padding + x_offsets[t]] (flat offsets
     into one channel of xt, and into w; only taps that read inside xt). w and bias hold whole tiles of
     rows (O rounded up), xt whole blocks of images. A task computes one block of rows and images at a run
     of positions into a buffer in L1, then writes it to out transposed (_write_run): stored straight from
-    the registers, the lanes of one vector (images 4 KB apart on ResNet's maps) fell into one cache set."""
+    the registers, the lanes of one vector (images 4 KB apart on ResNet's maps) fell into one cache set.
+
+    The epilogue, on that buffer: activation RELU or SIGMOID (float32 only) of every sum, and with a
+    divisor > 0, out (N, O, 1, Ho / 2, Wo / 2) gets the 2x2 stride-2 window means of those (each task
+    then has whole pairs of rows). Both as the separate kernels compute them, bit for bit."""
     _, in_d, in_h, in_w, n_pad = xt.shape
     n_batch, channels, depth, height, width = out.shape
+    pooled = divisor > 0
+    if pooled:
+        height, width = 2 * height, 2 * width
     lanes = TILE_BYTES // xt.itemsize
     rows, vectors = tile(channels, n_batch, lanes)
     block = lanes * vectors
     n_blocks, row_blocks, volume = -(-n_batch // block), -(-channels // rows), depth * height * width
     run = max(1, min(volume, STAGE_BYTES // (rows * block * xt.itemsize)))
     run -= run % lanes if run > lanes else 0  # whole L x L transposes in _write_run
+    if pooled:  # whole pairs of rows
+        run = 2 * width * max(1, run // (2 * width))
     runs = -(-volume // run)
     x_flat, w_flat, out_flat = xt.reshape(xt.size), w.reshape(w.size), out.reshape(out.size)
     channel_steps = (xt.shape[0], xt.size // max(1, xt.shape[0]), w_step)
     # the intrinsic reads raw memory: every task's ranges are checked here, once (its writes go to a buffer
     # sized for them, and then inside out)
-    _check_ranges(xt, x_offsets, w, w_offsets, starts, w_step, w_stride, bias, stride, padding, out,
-                  row_blocks * rows, n_blocks * block)
+    _check_ranges(xt, x_offsets, w, w_offsets, starts, w_step, w_stride, bias, stride, padding,
+                  (depth, height, width), row_blocks * rows, n_blocks * block)
     # tasks: the image block outermost (a thread's share of the input stays in cache), then rows, then runs
     for task in prange(n_blocks * row_blocks * runs):
         first, rest = task % runs * run, task // runs
@@ -113,7 +128,46 @@ def conv(xt, x_offsets, w, w_offsets, starts, w_step, w_stride, bias, stride, pa
             else:
                 multiply_accumulate(x_flat, x_at, x_taps, w_flat, w_taps, channel_steps, w_stride, bias, row, stage, at,
                                     count * block, 4, 4)
-        _write_run(stage, count, block, nb * block, ob * rows, first, out)
+        if activation == RELU:
+            for i in range(stage.size):
+                stage[i] = 0 if stage[i] <= 0 else stage[i]
+        elif activation == SIGMOID:
+            _sigmoid_in_place(stage)
+        if pooled:
+            _write_run(_mean_pool(stage, rows, count, block, width, divisor), count // 4, block, nb * block,
+                       ob * rows, first // 4, out)
+        else:
+            _write_run(stage, count, block, nb * block, ob * rows, first, out)
+
+
+def _sigmoid_in_place(a):
+    """a = sigmoid(a), a float32 buffer of whole vectors, as elementwise.float32_pass computes it."""
+
+
+@overload(_sigmoid_in_place)
+def _sigmoid_in_place_float32(a):
+    if a.dtype == types.float32:
+        return lambda a: sigmoid_vectors(a, 0, 0, 0, a, 0, 0, 0, a.size // LANES)
+    return lambda a: None  # conv's SIGMOID is float32's (the caller's to check)
+
+
+@cpu_kernel(parallel=False)
+def _mean_pool(stage, rows, count, block, width, divisor):
+    """The (rows, count / 4, block) 2x2 stride-2 window means of stage (rows, count, block), count positions
+    being whole pairs of rows of `width`: pool.mean_pool_2x2's sums, in float64 and in its order, divided
+    (by a power of two: times its inverse, the same exactly)."""
+    pooled = np.empty(rows * (count // 4) * block, dtype=stage.dtype)
+    inverse = power_of_two_inverse(divisor)
+    half, step = width // 2, uint64(block)
+    for r in range(rows):
+        for q in range(count // 4):
+            top = uint64((r * count + q // half * 2 * width + q % half * 2) * block)
+            bottom, at = top + uint64(width * block), uint64((r * (count // 4) + q) * block)
+            for j in range(step):
+                total = ((np.float64(stage[top + j]) + np.float64(stage[bottom + j]))
+                         + (np.float64(stage[top + step + j]) + np.float64(stage[bottom + step + j])))
+                pooled[at + j] = total * inverse if inverse else total / divisor
+    return pooled
 
 
 @cpu_kernel(parallel=False)
@@ -149,11 +203,11 @@ def _corner(zo, yo, xo, stride, padding, xt):
 
 
 @cpu_kernel(parallel=False)
-def _check_ranges(xt, x_offsets, w, w_offsets, starts, w_step, w_stride, bias, stride, padding, out, padded_rows,
-                  padded_batch):
+def _check_ranges(xt, x_offsets, w, w_offsets, starts, w_step, w_stride, bias, stride, padding, out_size,
+                  padded_rows, padded_batch):
     """Raises IndexError unless every read of conv's tasks is inside its array."""
     channels, n_pad = xt.shape[0], xt.shape[4]
-    depth, height, width = out.shape[2:]
+    depth, height, width = out_size
     volume = depth * height * width
     if x_offsets.size != w_offsets.size or n_pad < padded_batch or bias.size < padded_rows:
         raise IndexError("batch_conv.conv: offsets of two lengths, a partial block of images, or a short bias")
