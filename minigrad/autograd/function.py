@@ -192,6 +192,14 @@ class Function:
         return result
 
 
+def is_recorded(*args):
+    """Whether an op on these arguments is recorded for backward (grad mode on and one requires grad) or
+    pushes a forward-mode tangent: whether its rules may run (Function.apply's and Primitive.apply's test)."""
+    tensors = [a for a in args if isinstance(a, TensorBase)]
+    return (STATE.grad_enabled and any(t._requires_grad for t in tensors)
+            or STATE.forward_ad_enabled and any(t._tangent is not None for t in tensors))
+
+
 def _check_devices(cls, args):
     device = None
     for a in args:

@@ -2,7 +2,8 @@
 import math
 
 from minigrad import creation
-from minigrad.autograd.grad_mode import STATE, no_grad
+from minigrad.autograd.function import is_recorded
+from minigrad.autograd.grad_mode import no_grad
 from minigrad.nn import functional as F
 from minigrad.nn import init
 from minigrad.nn.activation import ReLU, Sigmoid
@@ -13,12 +14,6 @@ from minigrad.tensor import Tensor
 
 
 _ACTIVATIONS = {ReLU: "relu", Sigmoid: "sigmoid"}  # the activations a convolution takes into its pass
-
-
-def _recorded(*tensors):
-    """Whether an op on these tensors is recorded for backward or carries a forward-mode tangent."""
-    return (STATE.grad_enabled and any(t is not None and t.requires_grad for t in tensors)
-            or STATE.forward_ad_enabled and any(t is not None and t._tangent is not None for t in tensors))
 
 
 def _check_rank(layer, input, ranks):  # noqa: A002
@@ -142,7 +137,7 @@ class _ConvNd(Module):
             return None
         self._check_input(input)
         pool = following[1] if len(following) > 1 and type(following[1]) is AvgPool2d else None
-        if pool is None or self._nd != 2 or pool._hooked() or _recorded(input, self.weight, self.bias):
+        if pool is None or self._nd != 2 or pool._hooked() or is_recorded(input, self.weight, self.bias):
             pool = None
         arguments = None if pool is None else (pool.kernel_size, pool.stride, pool.padding, pool.ceil_mode,
                                                pool.count_include_pad, pool.divisor_override)
