@@ -11,7 +11,7 @@ from hypothesis import assume, example, given
 from hypothesis import strategies as st
 
 from minigrad_kernels import _jit
-from minigrad_kernels.cpu import conv_gemm
+from minigrad_kernels.cpu import conv_gemm, warm_up
 from minigrad_kernels.cpu.im2col import im2col
 from minigrad_kernels.cpu.reduce import max_along_middle
 
@@ -295,12 +295,12 @@ def test_editing_a_module_a_kernel_imports_recompiles_the_kernel(tmp_path):
 
 
 def test_cold_cache_compiles_the_slowest_kernels_in_a_second_process(tmp_path):
-    """On a cold cache the first kernel compiled starts the warm-up process, which compiles lane_weight's
-    conv_weight and then conv_pass; the first GEMM convolution (the 3x3 layer's weight gradient) waits for
-    it, compiling warm_up._WHILE_WAITING's kernels meanwhile, and loads conv_pass from the cache instead of
-    compiling it. A training step that calls each of those kernels then compiles none of them again (their
-    signatures are the ones the backend asks for), and a second process compiles nothing (they were cached
-    under the keys its calls look up)."""
+    """On a cold cache the first kernel compiled starts the warm-up process, which compiles warm_up._AHEAD's
+    kernels and then conv_pass; the first GEMM convolution (the 3x3 layer's weight gradient) asks it for
+    conv_pass next and waits, compiling warm_up._WHILE_WAITING's kernels meanwhile, and loads conv_pass from
+    the cache instead of compiling it. A training step that calls each of those kernels then compiles none
+    of them twice, and a second process compiles nothing (they were cached under the keys its calls look
+    up)."""
     script = textwrap.dedent("""
         import minigrad
         from minigrad import nn
@@ -333,6 +333,40 @@ def test_cold_cache_compiles_the_slowest_kernels_in_a_second_process(tmp_path):
     warm = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True)
     assert warm.returncode == 0 and "compiling" not in warm.stderr, warm.stderr
     assert all(line.split()[-1] == "0" for line in warm.stdout.splitlines()), warm.stdout
+
+
+def test_warm_up_compiles_the_signatures_lenet_calls(tmp_path):
+    """warm_up's kernels, compiled by their signatures into a cold cache, are the ones classic and modern
+    LeNet training steps call: the steps then compile none of them (a signature off by a layout or a type
+    would compile a kernel nobody calls, and the step would compile its own)."""
+    script = textwrap.dedent("""
+        import sys
+        import minigrad
+        from minigrad import nn
+        from minigrad_kernels.cpu import warm_up
+        sys.path.insert(0, "examples")
+        from train_lenet import build_model
+        kernels = set(warm_up._AHEAD + warm_up._WHILE_WAITING)
+        if sys.argv[1] == "compile":
+            for kernel in kernels:
+                warm_up.compile_kernel(*kernel)
+        else:
+            for model, optimizer in (("classic", minigrad.optim.SGD), ("modern", minigrad.optim.Adam)):
+                net = build_model(nn, model)
+                x, y = minigrad.rand(256, 1, 28, 28), minigrad.randint(0, 10, (256,))
+                nn.functional.cross_entropy(net(x), y).backward()
+                optimizer(net.parameters(), lr=0.1).step()
+            for module, name, _ in sorted(kernels):
+                kernel = getattr(getattr(__import__("minigrad_kernels.cpu." + module).cpu, module), name)
+                print(module, name, sum(kernel.stats.cache_misses.values()))
+    """)
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path), MINIGRAD_WARM_UP_CHILD="1")  # no warm-up process
+    for stage in ("compile", "step"):
+        result = subprocess.run([sys.executable, "-c", script, stage], env=env, capture_output=True, text=True,
+                                cwd=KERNELS.parent.parent)
+        assert result.returncode == 0, result.stderr
+    assert len(result.stdout.splitlines()) == len(set(warm_up._AHEAD + warm_up._WHILE_WAITING)), result.stdout
+    assert all(line.split()[-1] == "0" for line in result.stdout.splitlines()), result.stdout
 
 
 def test_batch_minor_conv_checks_its_ranges():

@@ -143,8 +143,3 @@ def _channels_last(grad, n0, count, padded, gt):
             row, column = uint64(image + o * positions), uint64(at + o)
             for p in range(first, uint64(positions)):
                 gt[column + p * uint64(padded)] = source[row + p]
-
-def compile_float32():
-    """Compiles (or loads) conv_weight for float32 with the types the CPU backend passes (warm_up.py)."""
-    conv_weight(np.zeros((1, 1, 5, 5), np.float32), np.zeros((1, 16, 1, 1), np.float32), (1, 1), (0, 0), 1,
-                np.zeros((16, 1, 5, 5), np.float32))

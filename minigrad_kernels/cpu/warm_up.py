@@ -1,17 +1,20 @@
-"""On a cold kernel cache, the slowest kernels compile in a second process while this one compiles the rest.
+"""On a cold kernel cache, a second process compiles kernels while this one compiles the rest.
 
 Numba compiles one kernel at a time, on one core. When this process compiles its first kernel, it starts a
-second Python process, which compiles for float32, into the same cache, lane_weight.conv_weight (about
-4 s: the weight gradients of LeNet's layers, needed at the end of its first step's backward pass, by when
-it is in the cache; were it not, it would compile here too) and then conv_gemm.conv_pass (about 12 s:
-im2col convolutions, which LeNet at 16 or more images does not use). The first im2col convolution waits
-for that process (`wait`), and meanwhile compiles here what a training step needs after it
-(_WHILE_WAITING), then loads conv_pass from the cache. If the process fails, conv_pass compiles here, as
-it would without it. Not started on one core (nothing to gain) or from the warm-up process itself. A
-process that never needs conv_pass does not wait: the warm-up process may outlive it, to finish the cache.
+second Python process, which compiles for float32, into the same cache, the kernels of a training step
+(_AHEAD) from its end backwards (the optimizers, then lane_weight.conv_weight, then the backward pass's
+kernels, then the forward's), while this process compiles them from the step's start forwards, so the
+two meet about half way and a first step (LeNet's) waits for about half the compile time. It then
+compiles conv_gemm.conv_pass (about 12 s: im2col convolutions, which LeNet at 16 or more images does not
+use). The first im2col convolution asks it for conv_pass next (a line on its stdin) and waits until it is
+cached (a line on its stdout), compiling _WHILE_WAITING's kernels meanwhile, then loads it from the cache.
+If the process fails, conv_pass compiles here, as it would without it. Not started on one core (nothing
+to gain) or from the warm-up process itself. A process that never needs conv_pass does not wait: the
+warm-up process may outlive it, to finish the cache.
 """
 import importlib
 import os
+import select
 import subprocess
 import sys
 
@@ -19,9 +22,37 @@ from numba.core import sigutils
 
 _CHILD = "MINIGRAD_WARM_UP_CHILD"  # set in the warm-up process's environment
 KERNEL = "minigrad_kernels.cpu.conv_gemm.conv_pass"
-_COMMAND = ("from minigrad_kernels.cpu import conv_gemm, lane_weight; lane_weight.compile_float32(); "
-            "conv_gemm.compile_float32()")
+_REQUEST = b"conv_pass\n"  # on the warm-up process's stdin: compile conv_pass next; on its stdout: it is cached
 _process = None
+_conv_pass_ready = False
+
+# (module, kernel, float32 signature as the CPU backend calls it)
+_SGD = ("optim", "sgd", "(float32[::1], float32[::1], float32[::1], float32, float32, float32, float32, boolean, "
+                        "boolean, boolean)")
+_ADAM = ("optim", "adam", "(float32[::1], float32[::1], float32[::1], float32[::1], float32[::1], boolean, "
+                          "boolean, float32, float32, float32, float32, float32, float32, float32, float32)")
+_CONV_WEIGHT = ("lane_weight", "conv_weight", "(float32[:, :, :, ::1], float32[:, :, :, ::1], UniTuple(int64, 2), "
+                                              "UniTuple(int64, 2), int64, float32[:, :, :, ::1])")
+_MATMUL = ("linalg", "matmul_rows", "(float32[:, ::1], float32[:, ::1], float32[:, ::1], int64)")
+_MATMUL_BT = ("linalg", "matmul_rows", "(float32[:, ::1], float32[::1, :], float32[:, ::1], int64)")  # b.T
+_SIGMOID = ("elementwise", "float32_pass", "(float32[::1], boolean)")
+_SIGMOID_BACKWARD = ("elementwise", "sigmoid_backward", "(float32[::1], float32[::1])")
+_RELU = ("elementwise", "relu_flat", "(float32[::1],)")
+_RELU_BACKWARD = ("elementwise", "relu_backward", "(float32[::1], float32[::1])")
+_MEAN_POOL = ("pool", "mean_pool_2x2", "(float32[:, :, :, ::1], UniTuple(int64, 2), float32)")
+_MEAN_POOL_ADJOINT = ("pool", "mean_pool_2x2_adjoint", "(float32[:, :, :, ::1], float32, int64, int64)")
+_MAX_POOL = ("pool", "max_pool_2x2", "(float32[:, :, :, ::1], UniTuple(int64, 2))")
+_MAX_POOL_ADJOINT = ("pool", "scatter_add_rows", "(float32[:, ::1], int64[:, ::1], int64)")
+
+# the kernels of a classic LeNet's training step (sigmoid, mean pooling, SGD: the default model) but its
+# convolution, the last it needs first, then those a modern LeNet (ReLU, max pooling, Adam) adds, likewise
+_AHEAD = (_SGD, _CONV_WEIGHT, _MEAN_POOL_ADJOINT, _MATMUL, _SIGMOID_BACKWARD, _SIGMOID, _MATMUL_BT, _MEAN_POOL,
+          _ADAM, _MAX_POOL_ADJOINT, _RELU_BACKWARD, _RELU, _MAX_POOL)
+
+# what the first training step of a LeNet with an im2col layer, with SGD or Adam, compiles after that layer
+# (about 6 s), in the order it needs them
+_WHILE_WAITING = (_MATMUL_BT, _SIGMOID_BACKWARD, _RELU_BACKWARD, _MATMUL, _MEAN_POOL_ADJOINT, _MAX_POOL_ADJOINT,
+                  _SGD, _ADAM)
 
 
 def start(compiling):
@@ -36,38 +67,50 @@ def start(compiling):
     path = os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))
     env = dict(os.environ, **{_CHILD: "1", "PYTHONPATH": path})
     try:
-        _process = subprocess.Popen([sys.executable, "-c", _COMMAND], env=env, stdin=subprocess.DEVNULL,
-                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        _process = subprocess.Popen([sys.executable, "-c", f"import {__name__}; {__name__}.child()"], env=env,
+                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     except OSError:  # no process to be had: compile here
         _process = False
 
 
-# (module, kernel, float32 signature as the CPU backend calls it): what the first training step of a LeNet
-# with an im2col layer, with SGD or Adam, compiles after that layer (about 6 s), in the order it needs them
-_WHILE_WAITING = (
-    ("linalg", "matmul_rows", "(float32[:, ::1], float32[::1, :], float32[:, ::1], int64)"),
-    ("elementwise", "sigmoid_backward", "(float32[::1], float32[::1])"),
-    ("elementwise", "relu_backward", "(float32[::1], float32[::1])"),
-    ("linalg", "matmul_rows", "(float32[:, ::1], float32[:, ::1], float32[:, ::1], int64)"),
-    ("pool", "mean_pool_2x2_adjoint", "(float32[:, :, :, ::1], float32, int64, int64)"),
-    ("pool", "scatter_add_rows", "(float32[:, ::1], int64[:, ::1], int64)"),
-    ("optim", "sgd", "(float32[::1], float32[::1], float32[::1], float32, float32, float32, float32, boolean, "
-                     "boolean, boolean)"),
-    ("optim", "adam", "(float32[::1], float32[::1], float32[::1], float32[::1], float32[::1], boolean, boolean, "
-                      "float32, float32, float32, float32, float32, float32, float32, float32)"),
-)
+def compile_kernel(module, kernel, signature):
+    """Compiles (or loads from the cache) one of _AHEAD's or _WHILE_WAITING's kernels."""
+    # as a tuple of types, the cache's key for calls (a string would be its own key, never found again)
+    argument_types, _ = sigutils.normalize_signature(signature)
+    getattr(importlib.import_module(f"{__package__}.{module}"), kernel).compile(tuple(argument_types))
+
+
+def child():
+    """The warm-up process: compiles _AHEAD's kernels, then conv_pass, which moves to the front when the
+    parent asks for it on stdin; says on stdout when it is cached."""
+    from minigrad_kernels.cpu import conv_gemm
+    pending = [*_AHEAD, None]  # None: conv_pass
+    while pending:
+        if None in pending and select.select([sys.stdin], [], [], 0)[0] and os.read(0, 64) == _REQUEST:
+            pending.remove(None)
+            pending.insert(0, None)
+        item = pending.pop(0)
+        if item is None:
+            conv_gemm.compile_float32()
+            os.write(1, _REQUEST)
+        else:
+            compile_kernel(*item)
 
 
 def wait():
-    """Waits until the warm-up process, if one runs, has finished; compiles _WHILE_WAITING's kernels here
-    meanwhile, as long as it runs."""
-    global _process
-    if _process:
-        for module, kernel, signature in _WHILE_WAITING:
-            if _process.poll() is not None:
-                break
-            # as a tuple of types, the cache's key for calls (a string would be its own key, never found again)
-            argument_types, _ = sigutils.normalize_signature(signature)
-            getattr(importlib.import_module(f"{__package__}.{module}"), kernel).compile(tuple(argument_types))
-        _process.wait()
-        _process = False
+    """Until conv_pass is cached or the warm-up process, if one runs, has ended: asks it for conv_pass next,
+    and compiles _WHILE_WAITING's kernels here meanwhile."""
+    global _conv_pass_ready
+    if not _process or _conv_pass_ready:
+        return
+    _conv_pass_ready = True
+    try:
+        _process.stdin.write(_REQUEST)
+        _process.stdin.flush()
+    except OSError:  # it has ended
+        return
+    for item in _WHILE_WAITING:
+        if _process.poll() is not None or select.select([_process.stdout], [], [], 0)[0]:
+            break
+        compile_kernel(*item)
+    _process.stdout.readline()  # the line that says so, or nothing when it ends
