@@ -39,6 +39,20 @@ def versions(names=LIBRARIES):
     return ", ".join(found)
 
 
+def blas():
+    """'OpenBLAS 0.3.30 (SkylakeX kernels), ...': the BLAS libraries numpy and SciPy (whose BLAS minigrad's
+    kernels call) load, and the kernel set each runs; OPENBLAS_CORETYPE, when set, chooses that set (some
+    machines set it to work around old OpenBLAS builds, and it can pick a slower one than OpenBLAS would)."""
+    import threadpoolctl
+    importlib.import_module("numpy")
+    importlib.import_module("scipy.linalg.cython_blas")
+    found = sorted({f"{'OpenBLAS' if info['internal_api'] == 'openblas' else info['internal_api']} "
+                    f"{info['version']} ({info.get('architecture') or 'unknown'} kernels)"
+                    for info in threadpoolctl.threadpool_info() if info["user_api"] == "blas"})
+    forced = [f"{name}={os.environ[name]}" for name in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE") if name in os.environ]
+    return ", ".join(found) + (f"; set in the environment: {' '.join(forced)}" if forced else "")
+
+
 def installed(name):
     try:
         importlib.metadata.version(name)
@@ -108,6 +122,7 @@ def print_header(script, threads, note=""):
           f"{platform.system()} {platform.machine()}, Python {platform.python_version()}")
     print(f"threads: {' '.join(map(str, threads))}" + (f" ({note})" if note else ""))
     print(f"versions: {versions()}")
+    print(f"BLAS: {blas()}")
     load = Load()
     print(load.before(), flush=True)
     return load
