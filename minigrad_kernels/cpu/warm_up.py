@@ -1,16 +1,17 @@
 """On a cold kernel cache, a second process compiles kernels while this one compiles the rest.
 
 Numba compiles one kernel at a time, on one core. When this process compiles its first kernel, it starts a
-second Python process, which compiles for float32, into the same cache, the kernels of a training step
-(_AHEAD) from its end backwards (the optimizers, then lane_weight.conv_weight, then the backward pass's
-kernels, then the forward's), while this process compiles them from the step's start forwards, so the
-two meet about half way and a first step (LeNet's) waits for about half the compile time. It then
-compiles conv_gemm.conv_pass (about 12 s: im2col convolutions, which LeNet at 16 or more images does not
-use). The first im2col convolution asks it for conv_pass next (a line on its stdin) and waits until it is
-cached (a line on its stdout), compiling _WHILE_WAITING's kernels meanwhile, then loads it from the cache.
-If the process fails, conv_pass compiles here, as it would without it. Not started on one core (nothing
-to gain) or from the warm-up process itself. A process that never needs conv_pass does not wait: the
-warm-up process may outlive it, to finish the cache.
+second Python process, which compiles for float32, into the same cache, the kernels of a LeNet training
+step but its convolution (_AHEAD) from the step's end backwards (the optimizer, lane_weight.conv_weight,
+the backward pass's kernels, then the forward's) while this process compiles from the start forwards
+(the convolution first, about 7 s): the two meet past the middle, and a classic LeNet's cold first step
+took 11-12 s instead of 17-19 s. The warm-up process then compiles conv_gemm.conv_pass (about 12 s:
+im2col convolutions, which LeNet at 16 or more images does not use). The first im2col convolution asks it
+for conv_pass next (a line on its stdin) and waits until it is cached (a line on its stdout), compiling
+_WHILE_WAITING's kernels meanwhile, then loads it from the cache. If the process fails, conv_pass compiles
+here, as it would without it. Not started on one core (nothing to gain), off POSIX, or from the warm-up
+process itself. A process that never needs conv_pass does not wait: the warm-up process may outlive it,
+to finish the cache.
 """
 import importlib
 import os
@@ -60,7 +61,8 @@ def start(compiling):
     (module.name): when it is conv_pass, nothing is left to warm up."""
     global _process
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    if _process is not None or os.environ.get(_CHILD) or cores < 2 or compiling == KERNEL:
+    # (select() on pipes, which the two processes talk over, is POSIX's)
+    if _process is not None or os.environ.get(_CHILD) or cores < 2 or compiling == KERNEL or os.name != "posix":
         _process = False
         return
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
