@@ -343,9 +343,3 @@ def conv_input(grad, w, kernel, stride, padding, dilation, out_size, images, thr
     conv_pass(INPUT, grad_x, w, grad, _NO_BIAS.astype(w.dtype), kernel, stride, padding, dilation, out_size, images,
               volume, threads)
 
-
-def compile_float32():
-    """Compiles (or loads) conv_pass for float32 with the types the CPU backend passes (warm_up.py)."""
-    x, w = np.zeros((1, 1, 1, 1, 1), np.float32), np.zeros((1, 1, 1), np.float32)
-    conv_forward(x, w, np.zeros(1, np.float32), (1, 1, 1), (1, 1, 1), (0, 0, 0), (1, 1, 1), (1, 1, 1), 1, 1, 1,
-                 np.zeros((1, 1, 1), np.float32))

@@ -44,6 +44,9 @@ _MEAN_POOL = ("pool", "mean_pool_2x2", "(float32[:, :, :, ::1], UniTuple(int64, 
 _MEAN_POOL_ADJOINT = ("pool", "mean_pool_2x2_adjoint", "(float32[:, :, :, ::1], float32, int64, int64)")
 _MAX_POOL = ("pool", "max_pool_2x2", "(float32[:, :, :, ::1], UniTuple(int64, 2))")
 _MAX_POOL_ADJOINT = ("pool", "scatter_add_rows", "(float32[:, ::1], int64[:, ::1], int64)")
+_CONV_PASS = ("conv_gemm", "conv_pass", "(int64, float32[:, :, :, :, ::1], float32[:, :, ::1], float32[:, :, ::1], "
+                                        "float32[::1], UniTuple(int64, 3), UniTuple(int64, 3), UniTuple(int64, 3), "
+                                        "UniTuple(int64, 3), UniTuple(int64, 3), int64, int64, int64)")
 
 # the kernels of a classic LeNet's training step (sigmoid, mean pooling, SGD: the default model) but its
 # convolution, the last it needs first, then those a modern LeNet (ReLU, max pooling, Adam) adds, likewise
@@ -76,7 +79,7 @@ def start(compiling):
 
 
 def compile_kernel(module, kernel, signature):
-    """Compiles (or loads from the cache) one of _AHEAD's or _WHILE_WAITING's kernels."""
+    """Compiles (or loads from the cache) one of the kernels above."""
     # as a tuple of types, the cache's key for calls (a string would be its own key, never found again)
     argument_types, _ = sigutils.normalize_signature(signature)
     getattr(importlib.import_module(f"{__package__}.{module}"), kernel).compile(tuple(argument_types))
@@ -85,18 +88,15 @@ def compile_kernel(module, kernel, signature):
 def child():
     """The warm-up process: compiles _AHEAD's kernels, then conv_pass, which moves to the front when the
     parent asks for it on stdin; says on stdout when it is cached."""
-    from minigrad_kernels.cpu import conv_gemm
-    pending = [*_AHEAD, None]  # None: conv_pass
+    pending = [*_AHEAD, _CONV_PASS]
     while pending:
-        if None in pending and select.select([sys.stdin], [], [], 0)[0] and os.read(0, 64) == _REQUEST:
-            pending.remove(None)
-            pending.insert(0, None)
+        if _CONV_PASS in pending and select.select([sys.stdin], [], [], 0)[0] and os.read(0, 64) == _REQUEST:
+            pending.remove(_CONV_PASS)
+            pending.insert(0, _CONV_PASS)
         item = pending.pop(0)
-        if item is None:
-            conv_gemm.compile_float32()
+        compile_kernel(*item)
+        if item == _CONV_PASS:
             os.write(1, _REQUEST)
-        else:
-            compile_kernel(*item)
 
 
 def wait():
