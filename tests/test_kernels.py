@@ -294,7 +294,7 @@ def test_editing_a_module_a_kernel_imports_recompiles_the_kernel(tmp_path):
     assert "optim_steps.py" in sources["optim"]
 
 
-def test_cold_cache_compiles_the_slowest_kernels_in_a_second_process(tmp_path):
+def test_cold_cache_compiles_kernels_in_a_second_process(tmp_path):
     """On a cold cache the first kernel compiled starts the warm-up process, which compiles warm_up._AHEAD's
     kernels and then conv_pass; the first GEMM convolution (the 3x3 layer's weight gradient) asks it for
     conv_pass next and waits, compiling warm_up._WHILE_WAITING's kernels meanwhile, and loads conv_pass from
