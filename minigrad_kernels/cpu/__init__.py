@@ -1,7 +1,7 @@
 """Numba CPU kernels. Every function takes and returns numpy arrays and ints.
 
 The first time a kernel is compiled in a process (a cold Numba cache, or a signature not cached yet),
-one line on stderr says so: a cold start otherwise waits about 12 s in silence. A second process then
+one line on stderr says so: a cold start otherwise waits 12-15 s in silence. A second process then
 compiles kernels too (see warm_up.py).
 """
 import sys
@@ -24,7 +24,7 @@ class _CompileNotice(event.Listener):
             return
         _announced = True
         warm_up.start(f"{module}.{dispatcher.py_func.__name__}")
-        message = (f"minigrad: compiling CPU kernels, once: about 12 s (later runs load them from "
+        message = (f"minigrad: compiling CPU kernels, once: about 12-15 s (later runs load them from "
                    f"{dispatcher.stats.cache_path})")
         if "tqdm" in sys.modules:  # a progress bar may be on the line: write above it
             sys.modules["tqdm"].tqdm.write(message, file=sys.stderr)

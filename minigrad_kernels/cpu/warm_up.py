@@ -22,7 +22,6 @@ import sys
 from numba.core import sigutils
 
 _CHILD = "MINIGRAD_WARM_UP_CHILD"  # set in the warm-up process's environment
-KERNEL = "minigrad_kernels.cpu.conv_gemm.conv_pass"
 _REQUEST = b"conv_pass\n"  # on the warm-up process's stdin: compile conv_pass next; on its stdout: it is cached
 _process = None
 _conv_pass_ready = False
@@ -47,6 +46,7 @@ _MAX_POOL_ADJOINT = ("pool", "scatter_add_rows", "(float32[:, ::1], int64[:, ::1
 _CONV_PASS = ("conv_gemm", "conv_pass", "(int64, float32[:, :, :, :, ::1], float32[:, :, ::1], float32[:, :, ::1], "
                                         "float32[::1], UniTuple(int64, 3), UniTuple(int64, 3), UniTuple(int64, 3), "
                                         "UniTuple(int64, 3), UniTuple(int64, 3), int64, int64, int64)")
+KERNEL = f"{__package__}.{_CONV_PASS[0]}.{_CONV_PASS[1]}"  # as start() is told it
 
 # the kernels of a classic LeNet's training step (sigmoid, mean pooling, SGD: the default model) but its
 # convolution, the last it needs first, then those a modern LeNet (ReLU, max pooling, Adam) adds, likewise
